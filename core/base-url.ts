@@ -1,0 +1,96 @@
+/**
+ * Turns a definition's `baseUrl` and a customer's settings into the URL requests go to, or says why
+ * it refuses. This is the one place where the host allow-list is enforced.
+ */
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+import type { ConnectorDefinition } from "./definition.ts"
+import { hostMatchesAllowList, isInternalAddress } from "./hosts.ts"
+import { MissingTemplateValue, renderTemplate, usesNamespace } from "./template.ts"
+
+export type BaseUrlProblem = "malformed" | "not_https" | "host_not_allowed" | "internal_address"
+
+export class BaseUrlRejected extends Data.TaggedError("BaseUrlRejected")<{
+  readonly problem: BaseUrlProblem
+  readonly detail: string
+}> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+type Settings = Readonly<Record<string, string | undefined>>
+
+/** The customer's settings, with each unset one taking the definition's default. */
+export const withSettingDefaults = (definition: ConnectorDefinition, given: Settings): Settings => {
+  const settings: Record<string, string | undefined> = {}
+  for (const setting of definition.settings ?? []) settings[setting.key] = setting.default
+  for (const [key, value] of Object.entries(given)) if (value !== undefined && value !== "") settings[key] = value
+  return settings
+}
+
+/** The template a definition uses for these settings, before substitution. */
+export const baseUrlTemplate = (definition: ConnectorDefinition, settings: Settings): string => {
+  const choice = definition.baseUrl.bySetting
+  const chosen = choice ? choice.urls[settings[choice.setting] ?? ""] : undefined
+  return chosen ?? definition.baseUrl.url
+}
+
+export const resolveBaseUrl = (
+  definition: ConnectorDefinition,
+  given: Settings,
+): Either.Either<URL, BaseUrlRejected> => {
+  const settings = withSettingDefaults(definition, given)
+  const template = baseUrlTemplate(definition, settings)
+  let rendered: string
+  try {
+    // Base URLs are built from settings only; dates are meaningless here, so the epoch will do.
+    rendered = renderTemplate(template, { credentials: {}, settings, now: new Date(0) })
+  } catch (error) {
+    if (error instanceof MissingTemplateValue) {
+      return Either.left(
+        new BaseUrlRejected({ problem: "malformed", detail: `the base URL needs a value for \${${error.reference}}` }),
+      )
+    }
+    throw error
+  }
+  let url: URL
+  try {
+    url = new URL(rendered.replace(/\/+$/, ""))
+  } catch {
+    return Either.left(new BaseUrlRejected({ problem: "malformed", detail: `"${rendered}" is not a valid URL` }))
+  }
+  if (url.protocol !== "https:") {
+    return Either.left(
+      new BaseUrlRejected({
+        problem: "not_https",
+        detail: `"${url.origin}" is not https; credentials are only sent over https`,
+      }),
+    )
+  }
+  if (url.username || url.password) {
+    return Either.left(
+      new BaseUrlRejected({ problem: "malformed", detail: "the base URL must not hold a user name or password" }),
+    )
+  }
+  if (hostMatchesAllowList(url.hostname, definition.baseUrl.allowedHosts)) return Either.right(url)
+
+  const selfHosted = definition.baseUrl.selfHostedSetting
+  if (selfHosted && usesNamespace(template, "settings") && template.includes(`settings.${selfHosted}`)) {
+    if (isInternalAddress(url.hostname)) {
+      return Either.left(
+        new BaseUrlRejected({
+          problem: "internal_address",
+          detail: `"${url.hostname}" is a loopback or private address; a self-hosted server must have a public address`,
+        }),
+      )
+    }
+    return Either.right(url)
+  }
+  return Either.left(
+    new BaseUrlRejected({
+      problem: "host_not_allowed",
+      detail: `"${url.hostname}" is not one of this connector's allowed hosts (${definition.baseUrl.allowedHosts.join(", ")})`,
+    }),
+  )
+}

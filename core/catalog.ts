@@ -1,0 +1,56 @@
+/**
+ * Reading connector files from disk. The pure work is in `load.ts`; this is the I/O edge.
+ */
+import { readdirSync, readFileSync } from "node:fs"
+import { join, relative } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { ConnectorDefinition } from "./definition.ts"
+import { type LoadResult, loadDefinitionText } from "./load.ts"
+
+/** The repository's `connectors/` folder, wherever Keyway is run from. */
+export const CONNECTORS_DIR = fileURLToPath(new URL("../connectors/", import.meta.url))
+
+const displayName = (path: string): string => {
+  const shown = relative(process.cwd(), path)
+  return shown.startsWith("..") ? path : shown
+}
+
+export const loadConnectorFile = (path: string): LoadResult => {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? "unreadable"
+    const problem = {
+      file: displayName(path),
+      line: 1,
+      col: 1,
+      path: "",
+      code: "unreadable",
+      severity: "error" as const,
+    }
+    return {
+      file: problem.file,
+      definition: undefined,
+      problems: [{ ...problem, message: `cannot read the file (${reason})` }],
+    }
+  }
+  return loadDefinitionText(displayName(path), text)
+}
+
+export const connectorFiles = (dir: string = CONNECTORS_DIR): ReadonlyArray<string> =>
+  readdirSync(dir)
+    .filter((name) => /\.ya?ml$/.test(name))
+    .sort()
+    .map((name) => join(dir, name))
+
+export const loadConnectorDir = (dir: string = CONNECTORS_DIR): ReadonlyArray<LoadResult> =>
+  connectorFiles(dir).map(loadConnectorFile)
+
+/** Every valid definition, by id. Invalid files are left out; `keyway validate` reports them. */
+export const loadCatalog = (dir: string = CONNECTORS_DIR): ReadonlyMap<string, ConnectorDefinition> =>
+  new Map(
+    loadConnectorDir(dir).flatMap((result) =>
+      result.definition ? [[result.definition.id, result.definition] as const] : [],
+    ),
+  )

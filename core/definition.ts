@@ -1,0 +1,345 @@
+/**
+ * The connector definition format: one effect Schema that is the single source of truth for the
+ * TypeScript types, the loader's validation and `connectors/schema.json` (for editors).
+ *
+ * The schema describes the file as written. Defaults are filled by `normalise` in `load.ts`, not by
+ * schema transformations, so that the generated JSON Schema describes exactly what an engineer types.
+ */
+import * as Schema from "effect/Schema"
+import { OUTCOMES } from "./outcomes.ts"
+
+const NonEmpty = Schema.String.pipe(Schema.minLength(1))
+
+/** A string that may hold `${...}` placeholders, resolved by `core/template.ts`. */
+const Template = Schema.String.annotations({
+  title: "Template",
+  description:
+    "A string that may use ${credentials.<key>}, ${settings.<key>} and the built-ins ${today}, ${yesterday}, ${daysAgo7}, ${nowIso} and ${nowEpochMs}.",
+  examples: ["Bearer ${credentials.apiToken}"],
+})
+
+const HttpsUrl = Schema.String.pipe(Schema.pattern(/^https:\/\/\S+$/, { message: () => "must be an https:// URL" }))
+
+const Identifier = Schema.String.pipe(
+  Schema.pattern(/^[a-z][a-zA-Z0-9_]*$/, {
+    message: () => "must start with a lower-case letter and hold only letters, digits and _",
+  }),
+)
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and settings
+
+export const CredentialFormat = Schema.Struct({
+  pattern: Schema.optional(
+    Schema.String.annotations({ description: "A regular expression the whole value must match." }),
+  ),
+  minLength: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  maxLength: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  noWhitespace: Schema.optional(
+    Schema.Boolean.annotations({ description: "Reject values holding spaces, tabs or line breaks." }),
+  ),
+}).annotations({ title: "CredentialFormat", description: "Checks run on the value before any request." })
+
+export const ExpiryHint = Schema.Struct({
+  afterDays: Schema.optional(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      description: "The vendor's default lifetime, counted from creation.",
+    }),
+  ),
+  dateEntered: Schema.optional(
+    Schema.Boolean.annotations({
+      description: "The customer chooses an expiry date when creating it, and may tell Keyway.",
+    }),
+  ),
+  note: NonEmpty,
+}).annotations({ title: "ExpiryHint", description: "What the vendor says about this credential's expiry." })
+
+export const Credential = Schema.Struct({
+  key: Identifier.annotations({ description: "The name templates use: ${credentials.<key>}." }),
+  label: NonEmpty,
+  description: NonEmpty.annotations({ description: "Where the customer finds this value." }),
+  secret: Schema.Boolean,
+  required: Schema.optional(Schema.Boolean.annotations({ description: "Defaults to true." })),
+  format: Schema.optional(CredentialFormat),
+  expires: Schema.optional(ExpiryHint),
+  unusedReason: Schema.optional(
+    NonEmpty.annotations({ description: "Why a secret is collected but placed in no request." }),
+  ),
+}).annotations({ title: "Credential" })
+
+export const SettingOption = Schema.Struct({
+  value: NonEmpty,
+  label: NonEmpty,
+})
+
+export const Setting = Schema.Struct({
+  key: Identifier.annotations({ description: "The name templates use: ${settings.<key>}." }),
+  label: NonEmpty,
+  description: NonEmpty,
+  type: Schema.Literal("enum", "string", "url"),
+  options: Schema.optional(Schema.Array(SettingOption)),
+  pattern: Schema.optional(Schema.String),
+  default: Schema.optional(Schema.String),
+  required: Schema.optional(Schema.Boolean),
+}).annotations({
+  title: "Setting",
+  description: "A non-secret connection setting, such as a data region, a server URL or a subdomain.",
+})
+
+// ---------------------------------------------------------------------------------------------
+// Base URL
+
+export const BaseUrl = Schema.Struct({
+  url: Template.annotations({
+    description: "The base URL: https, no trailing slash. May use ${settings.<key>}.",
+    examples: ["https://api.example.com", "https://${settings.subdomain}.example.com"],
+  }),
+  bySetting: Schema.optional(
+    Schema.Struct({
+      setting: Identifier,
+      urls: Schema.Record({ key: Schema.String, value: HttpsUrl }),
+    }).annotations({
+      description: "An enum setting whose values pick a base URL; values not listed use `url`.",
+    }),
+  ),
+  allowedHosts: Schema.NonEmptyArray(NonEmpty).annotations({
+    description:
+      "Host names credentials may be sent to. `*` matches one DNS label, e.g. `*.trackvia.com`. A customer setting can never point credentials elsewhere.",
+    examples: [["api.activtrak.com", "api-*.activtrak.com"]],
+  }),
+  selfHostedSetting: Schema.optional(
+    Identifier.annotations({
+      description:
+        "A `url` setting naming the customer's own server. Any public https host is allowed through it; loopback and private addresses are not.",
+    }),
+  ),
+}).annotations({ title: "BaseUrl" })
+
+// ---------------------------------------------------------------------------------------------
+// Auth placement
+
+const QueryReason = NonEmpty.annotations({
+  description: "Query strings end up in proxy and server logs, so a credential in the query needs the vendor's reason.",
+})
+
+export const HeaderPlacement = Schema.Struct({
+  in: Schema.Literal("header"),
+  name: NonEmpty,
+  value: Template,
+}).annotations({ title: "HeaderPlacement" })
+
+export const QueryPlacement = Schema.Struct({
+  in: Schema.Literal("query"),
+  name: NonEmpty,
+  value: Template,
+  reason: Schema.optional(QueryReason),
+}).annotations({ title: "QueryPlacement" })
+
+export const BasicPlacement = Schema.Struct({
+  in: Schema.Literal("basic"),
+  username: Template,
+  password: Template,
+}).annotations({ title: "BasicPlacement", description: "HTTP Basic auth (Authorization header)." })
+
+export const Placement = Schema.Union(HeaderPlacement, QueryPlacement, BasicPlacement).annotations({
+  title: "Placement",
+  description: "Where a credential goes in a request.",
+})
+
+// ---------------------------------------------------------------------------------------------
+// Matching responses: shared by test expectations, probe warnings and error rules
+
+export const JsonMatch = Schema.Struct({
+  path: Schema.String.annotations({
+    description: "A dot path into the JSON body; `[*]` means any element of an array, `$` the body itself.",
+    examples: ["activity", "error_description", "[*].scope", "$"],
+  }),
+  type: Schema.optional(Schema.Literal("array", "object", "string", "number", "boolean")),
+  equals: Schema.optional(Schema.Union(Schema.String, Schema.Number, Schema.Boolean)),
+  contains: Schema.optional(Schema.String.annotations({ description: "Case-insensitive substring of the value." })),
+}).annotations({ title: "JsonMatch" })
+
+export const HeaderMatch = Schema.Struct({
+  name: NonEmpty,
+  contains: Schema.optional(Schema.String),
+  present: Schema.optional(Schema.Boolean),
+}).annotations({ title: "HeaderMatch" })
+
+export const StatusMatch = Schema.Union(
+  Schema.Int.pipe(Schema.between(100, 599)),
+  Schema.Array(Schema.Int.pipe(Schema.between(100, 599))),
+  Schema.String.pipe(Schema.pattern(/^[1-5]xx$/, { message: () => 'must be a status class such as "5xx"' })),
+).annotations({
+  title: "StatusMatch",
+  description: 'A status, a list of statuses, or a class such as "5xx".',
+})
+
+// ---------------------------------------------------------------------------------------------
+// Test requests and probes
+
+export const Method = Schema.Literal("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+export const Request = Schema.Struct({
+  method: Schema.optional(Method.annotations({ description: "Defaults to GET." })),
+  path: Template.annotations({ description: "Path under the base URL, starting with /." }),
+  query: Schema.optional(Schema.Record({ key: Schema.String, value: Template })),
+  unsafeMethodReason: Schema.optional(
+    NonEmpty.annotations({ description: "Why a test must use a method other than GET or HEAD." }),
+  ),
+})
+
+export const Expectation = Schema.Struct({
+  status: Schema.optional(StatusMatch.annotations({ description: "Defaults to 200." })),
+  json: Schema.optional(Schema.Array(JsonMatch)),
+})
+
+export const TestRequest = Schema.Struct({
+  ...Request.fields,
+  description: Schema.optional(NonEmpty),
+  expect: Schema.optional(Expectation),
+}).annotations({
+  title: "TestRequest",
+  description: "A cheap read-only request that proves both the key and the base URL. All must pass, in order.",
+})
+
+export const Probe = Schema.Struct({
+  id: Identifier,
+  description: NonEmpty,
+  ...Request.fields,
+  whenCredentials: Schema.optional(
+    Schema.Array(Identifier).annotations({
+      description: "Run only when these (optional) credentials were given.",
+    }),
+  ),
+  auth: Schema.optional(
+    Schema.Array(Placement).annotations({ description: "Replaces the connector's auth for this probe." }),
+  ),
+  expect: Schema.optional(Expectation),
+  warning: NonEmpty.annotations({ description: "Shown when the probe's expectation fails." }),
+  warnWhen: Schema.optional(
+    Schema.Array(
+      Schema.Struct({ json: JsonMatch, warning: NonEmpty }).annotations({
+        description: "Extra warnings raised by a passing response's body.",
+      }),
+    ),
+  ),
+}).annotations({
+  title: "Probe",
+  description: "Runs after a passing test; a failure is a warning, never a failed test.",
+})
+
+// ---------------------------------------------------------------------------------------------
+// Error mappings
+
+export const OutcomeName = Schema.Literal(...OUTCOMES)
+
+export const ErrorRule = Schema.Struct({
+  status: StatusMatch,
+  json: Schema.optional(JsonMatch),
+  bodyContains: Schema.optional(
+    Schema.String.annotations({ description: "Case-insensitive text anywhere in the body." }),
+  ),
+  header: Schema.optional(HeaderMatch),
+  outcome: OutcomeName,
+  message: NonEmpty,
+  remediation: NonEmpty,
+}).annotations({
+  title: "ErrorRule",
+  description: "Tried in order; the first rule whose every match holds decides the outcome.",
+})
+
+export const Errors = Schema.Struct({
+  rules: Schema.Array(ErrorRule),
+  useDefaultsFor: Schema.optional(
+    Schema.Array(Schema.Int.pipe(Schema.between(100, 599))).annotations({
+      description: "Statuses deliberately left to Keyway's default table.",
+    }),
+  ),
+  messagePaths: Schema.optional(
+    Schema.Array(Schema.String).annotations({
+      description: "JSON paths to the vendor's own error message, tried in order.",
+      examples: [["message", "messages[0]", "error_description"]],
+    }),
+  ),
+}).annotations({ title: "Errors" })
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits
+
+export const WaitHeader = Schema.Literal("retry-after", "x-ratelimit-reset", "ratelimit")
+
+export const RateLimit = Schema.Struct({
+  retryOn: Schema.Array(Schema.Int.pipe(Schema.between(400, 599))).annotations({
+    description: "Statuses worth retrying. 401, 403 and 404 never are.",
+  }),
+  waitHeaders: Schema.Array(WaitHeader).annotations({
+    description: "Wait headers the vendor is known to send; Keyway reads all of them regardless.",
+  }),
+  baseDelayMs: Schema.Int.pipe(Schema.positive()),
+  maxDelayMs: Schema.Int.pipe(Schema.positive()),
+  maxAttempts: Schema.Int.pipe(Schema.between(1, 20)),
+  saveAndTestBudgetMs: Schema.Int.pipe(Schema.nonNegative()).annotations({
+    description: "Longest total wait during save & test. A longer requested wait returns rate_limited with retryAfter.",
+  }),
+  syncBudgetMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  notes: NonEmpty.annotations({ description: "What the vendor publishes about its limits." }),
+}).annotations({ title: "RateLimit" })
+
+// ---------------------------------------------------------------------------------------------
+// Reports: the place for sync streams (filled in by the sync work)
+
+export const ReportStream = Schema.Struct({
+  id: Identifier,
+  description: NonEmpty,
+}).annotations({ title: "ReportStream", description: "A report a sync can pull." })
+
+// ---------------------------------------------------------------------------------------------
+// The whole file
+
+export const Setup = Schema.Struct({
+  prerequisites: Schema.Array(NonEmpty),
+  steps: Schema.NonEmptyArray(NonEmpty),
+  securityNotes: Schema.optional(Schema.Array(NonEmpty)),
+}).annotations({ title: "Setup", description: "What a customer does to get the credentials." })
+
+export const ConnectorDefinition = Schema.Struct({
+  id: Schema.String.pipe(
+    Schema.pattern(/^[a-z][a-z0-9-]*$/, {
+      message: () => "must be lower-case letters, digits and -, starting with a letter",
+    }),
+  ).annotations({ description: "Matches the file name." }),
+  name: NonEmpty,
+  category: NonEmpty,
+  docs: Schema.Struct({
+    api: HttpsUrl.annotations({ description: "The vendor's API reference." }),
+    credentials: HttpsUrl.annotations({ description: "The vendor's guide to creating a key." }),
+  }),
+  setup: Setup,
+  credentials: Schema.NonEmptyArray(Credential),
+  settings: Schema.optional(Schema.Array(Setting)),
+  baseUrl: BaseUrl,
+  auth: Schema.NonEmptyArray(Placement),
+  test: Schema.Struct({
+    requests: Schema.NonEmptyArray(TestRequest),
+    probes: Schema.optional(Schema.Array(Probe)),
+  }),
+  errors: Errors,
+  rateLimit: RateLimit,
+  reports: Schema.optional(Schema.Array(ReportStream)),
+}).annotations({
+  identifier: "ConnectorDefinition",
+  title: "Keyway connector definition",
+  description: "One vendor's credentials, base URL, test request, error mappings and rate limits.",
+})
+
+export type ConnectorDefinition = typeof ConnectorDefinition.Type
+export type Credential = typeof Credential.Type
+export type Setting = typeof Setting.Type
+export type Placement = typeof Placement.Type
+export type JsonMatch = typeof JsonMatch.Type
+export type StatusMatch = typeof StatusMatch.Type
+export type ErrorRule = typeof ErrorRule.Type
+export type TestRequest = typeof TestRequest.Type
+export type Probe = typeof Probe.Type
+export type Expectation = typeof Expectation.Type
+export type RateLimit = typeof RateLimit.Type

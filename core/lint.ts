@@ -1,0 +1,361 @@
+/**
+ * Semantic rules run after a definition passes the schema. Each rule is a named function that
+ * returns findings; the loader turns each finding's path into a file:line:col.
+ */
+import * as Either from "effect/Either"
+import { resolveBaseUrl } from "./base-url.ts"
+import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
+import { templateReferences } from "./template.ts"
+
+export type Severity = "error" | "warning"
+export type FindingPath = ReadonlyArray<string | number>
+
+export interface Finding {
+  readonly code: string
+  readonly severity: Severity
+  readonly path: FindingPath
+  readonly message: string
+}
+
+type Rule = (definition: ConnectorDefinition) => ReadonlyArray<Finding>
+
+const error = (code: string, path: FindingPath, message: string): Finding => ({
+  code,
+  severity: "error",
+  path,
+  message,
+})
+const warning = (code: string, path: FindingPath, message: string): Finding => ({
+  code,
+  severity: "warning",
+  path,
+  message,
+})
+
+// ---------------------------------------------------------------------------------------------
+// Where templates live in a definition
+
+interface TemplateSite {
+  readonly path: FindingPath
+  readonly template: string
+  /** Namespaces this site may use. */
+  readonly allows: ReadonlyArray<"credentials" | "settings">
+}
+
+const placementSites = (placements: ReadonlyArray<Placement>, at: FindingPath): TemplateSite[] =>
+  placements.flatMap((placement, index): TemplateSite[] => {
+    const allows = ["credentials", "settings"] as const
+    return placement.in === "basic"
+      ? [
+          { path: [...at, index, "username"], template: placement.username, allows },
+          { path: [...at, index, "password"], template: placement.password, allows },
+        ]
+      : [{ path: [...at, index, "value"], template: placement.value, allows }]
+  })
+
+const requestSites = (
+  request: { readonly path: string; readonly query?: Readonly<Record<string, string>> | undefined },
+  at: FindingPath,
+): TemplateSite[] => [
+  { path: [...at, "path"], template: request.path, allows: ["settings"] },
+  ...Object.entries(request.query ?? {}).map(
+    ([name, template]): TemplateSite => ({ path: [...at, "query", name], template, allows: ["settings"] }),
+  ),
+]
+
+export const templateSites = (definition: ConnectorDefinition): ReadonlyArray<TemplateSite> => [
+  { path: ["baseUrl", "url"], template: definition.baseUrl.url, allows: ["settings"] },
+  ...placementSites(definition.auth, ["auth"]),
+  ...definition.test.requests.flatMap((request, index) => requestSites(request, ["test", "requests", index])),
+  ...(definition.test.probes ?? []).flatMap((probe, index) => [
+    ...requestSites(probe, ["test", "probes", index]),
+    ...placementSites(probe.auth ?? [], ["test", "probes", index, "auth"]),
+  ]),
+]
+
+const referencedKeys = (definition: ConnectorDefinition, namespace: "credentials" | "settings"): Set<string> =>
+  new Set(
+    templateSites(definition).flatMap((site) =>
+      templateReferences(site.template).references.flatMap((reference) =>
+        reference.kind === "scoped" && reference.namespace === namespace ? [reference.key] : [],
+      ),
+    ),
+  )
+
+// ---------------------------------------------------------------------------------------------
+// The rules
+
+const uniqueKeys: Rule = (definition) => {
+  const findings: Finding[] = []
+  for (const list of ["credentials", "settings"] as const) {
+    const seen = new Set<string>()
+    ;(definition[list] ?? []).forEach((field, index) => {
+      if (seen.has(field.key)) {
+        findings.push(error("duplicate-key", [list, index, "key"], `"${field.key}" is declared twice`))
+      }
+      seen.add(field.key)
+    })
+  }
+  return findings
+}
+
+const templatesNameDeclaredValues: Rule = (definition) => {
+  const credentials = new Set(definition.credentials.map((c) => c.key))
+  const settings = new Set((definition.settings ?? []).map((s) => s.key))
+  return templateSites(definition).flatMap((site) => {
+    const { references, unclosed } = templateReferences(site.template)
+    const findings: Finding[] = []
+    if (unclosed) findings.push(error("template-unclosed", site.path, 'has a "${" with no closing "}"'))
+    for (const reference of references) {
+      if (reference.kind === "invalid") {
+        findings.push(
+          error(
+            "template-unknown-name",
+            site.path,
+            `\${${reference.raw}} is not a credential, a setting or a built-in (use \${credentials.<key>}, \${settings.<key>} or \${today})`,
+          ),
+        )
+      } else if (reference.kind === "scoped") {
+        const { namespace, key } = reference
+        const declared = namespace === "credentials" ? credentials : namespace === "settings" ? settings : undefined
+        if (!declared?.has(key)) {
+          findings.push(
+            error(
+              "template-unknown-name",
+              site.path,
+              `\${${namespace}.${key}} names no declared ${namespace.slice(0, -1)}`,
+            ),
+          )
+        } else if (!(site.allows as ReadonlyArray<string>).includes(namespace)) {
+          findings.push(
+            error(
+              "template-misplaced",
+              site.path,
+              `\${${namespace}.${key}} may not be used here: credentials go only in auth placements`,
+            ),
+          )
+        }
+      }
+    }
+    return findings
+  })
+}
+
+const secretsArePlaced: Rule = (definition) => {
+  const placed = referencedKeys(definition, "credentials")
+  return definition.credentials.flatMap((credential, index) =>
+    credential.secret && !placed.has(credential.key) && !credential.unusedReason
+      ? [
+          error(
+            "secret-unplaced",
+            ["credentials", index, "key"],
+            `secret "${credential.key}" is placed in no request; place it in auth or give unusedReason`,
+          ),
+        ]
+      : [],
+  )
+}
+
+const settingsAreUsed: Rule = (definition) => {
+  const used = referencedKeys(definition, "settings")
+  const chooser = definition.baseUrl.bySetting?.setting
+  return (definition.settings ?? []).flatMap((setting, index) =>
+    used.has(setting.key) || setting.key === chooser
+      ? []
+      : [warning("setting-unused", ["settings", index, "key"], `setting "${setting.key}" is used by no template`)],
+  )
+}
+
+const settingsAreConsistent: Rule = (definition) =>
+  (definition.settings ?? []).flatMap((setting, index) => {
+    const at = ["settings", index]
+    const findings: Finding[] = []
+    const values = setting.options?.map((option) => option.value) ?? []
+    if (setting.type === "enum" && values.length === 0) {
+      findings.push(error("enum-without-options", [...at, "type"], "an enum setting needs options"))
+    }
+    if (setting.type !== "enum" && setting.options) {
+      findings.push(error("options-without-enum", [...at, "options"], "only an enum setting takes options"))
+    }
+    if (setting.default !== undefined) {
+      if (setting.type === "enum" && !values.includes(setting.default)) {
+        findings.push(
+          error("setting-default-invalid", [...at, "default"], `"${setting.default}" is not one of the options`),
+        )
+      }
+      if (setting.pattern && !new RegExp(setting.pattern).test(setting.default)) {
+        findings.push(error("setting-default-invalid", [...at, "default"], "the default does not match the pattern"))
+      }
+    }
+    if (setting.pattern) {
+      try {
+        new RegExp(setting.pattern)
+      } catch {
+        findings.push(error("bad-pattern", [...at, "pattern"], "is not a valid regular expression"))
+      }
+    }
+    return findings
+  })
+
+const credentialPatternsCompile: Rule = (definition) =>
+  definition.credentials.flatMap((credential, index) => {
+    const pattern = credential.format?.pattern
+    if (pattern === undefined) return []
+    try {
+      new RegExp(pattern)
+      return []
+    } catch {
+      return [error("bad-pattern", ["credentials", index, "format", "pattern"], "is not a valid regular expression")]
+    }
+  })
+
+const queryCredentialsHaveReason: Rule = (definition) => {
+  const check = (placements: ReadonlyArray<Placement>, at: FindingPath): Finding[] =>
+    placements.flatMap((placement, index) =>
+      placement.in === "query" &&
+      !placement.reason &&
+      templateReferences(placement.value).references.some((r) => r.kind === "scoped" && r.namespace === "credentials")
+        ? [
+            error(
+              "query-credential-without-reason",
+              [...at, index],
+              `credential in query parameter "${placement.name}" needs a reason: query strings end up in logs`,
+            ),
+          ]
+        : [],
+    )
+  return [
+    ...check(definition.auth, ["auth"]),
+    ...(definition.test.probes ?? []).flatMap((probe, index) =>
+      check(probe.auth ?? [], ["test", "probes", index, "auth"]),
+    ),
+  ]
+}
+
+const testsAreReadOnly: Rule = (definition) => {
+  const check = (
+    request: { readonly method?: string | undefined; readonly unsafeMethodReason?: string | undefined },
+    at: FindingPath,
+  ): Finding[] => {
+    const method = request.method ?? "GET"
+    return method === "GET" || method === "HEAD" || request.unsafeMethodReason
+      ? []
+      : [
+          error(
+            "test-not-read-only",
+            [...at, "method"],
+            `${method} may change data; a test must be GET or HEAD unless unsafeMethodReason says why`,
+          ),
+        ]
+  }
+  return [
+    ...definition.test.requests.flatMap((request, index) => check(request, ["test", "requests", index])),
+    ...(definition.test.probes ?? []).flatMap((probe, index) => check(probe, ["test", "probes", index])),
+  ]
+}
+
+export const statusMatches = (match: StatusMatch, status: number): boolean => {
+  if (typeof match === "number") return match === status
+  if (typeof match === "string") return Math.floor(status / 100) === Number(match[0])
+  return match.includes(status)
+}
+
+const keyStatusesAreMapped: Rule = (definition) =>
+  [401, 403, 429].flatMap((status) =>
+    definition.errors.rules.some((rule) => statusMatches(rule.status, status)) ||
+    definition.errors.useDefaultsFor?.includes(status)
+      ? []
+      : [
+          error(
+            "status-unmapped",
+            ["errors", "rules"],
+            `no rule maps ${status}; add one, or list ${status} in errors.useDefaultsFor`,
+          ),
+        ],
+  )
+
+const authStatusesAreNeverRetried: Rule = (definition) =>
+  definition.rateLimit.retryOn.flatMap((status, index) =>
+    [401, 403, 404].includes(status)
+      ? [error("retry-on-auth-failure", ["rateLimit", "retryOn", index], `${status} must never be retried`)]
+      : [],
+  )
+
+const delaysAreOrdered: Rule = (definition) =>
+  definition.rateLimit.maxDelayMs < definition.rateLimit.baseDelayMs
+    ? [error("delay-order", ["rateLimit", "maxDelayMs"], "must be at least baseDelayMs")]
+    : []
+
+/** Every base URL a customer can choose resolves to https on an allowed host. */
+const baseUrlsAreSafe: Rule = (definition) => {
+  const findings: Finding[] = []
+  const check = (settings: Record<string, string>, path: FindingPath) => {
+    const resolved = resolveBaseUrl(definition, settings)
+    if (Either.isLeft(resolved)) {
+      findings.push(error(`base-url-${resolved.left.problem.replace(/_/g, "-")}`, path, resolved.left.detail))
+    }
+  }
+  check({}, ["baseUrl", "url"])
+  const chooser = definition.baseUrl.bySetting
+  if (chooser) {
+    const declared = (definition.settings ?? []).find((s) => s.key === chooser.setting)
+    if (!declared) {
+      findings.push(
+        error("template-unknown-name", ["baseUrl", "bySetting", "setting"], `no setting "${chooser.setting}"`),
+      )
+    }
+    for (const value of Object.keys(chooser.urls)) {
+      check({ [chooser.setting]: value }, ["baseUrl", "bySetting", "urls", value])
+      if (declared && !declared.options?.some((option) => option.value === value)) {
+        findings.push(
+          error(
+            "unknown-choice",
+            ["baseUrl", "bySetting", "urls", value],
+            `"${value}" is not an option of setting "${chooser.setting}"`,
+          ),
+        )
+      }
+    }
+  }
+  const selfHosted = definition.baseUrl.selfHostedSetting
+  if (selfHosted && !(definition.settings ?? []).some((s) => s.key === selfHosted && s.type === "url")) {
+    findings.push(error("template-unknown-name", ["baseUrl", "selfHostedSetting"], `no url setting "${selfHosted}"`))
+  }
+  return findings
+}
+
+const probesNameCredentials: Rule = (definition) => {
+  const credentials = new Set(definition.credentials.map((c) => c.key))
+  return (definition.test.probes ?? []).flatMap((probe, index) =>
+    (probe.whenCredentials ?? []).flatMap((key, keyIndex) =>
+      credentials.has(key)
+        ? []
+        : [
+            error(
+              "template-unknown-name",
+              ["test", "probes", index, "whenCredentials", keyIndex],
+              `no credential "${key}"`,
+            ),
+          ],
+    ),
+  )
+}
+
+export const RULES: ReadonlyArray<Rule> = [
+  uniqueKeys,
+  templatesNameDeclaredValues,
+  secretsArePlaced,
+  settingsAreUsed,
+  settingsAreConsistent,
+  credentialPatternsCompile,
+  queryCredentialsHaveReason,
+  testsAreReadOnly,
+  keyStatusesAreMapped,
+  authStatusesAreNeverRetried,
+  delaysAreOrdered,
+  baseUrlsAreSafe,
+  probesNameCredentials,
+]
+
+export const lintDefinition = (definition: ConnectorDefinition): ReadonlyArray<Finding> =>
+  RULES.flatMap((rule) => rule(definition))

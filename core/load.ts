@@ -1,0 +1,179 @@
+/**
+ * Loading a connector file, as a pipeline that never stops at the first problem:
+ *   1. parse the YAML document, keeping positions
+ *   2. decode against the schema, collecting every error
+ *   3. run the semantic lint rules
+ *   4. return the definition, or every problem, each with its file:line:col
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml"
+import { ConnectorDefinition } from "./definition.ts"
+import { type FindingPath, lintDefinition, type Severity } from "./lint.ts"
+
+export interface Problem {
+  readonly file: string
+  readonly line: number
+  readonly col: number
+  readonly path: string
+  readonly code: string
+  readonly severity: Severity
+  readonly message: string
+}
+
+export const formatProblem = (problem: Problem): string =>
+  `${problem.file}:${problem.line}:${problem.col} ${problem.severity === "warning" ? "warning " : ""}${
+    problem.path ? `${problem.path}: ` : ""
+  }${problem.message}`
+
+export interface LoadResult {
+  readonly file: string
+  /** Present when the file has no errors (it may still have warnings). */
+  readonly definition: ConnectorDefinition | undefined
+  readonly problems: ReadonlyArray<Problem>
+}
+
+/** `auth[0].in`, `test.requests[1].query.from` */
+export const formatPath = (path: FindingPath): string =>
+  path.reduce<string>(
+    (text, segment) => (typeof segment === "number" ? `${text}[${segment}]` : text ? `${text}.${segment}` : segment),
+    "",
+  )
+
+/**
+ * The YAML node at `path`, or the deepest ancestor that exists. With `atKey`, a map entry's key node
+ * is returned instead of its value, which is where "unknown key" errors belong.
+ */
+const locateNode = (root: unknown, path: FindingPath, atKey: boolean): Node | undefined => {
+  let node = root as Node | undefined
+  for (const [index, segment] of path.entries()) {
+    const last = index === path.length - 1
+    if (isMap(node)) {
+      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment))
+      if (!pair) return node
+      if (last && atKey && isScalar(pair.key)) return pair.key
+      node = (pair.value ?? pair.key) as Node
+    } else if (isSeq(node) && typeof segment === "number") {
+      const item = node.items[segment]
+      if (!item) return node
+      node = item as Node
+    } else {
+      return node
+    }
+  }
+  return node
+}
+
+/**
+ * An optional field that fails inside reports twice: the real issue deep down, and "Expected
+ * undefined" at every ancestor. Keep only issues that no deeper issue explains.
+ */
+const mostSpecific = <I extends { readonly path: ReadonlyArray<PropertyKey> }>(issues: ReadonlyArray<I>): I[] =>
+  issues.filter(
+    (issue) =>
+      !issues.some(
+        (other) =>
+          other.path.length > issue.path.length && issue.path.every((segment, index) => other.path[index] === segment),
+      ),
+  )
+
+/**
+ * A union reports one "Expected X, actual Y" per member, all at the same path. Merge them into one
+ * "Expected A | B | C, actual Y"; "undefined" (from optional fields) is not worth offering.
+ */
+const mergeAlternatives = <I extends { readonly path: ReadonlyArray<PropertyKey>; readonly message: string }>(
+  issues: ReadonlyArray<I>,
+): I[] => {
+  const merged = new Map<string, { issue: I; expected: string[]; actual: string }>()
+  const result: I[] = []
+  for (const issue of issues) {
+    const match = /^Expected (.+), actual (.+)$/s.exec(issue.message)
+    const key = JSON.stringify(issue.path.map(String))
+    const existing = merged.get(key)
+    if (match?.[1] && match[2] !== undefined && existing && existing.actual === match[2]) {
+      existing.expected.push(match[1])
+      continue
+    }
+    if (match?.[1] && match[2] !== undefined && !existing) {
+      merged.set(key, { issue, expected: [match[1]], actual: match[2] })
+    }
+    result.push(issue)
+  }
+  return result.map((issue) => {
+    const entry = merged.get(JSON.stringify(issue.path.map(String)))
+    if (!entry || entry.issue !== issue || entry.expected.length < 2) return issue
+    const expected = entry.expected.filter((alternative) => alternative !== "undefined")
+    return { ...issue, message: `Expected ${expected.join(" | ")}, actual ${entry.actual}` }
+  })
+}
+
+/** Schema messages echo the actual value, which can be a whole subtree: keep its start only. */
+const shorten = (message: string): string =>
+  message.replace(/(, actual )(.{60}).+$/s, (_whole, lead: string, start: string) => `${lead}${start}...`)
+
+export const loadDefinitionText = (file: string, text: string): LoadResult => {
+  const lineCounter = new LineCounter()
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const position = (offset: number | undefined) => {
+    const { line, col } = lineCounter.linePos(offset ?? 0)
+    return { line, col }
+  }
+  const problemAt = (path: FindingPath, code: string, severity: Severity, message: string, atKey = false): Problem => ({
+    file,
+    ...position(locateNode(document.contents, path, atKey)?.range?.[0]),
+    path: formatPath(path),
+    code,
+    severity,
+    message,
+  })
+
+  // 1. YAML syntax: report every parser error, then stop; a broken tree cannot be decoded.
+  if (document.errors.length > 0) {
+    return {
+      file,
+      definition: undefined,
+      problems: document.errors.map((yamlError) => ({
+        file,
+        ...position(yamlError.pos[0]),
+        path: "",
+        code: "yaml-syntax",
+        severity: "error" as const,
+        message: yamlError.message.split("\n")[0] ?? yamlError.code,
+      })),
+    }
+  }
+
+  // 2. Schema: every error at once, unknown keys included.
+  const decoded = Schema.decodeUnknownEither(ConnectorDefinition, { errors: "all", onExcessProperty: "error" })(
+    document.toJS(),
+  )
+  if (Either.isLeft(decoded)) {
+    const issues = mergeAlternatives(mostSpecific(ParseResult.ArrayFormatter.formatErrorSync(decoded.left)))
+    return {
+      file,
+      definition: undefined,
+      problems: issues.map((issue) => {
+        // Paths into parsed YAML are strings and indexes; symbols cannot occur.
+        const path = issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment)))
+        return issue._tag === "Unexpected"
+          ? problemAt(path, "unknown-key", "error", "unknown key", true)
+          : problemAt(path, "schema", "error", shorten(issue.message))
+      }),
+    }
+  }
+
+  // 3. Semantic rules, plus the one rule that needs the file name.
+  const definition = decoded.right
+  const problems = lintDefinition(definition).map((finding) =>
+    problemAt(finding.path, finding.code, finding.severity, finding.message),
+  )
+  const expectedId = file.replace(/^.*\//, "").replace(/\.ya?ml$/, "")
+  if (definition.id !== expectedId) {
+    problems.unshift(
+      problemAt(["id"], "id-mismatch", "error", `"${definition.id}" does not match the file name "${expectedId}"`),
+    )
+  }
+  const failed = problems.some((problem) => problem.severity === "error")
+  return { file, definition: failed ? undefined : definition, problems }
+}

@@ -1,0 +1,95 @@
+/**
+ * The one templating function. A template is plain text with `${name}` placeholders, where a name is
+ * `credentials.<key>`, `settings.<key>`, `params.<key>` or a built-in date. There are no expressions:
+ * a definition is data, and data should not run code.
+ *
+ * The clock is passed in (`now`), never read here, so rendering is pure and testable.
+ */
+import * as Data from "effect/Data"
+
+const PLACEHOLDER = /\$\{([^}]*)\}/g
+
+export const BUILTINS = ["today", "yesterday", "daysAgo7", "daysAgo30", "nowIso", "nowEpochMs"] as const
+export type Builtin = (typeof BUILTINS)[number]
+
+export const NAMESPACES = ["credentials", "settings", "params"] as const
+export type Namespace = (typeof NAMESPACES)[number]
+
+export type Reference =
+  | { readonly kind: "builtin"; readonly name: Builtin }
+  | { readonly kind: "scoped"; readonly namespace: Namespace; readonly key: string }
+  | { readonly kind: "invalid"; readonly raw: string }
+
+const parseReference = (raw: string): Reference => {
+  const name = raw.trim()
+  if ((BUILTINS as ReadonlyArray<string>).includes(name)) return { kind: "builtin", name: name as Builtin }
+  const match = /^(credentials|settings|params)\.([A-Za-z_][A-Za-z0-9_]*)$/.exec(name)
+  if (match?.[1] && match[2]) {
+    return { kind: "scoped", namespace: match[1] as Namespace, key: match[2] }
+  }
+  return { kind: "invalid", raw }
+}
+
+/** Every placeholder in a template, plus an `unclosed` flag for a `${` with no `}`. */
+export const templateReferences = (
+  template: string,
+): { readonly references: ReadonlyArray<Reference>; readonly unclosed: boolean } => {
+  const references = [...template.matchAll(PLACEHOLDER)].map((m) => parseReference(m[1] ?? ""))
+  const unclosed = template.replace(PLACEHOLDER, "").includes("${")
+  return { references, unclosed }
+}
+
+export const usesNamespace = (template: string, namespace: Namespace): boolean =>
+  templateReferences(template).references.some((r) => r.kind === "scoped" && r.namespace === namespace)
+
+export interface TemplateContext {
+  readonly credentials: Readonly<Record<string, string | undefined>>
+  readonly settings: Readonly<Record<string, string | undefined>>
+  readonly params?: Readonly<Record<string, string | undefined>>
+  readonly now: Date
+}
+
+const isoDate = (date: Date): string => date.toISOString().slice(0, 10)
+const daysBefore = (now: Date, days: number): Date => new Date(now.getTime() - days * 86_400_000)
+
+const builtinValue = (name: Builtin, now: Date): string => {
+  switch (name) {
+    case "today":
+      return isoDate(now)
+    case "yesterday":
+      return isoDate(daysBefore(now, 1))
+    case "daysAgo7":
+      return isoDate(daysBefore(now, 7))
+    case "daysAgo30":
+      return isoDate(daysBefore(now, 30))
+    case "nowIso":
+      return now.toISOString()
+    case "nowEpochMs":
+      return String(now.getTime())
+  }
+}
+
+/** A placeholder with no value: the caller names what is missing, never any value. */
+export class MissingTemplateValue extends Data.TaggedError("MissingTemplateValue")<{
+  readonly reference: string
+}> {
+  override get message(): string {
+    return `no value for \${${this.reference}}`
+  }
+}
+
+/**
+ * Substitutes every placeholder. Throws `MissingTemplateValue` for an absent value or an invalid
+ * name; definitions are linted before use, so either means a caller passed too little.
+ */
+export const renderTemplate = (template: string, context: TemplateContext): string =>
+  template.replace(PLACEHOLDER, (_whole, raw: string) => {
+    const reference = parseReference(raw)
+    if (reference.kind === "builtin") return builtinValue(reference.name, context.now)
+    if (reference.kind === "invalid") throw new MissingTemplateValue({ reference: reference.raw })
+    const value = context[reference.namespace]?.[reference.key]
+    if (value === undefined) {
+      throw new MissingTemplateValue({ reference: `${reference.namespace}.${reference.key}` })
+    }
+    return value
+  })

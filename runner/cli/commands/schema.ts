@@ -1,0 +1,32 @@
+/** `keyway schema [--write | --check]`: the JSON Schema for editors, derived from the effect Schema. */
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { CONNECTORS_DIR } from "../../../core/catalog.ts"
+import { connectorJsonSchemaText } from "../../../core/json-schema.ts"
+import { EXIT } from "../exit-codes.ts"
+import type { Io } from "../io.ts"
+
+export const SCHEMA_FILE = join(CONNECTORS_DIR, "schema.json")
+
+export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
+  const text = connectorJsonSchemaText()
+  if (args.includes("--write")) {
+    writeFileSync(SCHEMA_FILE, text)
+    io.out(`wrote ${SCHEMA_FILE}\n`)
+    return EXIT.ok
+  }
+  if (args.includes("--check")) {
+    const current = (() => {
+      try {
+        return readFileSync(SCHEMA_FILE, "utf8")
+      } catch {
+        return ""
+      }
+    })()
+    if (current === text) return EXIT.ok
+    io.err("connectors/schema.json is stale: run `npm run schema` and commit it\n")
+    return EXIT.badInput
+  }
+  io.out(text)
+  return EXIT.ok
+}

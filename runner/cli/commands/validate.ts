@@ -1,0 +1,27 @@
+/** `keyway validate [files...]`: every problem in every definition; non-zero if there is an error. */
+import { connectorFiles, loadConnectorFile } from "../../../core/catalog.ts"
+import { formatProblem } from "../../../core/load.ts"
+import { EXIT } from "../exit-codes.ts"
+import { type Io, printJson } from "../io.ts"
+
+export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
+  const files = args.length > 0 ? args : connectorFiles()
+  const results = files.map(loadConnectorFile)
+  const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error").length
+  const warnings = results.flatMap((r) => r.problems).length - errors
+  if (io.json) {
+    printJson(io, {
+      ok: errors === 0,
+      files: results.map((r) => ({ file: r.file, id: r.definition?.id ?? null, problems: r.problems })),
+    })
+  } else {
+    for (const result of results) {
+      for (const problem of result.problems) io.err(`${formatProblem(problem)}\n`)
+    }
+    const valid = results.filter((r) => r.definition).length
+    io.out(
+      `${valid} of ${results.length} definitions valid; ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}\n`,
+    )
+  }
+  return errors === 0 ? EXIT.ok : EXIT.badInput
+}

@@ -1,0 +1,36 @@
+/**
+ * What a command may touch: its arguments, its output streams and whether the user wants JSON.
+ * Commands write through this, never to `process` directly, so tests can run them in-process.
+ */
+import * as Data from "effect/Data"
+
+export interface Io {
+  readonly out: (text: string) => void
+  readonly err: (text: string) => void
+  readonly json: boolean
+}
+
+/** Wrong arguments: printed as one line, exit code 2, no stack trace. */
+export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+export const printJson = (io: Io, value: unknown): void => io.out(`${JSON.stringify(value, null, 2)}\n`)
+
+/** A plain text table; the last column is left unpadded. */
+export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows.reduce<number[]>(
+    (acc, row) => row.map((cell, index) => Math.max(acc[index] ?? 0, cell.length)),
+    [],
+  )
+  return rows
+    .map((row) =>
+      row
+        .map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n")
+}

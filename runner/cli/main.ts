@@ -1,0 +1,81 @@
+/**
+ * The `keyway` command. Every command, with its usage, is in the one table below; each command's
+ * module loads only when it runs, which keeps start-up fast. This file is the one exit point.
+ */
+import { EXIT } from "./exit-codes.ts"
+import { type Io, UsageError } from "./io.ts"
+
+interface Command {
+  readonly usage: string
+  readonly summary: string
+  readonly load: () => Promise<{ run: (args: ReadonlyArray<string>, io: Io) => Promise<number> }>
+}
+
+export const COMMANDS: Readonly<Record<string, Command>> = {
+  demo: {
+    usage: "keyway demo",
+    summary: "Validate and summarise every connector (what `npm start` runs)",
+    load: () => import("./commands/demo.ts"),
+  },
+  validate: {
+    usage: "keyway validate [file.yaml ...]",
+    summary: "Check connector definitions; print every problem as file:line:col",
+    load: () => import("./commands/validate.ts"),
+  },
+  connectors: {
+    usage: "keyway connectors [show <id>]",
+    summary: "List connectors, or show one's credentials, auth, test request and error table",
+    load: () => import("./commands/connectors.ts"),
+  },
+  schema: {
+    usage: "keyway schema [--write | --check]",
+    summary: "Print, write or check connectors/schema.json",
+    load: () => import("./commands/schema.ts"),
+  },
+}
+
+const help = (): string =>
+  [
+    "Keyway: declarative connectors for third-party APIs.",
+    "",
+    "Usage:",
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(40)} ${c.summary}`),
+    "",
+    "Options: --json for machine-readable output, --help for this text.",
+    "",
+  ].join("\n")
+
+export const main = async (argv: ReadonlyArray<string>, io: Omit<Io, "json">): Promise<number> => {
+  const json = argv.includes("--json")
+  const args = argv.filter((arg) => arg !== "--json")
+  const [name, ...rest] = args
+  if (!name || name === "--help" || name === "help") {
+    io.out(help())
+    return name ? EXIT.ok : EXIT.badInput
+  }
+  const command = COMMANDS[name]
+  try {
+    if (!command) throw new UsageError({ detail: `unknown command "${name}"; run keyway --help` })
+    const module = await command.load()
+    return await module.run(rest, { ...io, json })
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`keyway: ${error.message}\n`)
+      return EXIT.badInput
+    }
+    // Not a user error: say so plainly. The error's own text is not printed, since an unexpected
+    // error could in principle carry request details; its type and stack frames are enough.
+    const where =
+      error instanceof Error ? `${error.name}: ${error.stack?.split("\n").slice(1, 4).join(" | ")}` : typeof error
+    io.err(`keyway: this is a bug in Keyway. Please report it with the command you ran and: ${where}\n`)
+    return EXIT.bug
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin/keyway.js")) {
+  const code = await main(process.argv.slice(2), {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  })
+  process.exitCode = code
+}
