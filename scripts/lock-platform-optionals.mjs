@@ -13,7 +13,10 @@ const CPU = ["arm64", "arm", "x64", "ia32", "loong64", "mips64el", "ppc64", "ris
 let added = 0
 for (const [path, entry] of Object.entries(lock.packages)) {
   for (const [name, version] of Object.entries(entry.optionalDependencies ?? {})) {
-    const key = `${path ? `${path}/` : ""}node_modules/${name}`.replace(/^.*?node_modules\/(?=.*node_modules\/)/, "node_modules/")
+    const key = `${path ? `${path}/` : ""}node_modules/${name}`.replace(
+      /^.*?node_modules\/(?=.*node_modules\/)/,
+      "node_modules/",
+    )
     const hoisted = `node_modules/${name}`
     if (lock.packages[hoisted] || lock.packages[key]) continue
     const parts = name.split("/").pop().split("-")
@@ -29,6 +32,8 @@ for (const [path, entry] of Object.entries(lock.packages)) {
     added++
   }
 }
-lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))))
+lock.packages = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
+)
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`)
 console.log(`added ${added} platform-optional entries to package-lock.json`)

@@ -45,7 +45,12 @@ describe("keyway validate", () => {
     const result = await keyway("validate", "--json")
     const parsed = JSON.parse(result.stdout)
     expect(parsed.ok).toBe(true)
-    expect(parsed.files.map((f: { id: string }) => f.id)).toEqual(["activityinfo", "activtrak", "peopletray", "trackvia"])
+    expect(parsed.files.map((f: { id: string }) => f.id)).toEqual([
+      "activityinfo",
+      "activtrak",
+      "peopletray",
+      "trackvia",
+    ])
   })
 
   it("answers an unknown command with a one-line usage error and exit code 2", async () => {

@@ -43,7 +43,15 @@ describe("host allow-lists", () => {
   })
 
   it("knows loopback and private addresses", () => {
-    for (const host of ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.20.0.1", "169.254.169.254", "[::1]", "localhost"]) {
+    for (const host of [
+      "127.0.0.1",
+      "10.1.2.3",
+      "192.168.0.1",
+      "172.20.0.1",
+      "169.254.169.254",
+      "[::1]",
+      "localhost",
+    ]) {
       expect(isInternalAddress(host)).toBe(true)
     }
     for (const host of ["8.8.8.8", "172.32.0.1", "example.org", "[2001:db8::1]"]) {
