@@ -27,6 +27,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "List connectors, or show one's credentials, auth, test request and error table",
     load: () => import("./commands/connectors.ts"),
   },
+  sandbox: {
+    usage: "keyway sandbox [--port N] [--records N] [--rate N --burst N --mode M]",
+    summary: "Serve fakes of every vendor on loopback, with a scenario per test key",
+    load: () => import("./commands/sandbox.ts"),
+  },
   schema: {
     usage: "keyway schema [--write | --check]",
     summary: "Print, write or check connectors/schema.json",
@@ -39,7 +44,7 @@ const help = (): string =>
     "Keyway: declarative connectors for third-party APIs.",
     "",
     "Usage:",
-    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(40)} ${c.summary}`),
+    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(72)} ${c.summary}`),
     "",
     "Options: --json for machine-readable output, --help for this text.",
     "",
