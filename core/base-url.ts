@@ -5,10 +5,10 @@
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import type { ConnectorDefinition } from "./definition.ts"
-import { hostMatchesAllowList, isInternalAddress } from "./hosts.ts"
+import { hostMatchesAllowList, isInternalAddress, isLoopbackHost } from "./hosts.ts"
 import { MissingTemplateValue, renderTemplate, usesNamespace } from "./template.ts"
 
-export type BaseUrlProblem = "malformed" | "not_https" | "host_not_allowed" | "internal_address"
+export type BaseUrlProblem = "malformed" | "not_https" | "host_not_allowed" | "internal_address" | "not_loopback"
 
 export class BaseUrlRejected extends Data.TaggedError("BaseUrlRejected")<{
   readonly problem: BaseUrlProblem
@@ -93,4 +93,29 @@ export const resolveBaseUrl = (
       detail: `"${url.hostname}" is not one of this connector's allowed hosts (${definition.baseUrl.allowedHosts.join(", ")})`,
     }),
   )
+}
+
+/**
+ * The base URL in sandbox mode (`--sandbox`, `KEYWAY_SANDBOX_URL`): the sandbox's URL plus
+ * `/<connector-id>`. The sandbox URL must be loopback, so this override can never send a
+ * credential off the machine, whatever the definition's allow-list says.
+ */
+export const sandboxBaseUrl = (connectorId: string, sandboxUrl: string): Either.Either<URL, BaseUrlRejected> => {
+  let url: URL
+  try {
+    url = new URL(sandboxUrl)
+  } catch {
+    return Either.left(
+      new BaseUrlRejected({ problem: "malformed", detail: `sandbox URL "${sandboxUrl}" is not a valid URL` }),
+    )
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || !isLoopbackHost(url.hostname)) {
+    return Either.left(
+      new BaseUrlRejected({
+        problem: "not_loopback",
+        detail: `the sandbox URL must be http on a loopback address (127.0.0.1, ::1, localhost), not "${url.origin}"`,
+      }),
+    )
+  }
+  return Either.right(new URL(`${url.origin}/${connectorId}`))
 }

@@ -1,4 +1,6 @@
+import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
+import { sandboxBaseUrl } from "../core/base-url.ts"
 import { hostMatchesAllowList, isInternalAddress } from "../core/hosts.ts"
 import { MissingTemplateValue, renderTemplate, templateReferences } from "../core/template.ts"
 
@@ -56,6 +58,28 @@ describe("host allow-lists", () => {
     }
     for (const host of ["8.8.8.8", "172.32.0.1", "example.org", "[2001:db8::1]"]) {
       expect(isInternalAddress(host)).toBe(false)
+    }
+  })
+})
+
+describe("the sandbox override", () => {
+  it("points a connector at the sandbox's prefix for it", () => {
+    const resolved = sandboxBaseUrl("activtrak", "http://127.0.0.1:4010")
+    expect(Either.isRight(resolved) && resolved.right.href).toBe("http://127.0.0.1:4010/activtrak")
+    const ipv6 = sandboxBaseUrl("trackvia", "http://[::1]:4010/")
+    expect(Either.isRight(ipv6) && ipv6.right.href).toBe("http://[::1]:4010/trackvia")
+  })
+
+  it("never sends credentials off the machine: only loopback sandbox URLs are accepted", () => {
+    for (const url of [
+      "https://api.activtrak.com",
+      "http://10.0.0.5:4010",
+      "http://127.0.0.1.evil.io",
+      "file:///etc",
+      "nonsense",
+    ]) {
+      const resolved = sandboxBaseUrl("activtrak", url)
+      expect(Either.isLeft(resolved)).toBe(true)
     }
   })
 })

@@ -1,0 +1,91 @@
+/**
+ * Side-by-side benchmarking: a subject and its baselines run in the same process run, alternating,
+ * after a warm-up, and the headline is the ratio of medians, since absolute times on a shared
+ * machine are noisy. Results go to bench/results/<name>.json.
+ */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
+
+export interface Contender {
+  readonly name: string
+  /** One measured run; returns how many units of work it did (records, requests...). */
+  readonly run: () => Promise<number>
+}
+
+export interface Stats {
+  readonly name: string
+  readonly medianMs: number
+  readonly minMs: number
+  readonly maxMs: number
+  readonly unitsPerSecond: number
+}
+
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
+
+export const compare = async (
+  contenders: ReadonlyArray<Contender>,
+  options: { readonly rounds: number; readonly warmup: number },
+): Promise<ReadonlyArray<Stats>> => {
+  for (let i = 0; i < options.warmup; i++) for (const c of contenders) await c.run()
+  const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
+  const units = new Map<string, number>()
+  for (let round = 0; round < options.rounds; round++) {
+    // Alternate the order each round so neither side always runs on a warmer machine.
+    const order = round % 2 === 0 ? contenders : [...contenders].reverse()
+    for (const contender of order) {
+      const started = performance.now()
+      units.set(contender.name, await contender.run())
+      times.get(contender.name)?.push(performance.now() - started)
+    }
+  }
+  return contenders.map((c) => {
+    const samples = times.get(c.name) ?? []
+    const medianMs = median(samples)
+    return {
+      name: c.name,
+      medianMs,
+      minMs: Math.min(...samples),
+      maxMs: Math.max(...samples),
+      unitsPerSecond: ((units.get(c.name) ?? 0) / medianMs) * 1000,
+    }
+  })
+}
+
+export const machine = () => ({
+  node: process.version,
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  date: new Date().toISOString(),
+})
+
+export const report = (name: string, stats: ReadonlyArray<Stats>, extra: Record<string, unknown> = {}): void => {
+  const [subject, ...baselines] = stats
+  if (!subject) return
+  const rows = stats.map((s) => ({
+    contender: s.name,
+    "median ms": s.medianMs.toFixed(1),
+    "min ms": s.minMs.toFixed(1),
+    "max ms": s.maxMs.toFixed(1),
+    "units/s": Math.round(s.unitsPerSecond),
+    "time ratio": (s.medianMs / subject.medianMs).toFixed(2),
+  }))
+  console.log(`\n${name}`)
+  console.table(rows)
+  const ratios = Object.fromEntries(baselines.map((b) => [b.name, subject.medianMs / b.medianMs]))
+  for (const [baseline, ratio] of Object.entries(ratios)) {
+    console.log(`${subject.name} takes ${ratio.toFixed(2)}x the time of ${baseline}`)
+  }
+  for (const [key, value] of Object.entries(extra)) console.log(`${key}: ${JSON.stringify(value)}`)
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
+  writeFileSync(
+    new URL(`./results/${name}.json`, import.meta.url),
+    `${JSON.stringify({ name, machine: machine(), stats, timeRatioToBaselines: ratios, ...extra }, null, 2)}\n`,
+  )
+}
