@@ -4,7 +4,8 @@
  */
 import * as Either from "effect/Either"
 import { resolveBaseUrl } from "./base-url.ts"
-import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
+import { statusMatches } from "./classify.ts"
+import type { ConnectorDefinition, Placement } from "./definition.ts"
 import { templateReferences } from "./template.ts"
 
 export type Severity = "error" | "warning"
@@ -252,12 +253,6 @@ const testsAreReadOnly: Rule = (definition) => {
     ...definition.test.requests.flatMap((request, index) => check(request, ["test", "requests", index])),
     ...(definition.test.probes ?? []).flatMap((probe, index) => check(probe, ["test", "probes", index])),
   ]
-}
-
-export const statusMatches = (match: StatusMatch, status: number): boolean => {
-  if (typeof match === "number") return match === status
-  if (typeof match === "string") return Math.floor(status / 100) === Number(match[0])
-  return match.includes(status)
 }
 
 const keyStatusesAreMapped: Rule = (definition) =>

@@ -1,0 +1,93 @@
+/**
+ * Checking a customer's credentials and settings against a definition, before any request. Every
+ * problem is reported at once, by field, and no message ever repeats a value.
+ */
+import type { ConnectorDefinition } from "./definition.ts"
+
+export interface FieldProblem {
+  /** `credentials.apiKey`, `settings.region` */
+  readonly field: string
+  readonly message: string
+}
+
+const CONTROL = /[\u0000-\u001f\u007f]/
+const WHITESPACE = /\s/
+
+export const checkCredentials = (
+  definition: ConnectorDefinition,
+  given: Readonly<Record<string, string | undefined>>,
+): FieldProblem[] => {
+  const problems: FieldProblem[] = []
+  const declared = new Set(definition.credentials.map((c) => c.key))
+  for (const key of Object.keys(given)) {
+    if (!declared.has(key) && given[key] !== undefined) {
+      problems.push({ field: `credentials.${key}`, message: `is not a credential of ${definition.name}` })
+    }
+  }
+  for (const credential of definition.credentials) {
+    const field = `credentials.${credential.key}`
+    const value = given[credential.key]
+    if (value === undefined || value === "") {
+      if (credential.required ?? true) problems.push({ field, message: `is required (${credential.label})` })
+      continue
+    }
+    if (CONTROL.test(value)) {
+      problems.push({ field, message: "contains a line break or control character; paste the value again" })
+      continue
+    }
+    const format = credential.format
+    if (format?.noWhitespace && WHITESPACE.test(value)) {
+      problems.push({ field, message: "contains spaces; copy the value without them" })
+    }
+    if (format?.minLength !== undefined && value.length < format.minLength) {
+      problems.push({ field, message: `is too short: at least ${format.minLength} characters expected` })
+    }
+    if (format?.maxLength !== undefined && value.length > format.maxLength) {
+      problems.push({ field, message: `is too long: at most ${format.maxLength} characters expected` })
+    }
+    if (format?.pattern !== undefined && !new RegExp(format.pattern).test(value)) {
+      problems.push({ field, message: `does not have the expected format (${format.pattern})` })
+    }
+  }
+  return problems
+}
+
+export const checkSettings = (
+  definition: ConnectorDefinition,
+  given: Readonly<Record<string, string | undefined>>,
+): FieldProblem[] => {
+  const problems: FieldProblem[] = []
+  const settings = definition.settings ?? []
+  for (const key of Object.keys(given)) {
+    if (!settings.some((s) => s.key === key)) {
+      const known = settings.map((s) => s.key).join(", ") || "none"
+      problems.push({
+        field: `settings.${key}`,
+        message: `is not a setting of ${definition.name} (settings: ${known})`,
+      })
+    }
+  }
+  for (const setting of settings) {
+    const field = `settings.${setting.key}`
+    const value = given[setting.key]
+    if (value === undefined || value === "") {
+      if (setting.required && setting.default === undefined) problems.push({ field, message: "is required" })
+      continue
+    }
+    if (CONTROL.test(value)) {
+      problems.push({ field, message: "contains a control character" })
+      continue
+    }
+    const options = setting.options?.map((o) => o.value) ?? []
+    if (setting.type === "enum" && !options.includes(value)) {
+      problems.push({ field, message: `must be one of ${options.join(", ")}` })
+    }
+    if (setting.type === "url" && !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) {
+      problems.push({ field, message: "must be an https:// URL with no query string" })
+    }
+    if (setting.pattern && !new RegExp(setting.pattern).test(value)) {
+      problems.push({ field, message: `does not have the expected format (${setting.pattern})` })
+    }
+  }
+  return problems
+}
