@@ -10,7 +10,10 @@ export interface FieldProblem {
   readonly message: string
 }
 
-const CONTROL = /[\u0000-\u001f\u007f]/
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/
+/** CR, LF, NUL, tab or any other C0 control character, or DEL: never allowed in a header. */
+export const hasControlCharacter = (value: string): boolean => CONTROL_CHARACTERS.test(value)
 const WHITESPACE = /\s/
 
 export const checkCredentials = (
@@ -31,7 +34,7 @@ export const checkCredentials = (
       if (credential.required ?? true) problems.push({ field, message: `is required (${credential.label})` })
       continue
     }
-    if (CONTROL.test(value)) {
+    if (hasControlCharacter(value)) {
       problems.push({ field, message: "contains a line break or control character; paste the value again" })
       continue
     }
@@ -74,7 +77,7 @@ export const checkSettings = (
       if (setting.required && setting.default === undefined) problems.push({ field, message: "is required" })
       continue
     }
-    if (CONTROL.test(value)) {
+    if (hasControlCharacter(value)) {
       problems.push({ field, message: "contains a control character" })
       continue
     }

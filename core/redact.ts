@@ -4,6 +4,7 @@
  * through `redactText` first, and only a fingerprint of a secret is ever shown.
  */
 import * as Redacted from "effect/Redacted"
+import { hasControlCharacter } from "./fields.ts"
 
 /** The last 4 characters, e.g. `…a1b2`. Shorter secrets show nothing of themselves. */
 export const fingerprint = (secret: string): string => (secret.length >= 8 ? `…${secret.slice(-4)}` : "…")
@@ -24,8 +25,10 @@ export const redactText = (text: string, secrets: ReadonlyArray<Redacted.Redacte
 
 /** Vendor text for display: secrets redacted, control characters gone, at most `max` characters. */
 export const cleanVendorText = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>, max = 300): string => {
-  const printable = redactText(text, secrets)
-    .replace(/[\u0000-\u001f\u007f]+/g, " ")
+  const printable = [...redactText(text, secrets)]
+    .map((character) => (hasControlCharacter(character) ? " " : character))
+    .join("")
+    .replace(/ {2,}/g, " ")
     .trim()
   return printable.length > max ? `${printable.slice(0, max - 1)}…` : printable
 }

@@ -7,7 +7,7 @@ import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import type { Placement } from "../core/definition.ts"
-import type { FieldProblem } from "../core/fields.ts"
+import { type FieldProblem, hasControlCharacter } from "../core/fields.ts"
 import { renderTemplate, templateReferences } from "../core/template.ts"
 import type { OutgoingRequest } from "./transport.ts"
 
@@ -31,8 +31,6 @@ export interface RequestContext {
   readonly params?: Readonly<Record<string, string | undefined>>
   readonly now: Date
 }
-
-const CONTROL = /[\u0000-\u001f\u007f]/
 
 const credentialsIn = (template: string): string[] =>
   templateReferences(template).references.flatMap((r) =>
@@ -73,7 +71,7 @@ export const buildRequest = (
 
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "keyway/0.1" }
   const setHeader = (name: string, value: string, template: string) => {
-    if (CONTROL.test(value)) {
+    if (hasControlCharacter(value)) {
       for (const field of credentialsIn(template).length > 0 ? credentialsIn(template) : [`header ${name}`]) {
         problems.push({ field, message: "contains a line break or control character and cannot be sent in a header" })
       }
@@ -93,7 +91,7 @@ export const buildRequest = (
       const password = render(placement.password)
       if (username !== undefined && password !== undefined) {
         const both = `${placement.username}${placement.password}`
-        if (CONTROL.test(username + password)) setHeader("authorization", "\n", both)
+        if (hasControlCharacter(username + password)) setHeader("authorization", "\n", both)
         else setHeader("authorization", `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`, both)
       }
     }

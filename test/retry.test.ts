@@ -231,7 +231,9 @@ describe("the retry schedule, in virtual time", () => {
         expected.push(backoffDelay(POLICY, retries, yield* replay.next))
       }
       expect(decisions.flatMap((d) => (d.retry ? [d.delayMs] : []))).toEqual(expected)
-      expect(attemptsAt).toEqual(expected.reduce<number[]>((at, delay) => [...at, (at.at(-1) ?? 0) + delay], [0]))
+      const expectedAt = [0]
+      for (const delay of expected) expectedAt.push((expectedAt.at(-1) ?? 0) + delay)
+      expect(attemptsAt).toEqual(expectedAt)
       expect(decisions.every((d) => d.retry && d.reason === "backoff")).toBe(true)
     }),
   )
