@@ -1,0 +1,139 @@
+/**
+ * Credentials at rest: sealed with AES-256-GCM (authenticated), under a master key named by an id,
+ * so `keyway rotate-key` can re-seal every record. The record's identity is the additional
+ * authenticated data, so sealed credentials cannot be swapped between records.
+ *
+ * Master keys come from `KEYWAY_MASTER_KEY` (32 bytes, base64 or hex; earlier ones may be listed in
+ * `KEYWAY_PREVIOUS_MASTER_KEYS` for decryption), or else from key files in `KEYWAY_HOME/keys/`,
+ * created with mode 0600 on first use.
+ */
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto"
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+
+export interface Sealed {
+  readonly v: 1
+  readonly alg: "aes-256-gcm"
+  /** Which master key sealed it. */
+  readonly kid: string
+  readonly iv: string
+  readonly tag: string
+  readonly data: string
+}
+
+export interface Keyring {
+  readonly current: { readonly id: string; readonly key: Buffer }
+  readonly byId: ReadonlyMap<string, Buffer>
+  /** Where the keys came from: files can be rotated by Keyway, environment keys by the operator. */
+  readonly source: "environment" | "files"
+}
+
+export class MasterKeyProblem extends Data.TaggedError("MasterKeyProblem")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+export class UnsealFailed extends Data.TaggedError("UnsealFailed")<{
+  readonly reason: "unknown_key" | "tampered"
+  readonly kid: string
+}> {
+  override get message(): string {
+    return this.reason === "unknown_key"
+      ? `the record was sealed with master key ${this.kid}, which is not available; set KEYWAY_PREVIOUS_MASTER_KEYS`
+      : "the sealed credentials failed authentication: the record was altered or belongs to another record"
+  }
+}
+
+export const keyId = (key: Buffer): string => createHash("sha256").update(key).digest("hex").slice(0, 12)
+
+const parseKey = (text: string, variable: string): Buffer => {
+  const trimmed = text.trim()
+  const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64")
+  if (key.length !== 32) {
+    throw new MasterKeyProblem({ detail: `${variable} must be 32 bytes, as 64 hex digits or base64` })
+  }
+  return key
+}
+
+const keysDir = (home: string) => join(home, "keys")
+
+export const ensureHome = (home: string): void => {
+  mkdirSync(home, { recursive: true, mode: 0o700 })
+  chmodSync(home, 0o700)
+}
+
+const writeKeyFile = (home: string, key: Buffer): string => {
+  const dir = keysDir(home)
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const id = keyId(key)
+  writeFileSync(join(dir, `${id}.key`), key.toString("base64"), { mode: 0o600 })
+  writeFileSync(join(dir, "current"), id, { mode: 0o600 })
+  return id
+}
+
+/** The keyring for this process; creates a key file on first use when no key is configured. */
+export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env): Keyring => {
+  if (env.KEYWAY_MASTER_KEY) {
+    const current = parseKey(env.KEYWAY_MASTER_KEY, "KEYWAY_MASTER_KEY")
+    const previous = (env.KEYWAY_PREVIOUS_MASTER_KEYS ?? "")
+      .split(",")
+      .filter((text) => text.trim() !== "")
+      .map((text) => parseKey(text, "KEYWAY_PREVIOUS_MASTER_KEYS"))
+    const byId = new Map([...previous, current].map((key) => [keyId(key), key] as const))
+    return { current: { id: keyId(current), key: current }, byId, source: "environment" }
+  }
+  ensureHome(home)
+  const dir = keysDir(home)
+  if (!existsSync(join(dir, "current"))) writeKeyFile(home, randomBytes(32))
+  const byId = new Map<string, Buffer>()
+  for (const file of readdirSync(dir).filter((name) => name.endsWith(".key"))) {
+    byId.set(file.slice(0, -4), parseKey(readFileSync(join(dir, file), "utf8"), `key file ${file}`))
+  }
+  const currentId = readFileSync(join(dir, "current"), "utf8").trim()
+  const key = byId.get(currentId)
+  if (!key) throw new MasterKeyProblem({ detail: `the current master key ${currentId} is missing from ${dir}` })
+  return { current: { id: currentId, key }, byId, source: "files" }
+}
+
+/** A new current key file; the old ones stay until `retireKeys` once every record is re-sealed. */
+export const addKeyFile = (home: string): string => writeKeyFile(home, randomBytes(32))
+
+export const retireKeys = (home: string, keep: string): void => {
+  for (const file of readdirSync(keysDir(home)).filter((name) => name.endsWith(".key") && name !== `${keep}.key`)) {
+    rmSync(join(keysDir(home), file))
+  }
+}
+
+export const seal = (keyring: Keyring, plaintext: string, boundTo: string): Sealed => {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv("aes-256-gcm", keyring.current.key, iv)
+  cipher.setAAD(Buffer.from(boundTo))
+  const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()])
+  return {
+    v: 1,
+    alg: "aes-256-gcm",
+    kid: keyring.current.id,
+    iv: iv.toString("base64"),
+    tag: cipher.getAuthTag().toString("base64"),
+    data: data.toString("base64"),
+  }
+}
+
+export const unseal = (keyring: Keyring, sealed: Sealed, boundTo: string): Either.Either<string, UnsealFailed> => {
+  const key = keyring.byId.get(sealed.kid)
+  if (!key) return Either.left(new UnsealFailed({ reason: "unknown_key", kid: sealed.kid }))
+  try {
+    // A fixed tag length: otherwise a truncated tag would be accepted, weakening authentication.
+    const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"), { authTagLength: 16 })
+    decipher.setAAD(Buffer.from(boundTo))
+    decipher.setAuthTag(Buffer.from(sealed.tag, "base64"))
+    return Either.right(
+      Buffer.concat([decipher.update(Buffer.from(sealed.data, "base64")), decipher.final()]).toString("utf8"),
+    )
+  } catch {
+    return Either.left(new UnsealFailed({ reason: "tampered", kid: sealed.kid }))
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The credential store: connection records in keyv, one namespace per workspace (tenant). The
+ * embedded default is SQLite in `KEYWAY_HOME` (default `~/.keyway`); `KEYWAY_STORE=redis://...`
+ * selects a shared Redis, set to fail fast so a dead Redis is a clear error, not a hang.
+ *
+ * A record is written with one `set`: a single SQL upsert or a single Redis SET, so a write is
+ * atomic per record. Credentials in a record are sealed (`sealing.ts`) before they reach keyv.
+ */
+import { chmodSync, existsSync, writeFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { join } from "node:path"
+import KeyvRedis from "@keyv/redis"
+import KeyvSqlite from "@keyv/sqlite"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import Keyv from "keyv"
+import type { Outcome } from "../core/outcomes.ts"
+import { ensureHome, type Sealed } from "./sealing.ts"
+
+export interface LastTest {
+  readonly outcome: Outcome
+  readonly at: string
+  readonly message: string
+  /** `save & test`, `re-test`, `sync`: what produced it. */
+  readonly by: string
+}
+
+export interface ConnectionRecord {
+  readonly v: 1
+  readonly id: string
+  readonly workspace: string
+  readonly connector: string
+  readonly label: string
+  readonly settings: Readonly<Record<string, string>>
+  readonly credentials: Sealed
+  readonly fingerprints: Readonly<Record<string, string>>
+  readonly createdAt: string
+  readonly updatedAt: string
+  readonly lastTest: LastTest | undefined
+  readonly expiresAt: string | undefined
+}
+
+export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
+  readonly backend: "sqlite" | "redis"
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `the ${this.backend === "redis" ? "Redis" : "SQLite"} credential store is unavailable: ${this.detail}`
+  }
+}
+
+export interface ConnectionStore {
+  readonly backend: "sqlite" | "redis"
+  readonly workspace: string
+  readonly get: (id: string) => Effect.Effect<ConnectionRecord | undefined, StoreUnavailable>
+  readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreUnavailable>
+  readonly remove: (id: string) => Effect.Effect<boolean, StoreUnavailable>
+  readonly list: () => Effect.Effect<ReadonlyArray<ConnectionRecord>, StoreUnavailable>
+  readonly close: () => Promise<void>
+}
+
+export interface StoreConfig {
+  /** `KEYWAY_HOME`: where the SQLite file and key files live. */
+  readonly home: string
+  /** `KEYWAY_STORE`: a `redis://` URL, or undefined for SQLite. */
+  readonly url: string | undefined
+  readonly workspace: string
+  /** How long a Redis connection may take before the store reports itself unavailable. */
+  readonly connectTimeoutMs?: number
+}
+
+export const storeConfigFromEnv = (env: NodeJS.ProcessEnv = process.env, workspace?: string): StoreConfig => ({
+  home: env.KEYWAY_HOME ?? join(homedir(), ".keyway"),
+  url: env.KEYWAY_STORE,
+  workspace: workspace ?? env.KEYWAY_WORKSPACE ?? "default",
+})
+
+const describe = (error: unknown): string => {
+  const text = error instanceof Error ? error.message : String(error)
+  // Driver errors can quote connection strings; never echo a password in one.
+  return text.replace(/\/\/[^@\s/]*@/g, "//***@").slice(0, 200)
+}
+
+export const openStore = async (config: StoreConfig): Promise<ConnectionStore> => {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.workspace)) {
+    throw new StoreUnavailable({ backend: "sqlite", detail: "a workspace name is 1 to 64 letters, digits, - or _" })
+  }
+  const namespace = `keyway:${config.workspace}`
+  let keyv: Keyv<ConnectionRecord>
+  let backend: "sqlite" | "redis"
+  if (config.url?.startsWith("redis://") || config.url?.startsWith("rediss://")) {
+    backend = "redis"
+    const timeout = config.connectTimeoutMs ?? 2000
+    const adapter = new KeyvRedis(
+      {
+        url: config.url,
+        disableOfflineQueue: true,
+        socket: { connectTimeout: timeout, reconnectStrategy: (retries: number) => (retries > 3 ? false : 200) },
+      },
+      { throwOnConnectError: true, throwOnErrors: true, connectionTimeout: timeout },
+    )
+    keyv = new Keyv<ConnectionRecord>({ store: adapter, namespace, throwOnErrors: true })
+  } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
+    backend = "sqlite"
+    ensureHome(config.home)
+    const file = join(config.home, "keyway.sqlite")
+    // Create the file with owner-only permissions before SQLite opens it.
+    if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 })
+    chmodSync(file, 0o600)
+    keyv = new Keyv<ConnectionRecord>({ store: new KeyvSqlite(`sqlite://${file}`), namespace, throwOnErrors: true })
+  } else {
+    throw new StoreUnavailable({
+      backend: "sqlite",
+      detail: "KEYWAY_STORE must be a redis:// URL, or unset for SQLite",
+    })
+  }
+  keyv.on("error", () => {
+    // Errors surface through the rejected calls below (throwOnErrors); the event is not a second channel.
+  })
+  const attempt = <A>(run: () => Promise<A>) =>
+    Effect.tryPromise({ try: run, catch: (error) => new StoreUnavailable({ backend, detail: describe(error) }) })
+
+  return {
+    backend,
+    workspace: config.workspace,
+    get: (id) => attempt(() => keyv.get(id)),
+    put: (record) =>
+      attempt(async () => {
+        await keyv.set(record.id, record)
+      }),
+    remove: (id) => attempt(() => keyv.delete(id)),
+    list: () =>
+      attempt(async () => {
+        const records: ConnectionRecord[] = []
+        if (!keyv.iterator) throw new Error("this store cannot list its records")
+        for await (const [, value] of keyv.iterator(namespace)) {
+          if (value && typeof value === "object") records.push(value as ConnectionRecord)
+        }
+        return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      }),
+    close: async () => {
+      await keyv.disconnect().catch(() => undefined)
+    },
+  }
+}
