@@ -194,7 +194,7 @@ const verdictOf = (
   return {
     ...base,
     reason: done.lastDecision && !done.lastDecision.retry ? done.lastDecision.reason : base.reason,
-    message: `${classified.message} The key was not rejected${retryAfterSeconds ? `; try again in ${retryAfterSeconds} s` : "; try again later"}.`,
+    message: `${classified.message}${/not rejected/i.test(classified.message) ? "" : " The key was not rejected."} ${retryAfterSeconds ? `Try again in ${retryAfterSeconds} s.` : "Try again later."}`,
     ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
   }
 }

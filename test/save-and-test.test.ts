@@ -175,7 +175,7 @@ describe("save & test verdicts", () => {
       retryAfterSeconds: 3600,
       reason: "budget_exceeded",
     })
-    expect(result.message).toMatch(/The key was not rejected; try again in 3600 s\./)
+    expect(result.message).toBe("ActivTrak is throttling requests. The key was not rejected. Try again in 3600 s.")
     expect(result.attempts).toEqual([{ request: "GET /activtrak/reports/v2/workinghours/users", status: 429 }])
   })
 

@@ -3,6 +3,7 @@
  * module loads only when it runs, which keeps start-up fast. This file is the one exit point.
  */
 import { EXIT } from "./exit-codes.ts"
+import { expectedFailure } from "./failures.ts"
 import { type Io, UsageError } from "./io.ts"
 
 interface Command {
@@ -14,7 +15,7 @@ interface Command {
 export const COMMANDS: Readonly<Record<string, Command>> = {
   demo: {
     usage: "keyway demo",
-    summary: "Validate and summarise every connector (what `npm start` runs)",
+    summary: "Save & test every connector against the sandbox, across failure scenarios (`npm start`)",
     load: () => import("./commands/demo.ts"),
   },
   validate: {
@@ -26,6 +27,21 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: "keyway connectors [show <id>]",
     summary: "List connectors, or show one's credentials, auth, test request and error table",
     load: () => import("./commands/connectors.ts"),
+  },
+  connect: {
+    usage: "keyway connect <connector> [--label L] [--setting k=v] [--expires D] [--sandbox]",
+    summary: "Save & test: check credentials with the vendor, then store them encrypted",
+    load: () => import("./commands/connect.ts"),
+  },
+  connections: {
+    usage: "keyway connections [test <id> | test --all | remove <id>]",
+    summary: "List saved connections, re-test them, or remove one",
+    load: () => import("./commands/connections.ts"),
+  },
+  "rotate-key": {
+    usage: "keyway rotate-key",
+    summary: "Make a new master key and re-encrypt every saved connection",
+    load: () => import("./commands/rotate-key.ts"),
   },
   sandbox: {
     usage: "keyway sandbox [--port N] [--records N] [--rate N --burst N --mode M]",
@@ -64,9 +80,11 @@ export const main = async (argv: ReadonlyArray<string>, io: Omit<Io, "json">): P
     const module = await command.load()
     return await module.run(rest, { ...io, json })
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`keyway: ${error.message}\n`)
-      return EXIT.badInput
+    const expected = expectedFailure(error)
+    if (expected) {
+      if (json) io.out(`${JSON.stringify({ error: expected.kind, problems: expected.lines }, null, 2)}\n`)
+      for (const line of expected.lines) io.err(`keyway: ${line}\n`)
+      return expected.code
     }
     // Not a user error: say so plainly. The error's own text is not printed, since an unexpected
     // error could in principle carry request details; its type and stack frames are enough.

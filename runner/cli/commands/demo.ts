@@ -1,12 +1,102 @@
-/** `keyway demo` (`npm start`): validate every connector, then summarise them. */
+/**
+ * `keyway demo` (`npm start`): Keyway's main job with no setup and no real keys. It starts the
+ * sandbox, runs save & test for every connector with a valid key and a spread of failure scenarios,
+ * saves the ones that pass in a throwaway store, and prints one table of outcomes.
+ */
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Effect from "effect/Effect"
+import { loadConnectorDir } from "../../../core/catalog.ts"
+import { formatProblem } from "../../../core/load.ts"
+import { startSandbox } from "../../../fixtures/sandbox.ts"
+import { connect } from "../../connections.ts"
+import { createKeyway, runOrThrow } from "../../keyway.ts"
+import { loadKeyring } from "../../sealing.ts"
+import { openStore } from "../../store.ts"
+import type { TestResult } from "../../test-credentials.ts"
 import { EXIT } from "../exit-codes.ts"
-import type { Io } from "../io.ts"
-import { run as listConnectors } from "./connectors.ts"
-import { run as validate } from "./validate.ts"
+import { type Io, printJson, table } from "../io.ts"
+
+const SCENARIOS = [
+  ["valid key", "sandbox-valid"],
+  ["invalid key", "sandbox-invalid"],
+  ["expired key", "sandbox-expired"],
+  ["plan or role", "sandbox-plan"],
+  ["IP not allowed", "sandbox-ip-blocked"],
+  ["throttled, then ok", "sandbox-429-retry-after-1-demo"],
+  ["throttled past budget", "sandbox-429-always"],
+  ["slow server", "sandbox-slow-4000"],
+  ["HTML instead of JSON", "sandbox-html"],
+] as const
+
+/** The credential a scenario key goes in; TrackVia's scenario is its auth token. */
+const credentialsFor = (connector: string, key: string): Record<string, string> => {
+  if (connector === "activityinfo") return { apiToken: key }
+  if (connector === "trackvia") return { apiKey: "sandbox-valid", authToken: key }
+  return { apiKey: key }
+}
 
 export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const validity = await validate([], io)
-  if (validity !== EXIT.ok) return validity
-  if (!io.json) io.out("\n")
-  return listConnectors([], io)
+  const loaded = loadConnectorDir()
+  const problems = loaded.flatMap((r) => r.problems)
+  for (const problem of problems) io.err(`${formatProblem(problem)}\n`)
+  const definitions = loaded.flatMap((r) => (r.definition ? [r.definition] : []))
+  if (!io.json) io.out(`${definitions.length} connector definitions valid. Starting the sandbox...\n\n`)
+
+  const sandbox = await startSandbox()
+  const home = mkdtempSync(join(tmpdir(), "keyway-demo-"))
+  // A short headers timeout, so the slow-server scenario shows a timeout without a long wait.
+  const keyway = createKeyway({ sandboxUrl: sandbox.url, transport: { headersTimeoutMs: 2000 } })
+  const store = await openStore({ home, url: undefined, workspace: "demo" })
+  const vault = { store, keyring: loadKeyring(home, {}) }
+  try {
+    const rows = await Promise.all(
+      definitions.flatMap((definition) =>
+        SCENARIOS.map(async ([scenario, key]) => {
+          const input = { connectorId: definition.id, credentials: credentialsFor(definition.id, key), label: scenario }
+          const { result, saved } = await runOrThrow(
+            keyway.runtime,
+            connect(definition, input, vault, { sandboxUrl: sandbox.url }),
+          )
+          return { connector: definition.name, scenario, saved, result }
+        }),
+      ),
+    )
+    const saved = (await Effect.runPromise(store.list())).length
+    if (io.json) {
+      printJson(io, { sandbox: sandbox.url, results: rows, savedConnections: saved })
+      return EXIT.ok
+    }
+    const describeAttempts = (result: TestResult) =>
+      result.attempts
+        .map((a) =>
+          a.waitMs !== undefined
+            ? `${a.status ?? a.error} +${(a.waitMs / 1000).toFixed(1)}s`
+            : String(a.status ?? a.error),
+        )
+        .join(" ")
+    io.out(
+      `${table([
+        ["CONNECTOR", "SCENARIO", "OUTCOME", "ATTEMPTS", "MESSAGE"],
+        ...rows.map((row) => [
+          row.connector,
+          row.scenario,
+          row.result.outcome + (row.result.retryAfterSeconds ? ` (retry in ${row.result.retryAfterSeconds} s)` : ""),
+          describeAttempts(row.result),
+          row.result.message.length > 90 ? `${row.result.message.slice(0, 89)}…` : row.result.message,
+        ]),
+      ])}\n\n`,
+    )
+    io.out(
+      `${saved} connections passed and were saved, encrypted (AES-256-GCM), in a throwaway store. ` +
+        "Try it yourself: npx keyway sandbox, or npx keyway connect activtrak --sandbox.\n",
+    )
+    return EXIT.ok
+  } finally {
+    await store.close()
+    await keyway.close()
+    await sandbox.stop()
+    rmSync(home, { recursive: true, force: true })
+  }
 }
