@@ -43,15 +43,20 @@ export const definitionFor = (
       )
 }
 
-/** Runs an effect as a Promise that rejects with the typed error itself, not a wrapper. */
-export const runOrThrow = async <A, E>(
-  runtime: ManagedRuntime.ManagedRuntime<HttpTransport, never>,
-  effect: Effect.Effect<A, E, HttpTransport>,
-): Promise<A> => {
-  const exit = await runtime.runPromiseExit(effect)
+const valueOrThrow = <A, E>(exit: Exit.Exit<A, E>): A => {
   if (Exit.isSuccess(exit)) return exit.value
   throw Cause.squash(exit.cause)
 }
+
+/** Runs an effect as a Promise that rejects with the typed error itself, not a FiberFailure wrapper. */
+export const runOrThrow = async <A, E>(
+  runtime: ManagedRuntime.ManagedRuntime<HttpTransport, never>,
+  effect: Effect.Effect<A, E, HttpTransport>,
+): Promise<A> => valueOrThrow(await runtime.runPromiseExit(effect))
+
+/** The same, for effects that need nothing (the store's, for instance). */
+export const runPlain = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
+  valueOrThrow(await Effect.runPromiseExit(effect))
 
 export const createKeyway = (options: KeywayOptions = {}): Keyway => {
   const catalog = options.catalog ?? loadCatalog()

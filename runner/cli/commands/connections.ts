@@ -4,10 +4,9 @@
  * `keyway connections remove <id>`.
  */
 import { parseArgs } from "node:util"
-import * as Effect from "effect/Effect"
 import { loadCatalog } from "../../../core/catalog.ts"
 import { findConnection, retest, view } from "../../connections.ts"
-import { runOrThrow } from "../../keyway.ts"
+import { runOrThrow, runPlain } from "../../keyway.ts"
 import { openContext } from "../context.ts"
 import { EXIT, exitCodeForOutcome, worstExitCode } from "../exit-codes.ts"
 import { type Io, printJson, table, UsageError } from "../io.ts"
@@ -32,7 +31,7 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
   try {
     const vault = await context.vault()
     if (action === undefined) {
-      const records = (await Effect.runPromise(vault.store.list())).map(view)
+      const records = (await runPlain(vault.store.list())).map(view)
       if (io.json) printJson(io, records)
       else if (records.length === 0)
         io.out(`No connections in workspace ${vault.store.workspace}. Add one with keyway connect <connector>.\n`)
@@ -56,13 +55,13 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
     if (action === "remove") {
       if (!id) throw new UsageError({ detail: "which connection? keyway connections remove <id>" })
       await runOrThrow(context.keyway.runtime, findConnection(vault, id))
-      await Effect.runPromise(vault.store.remove(id))
+      await runPlain(vault.store.remove(id))
       if (io.json) printJson(io, { removed: id })
       else io.out(`Removed ${id}.\n`)
       return EXIT.ok
     }
     if (action === "test") {
-      const ids = values.all ? (await Effect.runPromise(vault.store.list())).map((r) => r.id) : id ? [id] : []
+      const ids = values.all ? (await runPlain(vault.store.list())).map((r) => r.id) : id ? [id] : []
       if (ids.length === 0) {
         throw new UsageError({
           detail: values.all

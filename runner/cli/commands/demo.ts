@@ -6,12 +6,11 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Effect from "effect/Effect"
 import { loadConnectorDir } from "../../../core/catalog.ts"
 import { formatProblem } from "../../../core/load.ts"
 import { startSandbox } from "../../../fixtures/sandbox.ts"
 import { connect } from "../../connections.ts"
-import { createKeyway, runOrThrow } from "../../keyway.ts"
+import { createKeyway, runOrThrow, runPlain } from "../../keyway.ts"
 import { loadKeyring } from "../../sealing.ts"
 import { openStore } from "../../store.ts"
 import type { TestResult } from "../../test-credentials.ts"
@@ -63,7 +62,7 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
         }),
       ),
     )
-    const saved = (await Effect.runPromise(store.list())).length
+    const saved = (await runPlain(store.list())).length
     if (io.json) {
       printJson(io, { sandbox: sandbox.url, results: rows, savedConnections: saved })
       return EXIT.ok

@@ -4,8 +4,8 @@
  * KEYWAY_PREVIOUS_MASTER_KEYS, and run this to re-seal every record.
  */
 import { parseArgs } from "node:util"
-import * as Effect from "effect/Effect"
 import { resealAll } from "../../connections.ts"
+import { runPlain } from "../../keyway.ts"
 import { addKeyFile, loadKeyring, retireKeys } from "../../sealing.ts"
 import { openStore, storeConfigFromEnv } from "../../store.ts"
 import { EXIT } from "../exit-codes.ts"
@@ -26,7 +26,7 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
   const keyring = loadKeyring(config.home)
   const store = await openStore(config)
   try {
-    const count = await Effect.runPromise(resealAll({ store, keyring }))
+    const count = await runPlain(resealAll({ store, keyring }))
     // Old key files go only once every record is re-sealed; a failure above keeps them.
     if (fromFiles) retireKeys(config.home, keyring.current.id)
     if (io.json) printJson(io, { keyId: keyring.current.id, resealed: count, workspace: config.workspace })
