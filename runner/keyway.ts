@@ -21,8 +21,11 @@ export interface KeywayOptions extends TestOptions {
 
 export interface Keyway {
   readonly catalog: ReadonlyMap<string, ConnectorDefinition>
-  /** Save & test's check. Rejects with `InvalidInput` (every problem, by field) before any request. */
-  readonly test: (input: CredentialInput) => Promise<TestResult>
+  /**
+   * Save & test's check. Rejects with `InvalidInput` (every problem, by field) before any request.
+   * Aborting `signal` stops it at once, mid-wait included.
+   */
+  readonly test: (input: CredentialInput, options?: { readonly signal?: AbortSignal }) => Promise<TestResult>
   readonly runtime: ManagedRuntime.ManagedRuntime<HttpTransport, never>
   readonly close: () => Promise<void>
 }
@@ -52,7 +55,8 @@ const valueOrThrow = <A, E>(exit: Exit.Exit<A, E>): A => {
 export const runOrThrow = async <A, E>(
   runtime: ManagedRuntime.ManagedRuntime<HttpTransport, never>,
   effect: Effect.Effect<A, E, HttpTransport>,
-): Promise<A> => valueOrThrow(await runtime.runPromiseExit(effect))
+  signal?: AbortSignal,
+): Promise<A> => valueOrThrow(await runtime.runPromiseExit(effect, signal ? { signal } : undefined))
 
 /** The same, for effects that need nothing (the store's, for instance). */
 export const runPlain = async <A, E>(effect: Effect.Effect<A, E>): Promise<A> =>
@@ -64,12 +68,13 @@ export const createKeyway = (options: KeywayOptions = {}): Keyway => {
   return {
     catalog,
     runtime,
-    test: (input) =>
+    test: (input, call) =>
       runOrThrow(
         runtime,
         Effect.flatMap(definitionFor(catalog, input.connectorId), (definition) =>
           testCredentials(definition, input, options),
         ),
+        call?.signal,
       ),
     close: () => runtime.dispose(),
   }

@@ -200,6 +200,19 @@ describe("save & test verdicts", () => {
     })
   })
 
+  it("aborting the signal stops a check at once, in the middle of a wait", async () => {
+    const controller = new AbortController()
+    const started = performance.now()
+    const pending = keyway.test(
+      { connectorId: "activtrak", credentials: { apiKey: fresh("sandbox-429-retry-after-5") } },
+      { signal: controller.signal },
+    )
+    setTimeout(() => controller.abort(), 200)
+    await expect(pending).rejects.toThrow(/interrupt/i)
+    // The vendor asked for 1 s between five throttled attempts; the abort came well before the first retry.
+    expect(performance.now() - started).toBeLessThan(900)
+  })
+
   it("503 is retried, then connects", async () => {
     const result = await check("trackvia", fresh("sandbox-503-1"))
     expect(result.outcome).toBe("connected")

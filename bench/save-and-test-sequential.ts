@@ -1,0 +1,61 @@
+/**
+ * save-and-test-sequential: N save & test checks (valid key) against the ActivTrak fake, one after
+ * another, against baseline (a): raw `undici.request` on an Agent with the same options, sending the
+ * same request and checking the status. Both run in this process, alternating, after a warm-up.
+ *
+ *   npm run bench -- save-and-test-sequential        (N=2000 by default; N=... to change)
+ */
+import { type Agent, request } from "undici"
+import { startSandbox } from "../fixtures/sandbox.ts"
+import { createKeyway } from "../runner/keyway.ts"
+import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
+import { compare, report } from "./harness.ts"
+
+const N = Number(process.env.N ?? 2000)
+const sandbox = await startSandbox({ records: 1 })
+const keyway = createKeyway({ sandboxUrl: sandbox.url })
+const agent: Agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+const today = new Date().toISOString().slice(0, 10)
+const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)
+const url = `${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=${week}&to=${today}&pageSize=1`
+
+try {
+  const stats = await compare(
+    [
+      {
+        name: "keyway save & test",
+        run: async () => {
+          for (let i = 0; i < N; i++) {
+            const result = await keyway.test({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
+            if (result.outcome !== "connected") throw new Error(`unexpected ${result.outcome}`)
+          }
+          return N
+        },
+      },
+      {
+        name: "raw undici.request",
+        run: async () => {
+          for (let i = 0; i < N; i++) {
+            const response = await request(url, {
+              dispatcher: agent,
+              headers: { "x-api-key": "sandbox-valid", accept: "application/json" },
+            })
+            const body = await response.body.text()
+            if (response.statusCode !== 200 || !Array.isArray(JSON.parse(body).activity)) throw new Error("unexpected")
+          }
+          return N
+        },
+      },
+    ],
+    { rounds: Number(process.env.ROUNDS ?? 5), warmup: 1 },
+  )
+  const [keywayStats] = stats
+  report("save-and-test-sequential", stats, {
+    checks: N,
+    keywayMedianRoundTripMs: keywayStats ? Number((keywayStats.medianMs / N).toFixed(3)) : null,
+  })
+} finally {
+  await keyway.close()
+  await agent.destroy()
+  await sandbox.stop()
+}
