@@ -286,12 +286,123 @@ export const RateLimit = Schema.Struct({
 }).annotations({ title: "RateLimit" })
 
 // ---------------------------------------------------------------------------------------------
-// Reports: the place for sync streams (filled in by the sync work)
+// Reports: the streams a sync can pull
+
+export const StreamParam = Schema.Struct({
+  key: Identifier.annotations({ description: "The name templates use: ${params.<key>}." }),
+  description: NonEmpty,
+  required: Schema.optional(Schema.Boolean.annotations({ description: "Defaults to false." })),
+  example: Schema.optional(Schema.String),
+}).annotations({ title: "StreamParam", description: "A value the caller supplies, such as a view or form id." })
+
+export const DateRange = Schema.Struct({
+  fromParam: NonEmpty.annotations({ description: "Query parameter (or body field) for the range start." }),
+  toParam: NonEmpty,
+  format: Schema.Literal("date", "datetime", "epochMs").annotations({
+    description: "date: YYYY-MM-DD; datetime: ISO 8601; epochMs: milliseconds since 1970.",
+  }),
+  toInclusive: Schema.Boolean.annotations({ description: "Whether the vendor includes the `to` day itself." }),
+  maxDays: Schema.optional(
+    Schema.Int.pipe(Schema.positive()).annotations({
+      description: "Longest range per request; longer ranges are sliced.",
+    }),
+  ),
+}).annotations({ title: "DateRange" })
+
+const PagingNone = Schema.Struct({ kind: Schema.Literal("none") }).annotations({
+  title: "PagingNone",
+  description: "One request returns everything.",
+})
+const PagingPage = Schema.Struct({
+  kind: Schema.Literal("page"),
+  pageParam: NonEmpty,
+  sizeParam: NonEmpty,
+  size: Schema.Int.pipe(Schema.positive()),
+  firstPage: Schema.optional(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "Defaults to 1." })),
+  totalPath: Schema.optional(
+    Schema.String.annotations({ description: "Where the response gives the total record count." }),
+  ),
+}).annotations({ title: "PagingPage", description: "Page number and page size, optionally with a total." })
+const PagingOffset = Schema.Struct({
+  kind: Schema.Literal("offset"),
+  offsetParam: NonEmpty,
+  limitParam: NonEmpty,
+  limit: Schema.Int.pipe(Schema.positive()),
+  firstOffset: Schema.optional(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "Defaults to 0." })),
+  totalPath: Schema.optional(Schema.String),
+}).annotations({ title: "PagingOffset", description: "Offset and limit, optionally with a total count." })
+const PagingCursor = Schema.Struct({
+  kind: Schema.Literal("cursor"),
+  cursorParam: NonEmpty,
+  cursorPath: Schema.String.annotations({ description: "Where the response gives the next cursor." }),
+  sizeParam: Schema.optional(NonEmpty),
+  size: Schema.optional(Schema.Int.pipe(Schema.positive())),
+}).annotations({
+  title: "PagingCursor",
+  description: "An opaque cursor. An empty page, or one that hands back the same cursor, means caught up.",
+})
+const PagingWindow = Schema.Struct({
+  kind: Schema.Literal("window"),
+  windowField: NonEmpty.annotations({ description: "Body field that takes [offset, limit]." }),
+  limit: Schema.Int.pipe(Schema.positive()),
+  totalPath: Schema.String,
+}).annotations({ title: "PagingWindow", description: "A POST body window [offset, limit], with a total row count." })
+const PagingFeed = Schema.Struct({
+  kind: Schema.Literal("feed"),
+  startField: NonEmpty.annotations({ description: "Body field that takes where to start (e.g. startTime)." }),
+  nextPath: Schema.String.annotations({ description: "Where the response gives the next start (e.g. endTime)." }),
+  morePath: Schema.String.annotations({ description: "Where the response says whether more remains." }),
+}).annotations({
+  title: "PagingFeed",
+  description: "A time-based feed: start, then the next start, while more remains.",
+})
+
+export const Paging = Schema.Union(PagingNone, PagingPage, PagingOffset, PagingCursor, PagingWindow, PagingFeed)
 
 export const ReportStream = Schema.Struct({
   id: Identifier,
   description: NonEmpty,
-}).annotations({ title: "ReportStream", description: "A report a sync can pull." })
+  method: Schema.optional(Method.annotations({ description: "Defaults to GET." })),
+  path: Template.annotations({ description: "Path under the base URL; may use ${params.<key>} and settings." }),
+  params: Schema.optional(Schema.Array(StreamParam)),
+  query: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Template }).annotations({
+      description: "A parameter whose template names an absent optional param is left out.",
+    }),
+  ),
+  body: Schema.optional(
+    Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+      description: "JSON body for POST streams; string values are templates.",
+    }),
+  ),
+  dateRange: Schema.optional(DateRange),
+  records: Schema.String.annotations({
+    description: "Where the records are in the body: a JSON path, `$` for a top-level array.",
+    examples: ["activity", "data", "$"],
+  }),
+  recordsFallback: Schema.optional(
+    Schema.String.annotations({ description: "Tried when `records` is absent (vendors that vary the key's case)." }),
+  ),
+  columnSet: Schema.optional(
+    Schema.Boolean.annotations({ description: "The body is a column set ({columns: {...}}) to turn into rows." }),
+  ),
+  primaryKey: Schema.NonEmptyArray(NonEmpty),
+  incremental: Schema.optional(
+    Schema.Struct({
+      cursorField: NonEmpty.annotations({
+        description: "Record field that only grows; the next sync starts from its last value.",
+      }),
+    }),
+  ),
+  paging: Paging,
+  auth: Schema.optional(Schema.Array(Placement).annotations({ description: "Replaces the connector's auth." })),
+  whenCredentials: Schema.optional(
+    Schema.Array(Identifier).annotations({ description: "Credentials this stream needs." }),
+  ),
+  assumed: Schema.optional(
+    NonEmpty.annotations({ description: "What this stream assumes that the vendor does not document." }),
+  ),
+}).annotations({ title: "ReportStream", description: "A report a sync can pull, page by page." })
 
 // ---------------------------------------------------------------------------------------------
 // The whole file
@@ -343,3 +454,5 @@ export type TestRequest = typeof TestRequest.Type
 export type Probe = typeof Probe.Type
 export type Expectation = typeof Expectation.Type
 export type RateLimit = typeof RateLimit.Type
+export type ReportStream = typeof ReportStream.Type
+export type Paging = typeof Paging.Type

@@ -40,7 +40,9 @@ interface TemplateSite {
   readonly path: FindingPath
   readonly template: string
   /** Namespaces this site may use. */
-  readonly allows: ReadonlyArray<"credentials" | "settings">
+  readonly allows: ReadonlyArray<"credentials" | "settings" | "params">
+  /** The params declared where this site is (a report stream's). */
+  readonly params?: ReadonlySet<string>
 }
 
 const placementSites = (placements: ReadonlyArray<Placement>, at: FindingPath): TemplateSite[] =>
@@ -64,6 +66,31 @@ const requestSites = (
   ),
 ]
 
+/** Every string in a JSON body template, with its path. */
+const bodyStrings = (value: unknown, at: FindingPath): Array<{ path: FindingPath; template: string }> => {
+  if (typeof value === "string") return [{ path: at, template: value }]
+  if (Array.isArray(value)) return value.flatMap((item, index) => bodyStrings(item, [...at, index]))
+  if (value && typeof value === "object") {
+    return Object.entries(value).flatMap(([key, item]) => bodyStrings(item, [...at, key]))
+  }
+  return []
+}
+
+const streamSites = (definition: ConnectorDefinition): TemplateSite[] =>
+  (definition.reports ?? []).flatMap((stream, index) => {
+    const at = ["reports", index]
+    const params = new Set((stream.params ?? []).map((p) => p.key))
+    const allows = ["settings", "params"] as const
+    return [
+      { path: [...at, "path"], template: stream.path, allows, params },
+      ...Object.entries(stream.query ?? {}).map(
+        ([name, template]): TemplateSite => ({ path: [...at, "query", name], template, allows, params }),
+      ),
+      ...bodyStrings(stream.body ?? {}, [...at, "body"]).map((site): TemplateSite => ({ ...site, allows, params })),
+      ...placementSites(stream.auth ?? [], [...at, "auth"]),
+    ]
+  })
+
 export const templateSites = (definition: ConnectorDefinition): ReadonlyArray<TemplateSite> => [
   { path: ["baseUrl", "url"], template: definition.baseUrl.url, allows: ["settings"] },
   ...placementSites(definition.auth, ["auth"]),
@@ -72,6 +99,7 @@ export const templateSites = (definition: ConnectorDefinition): ReadonlyArray<Te
     ...requestSites(probe, ["test", "probes", index]),
     ...placementSites(probe.auth ?? [], ["test", "probes", index, "auth"]),
   ]),
+  ...streamSites(definition),
 ]
 
 const referencedKeys = (definition: ConnectorDefinition, namespace: "credentials" | "settings"): Set<string> =>
@@ -118,13 +146,14 @@ const templatesNameDeclaredValues: Rule = (definition) => {
         )
       } else if (reference.kind === "scoped") {
         const { namespace, key } = reference
-        const declared = namespace === "credentials" ? credentials : namespace === "settings" ? settings : undefined
+        const declared = namespace === "credentials" ? credentials : namespace === "settings" ? settings : site.params
         if (!declared?.has(key)) {
+          const where = namespace === "params" ? " of this stream" : ""
           findings.push(
             error(
               "template-unknown-name",
               site.path,
-              `\${${namespace}.${key}} names no declared ${namespace.slice(0, -1)}`,
+              `\${${namespace}.${key}} names no declared ${namespace.slice(0, -1)}${where}`,
             ),
           )
         } else if (!(site.allows as ReadonlyArray<string>).includes(namespace)) {
@@ -319,6 +348,35 @@ const baseUrlsAreSafe: Rule = (definition) => {
   return findings
 }
 
+const streamsAreConsistent: Rule = (definition) => {
+  const findings: Finding[] = []
+  const seen = new Set<string>()
+  const credentials = new Set(definition.credentials.map((c) => c.key))
+  ;(definition.reports ?? []).forEach((stream, index) => {
+    const at = ["reports", index]
+    if (seen.has(stream.id))
+      findings.push(error("duplicate-key", [...at, "id"], `stream "${stream.id}" is declared twice`))
+    seen.add(stream.id)
+    const method = stream.method ?? "GET"
+    const needsBody = stream.paging.kind === "window" || stream.paging.kind === "feed"
+    if (needsBody && method !== "POST") {
+      findings.push(
+        error(
+          "paging-needs-post",
+          [...at, "method"],
+          `${stream.paging.kind} paging sends a body, so the method must be POST`,
+        ),
+      )
+    }
+    for (const [keyIndex, key] of (stream.whenCredentials ?? []).entries()) {
+      if (!credentials.has(key)) {
+        findings.push(error("template-unknown-name", [...at, "whenCredentials", keyIndex], `no credential "${key}"`))
+      }
+    }
+  })
+  return findings
+}
+
 const probesNameCredentials: Rule = (definition) => {
   const credentials = new Set(definition.credentials.map((c) => c.key))
   return (definition.test.probes ?? []).flatMap((probe, index) =>
@@ -350,6 +408,7 @@ export const RULES: ReadonlyArray<Rule> = [
   delaysAreOrdered,
   baseUrlsAreSafe,
   probesNameCredentials,
+  streamsAreConsistent,
 ]
 
 export const lintDefinition = (definition: ConnectorDefinition): ReadonlyArray<Finding> =>

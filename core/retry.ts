@@ -39,7 +39,10 @@ export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync")
   maxDelayMs: rateLimit.maxDelayMs,
   maxAttempts: rateLimit.maxAttempts,
   budgetMs: purpose === "saveAndTest" ? rateLimit.saveAndTestBudgetMs : (rateLimit.syncBudgetMs ?? 300_000),
-  retryStatuses: new Set(rateLimit.retryOn.filter((status) => !NEVER_RETRIED.has(status))),
+  // A sync also retries other server errors: it can resume, but a blip should not stop a long pull.
+  retryStatuses: new Set(
+    [...rateLimit.retryOn, ...(purpose === "sync" ? [500, 502, 503, 504] : [])].filter((s) => !NEVER_RETRIED.has(s)),
+  ),
 })
 
 /** What went wrong with one attempt, as the engine sees it. */

@@ -22,6 +22,8 @@ export interface RequestSpec {
   readonly method?: string | undefined
   readonly path: string
   readonly query?: Readonly<Record<string, string>> | undefined
+  /** A JSON body; its string values are templates. */
+  readonly body?: unknown
 }
 
 export interface RequestContext {
@@ -96,11 +98,24 @@ export const buildRequest = (
       }
     }
   }
+  let body: string | undefined
+  if (spec.body !== undefined) {
+    const renderBody = (value: unknown): unknown => {
+      if (typeof value === "string") return render(value)
+      if (Array.isArray(value)) return value.map(renderBody)
+      if (value && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, renderBody(item)]))
+      }
+      return value
+    }
+    body = JSON.stringify(renderBody(spec.body))
+    headers["content-type"] = "application/json"
+  }
   if (problems.length > 0) {
     const unique = problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i)
     return Either.left(new InvalidInput({ problems: unique }))
   }
-  return Either.right({ method: spec.method ?? "GET", url, headers })
+  return Either.right({ method: spec.method ?? "GET", url, headers, ...(body !== undefined ? { body } : {}) })
 }
 
 /** A request line for logs and attempt lists: method and path, never the query (it may hold keys). */

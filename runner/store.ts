@@ -52,6 +52,9 @@ export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
 export interface ConnectionStore {
   readonly backend: "sqlite" | "redis"
   readonly workspace: string
+  /** Sync checkpoints live beside the records, under keys that start with `sync:`. */
+  readonly getState: <S>(key: string) => Effect.Effect<S | undefined, StoreUnavailable>
+  readonly putState: <S>(key: string, state: S) => Effect.Effect<void, StoreUnavailable>
   readonly get: (id: string) => Effect.Effect<ConnectionRecord | undefined, StoreUnavailable>
   readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreUnavailable>
   readonly remove: (id: string) => Effect.Effect<boolean, StoreUnavailable>
@@ -86,7 +89,7 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
     throw new StoreUnavailable({ backend: "sqlite", detail: "a workspace name is 1 to 64 letters, digits, - or _" })
   }
   const namespace = `keyway:${config.workspace}`
-  let keyv: Keyv<ConnectionRecord>
+  let keyv: Keyv
   let backend: "sqlite" | "redis"
   if (config.url?.startsWith("redis://") || config.url?.startsWith("rediss://")) {
     backend = "redis"
@@ -99,7 +102,7 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
       },
       { throwOnConnectError: true, throwOnErrors: true, connectionTimeout: timeout },
     )
-    keyv = new Keyv<ConnectionRecord>({ store: adapter, namespace, throwOnErrors: true })
+    keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
   } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
     backend = "sqlite"
     ensureHome(config.home)
@@ -107,7 +110,7 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
     // Create the file with owner-only permissions before SQLite opens it.
     if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 })
     chmodSync(file, 0o600)
-    keyv = new Keyv<ConnectionRecord>({ store: new KeyvSqlite(`sqlite://${file}`), namespace, throwOnErrors: true })
+    keyv = new Keyv({ store: new KeyvSqlite(`sqlite://${file}`), namespace, throwOnErrors: true })
   } else {
     throw new StoreUnavailable({
       backend: "sqlite",
@@ -123,7 +126,12 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
   return {
     backend,
     workspace: config.workspace,
-    get: (id) => attempt(() => keyv.get(id)),
+    get: (id) => attempt(() => keyv.get<ConnectionRecord>(id)),
+    getState: <S>(key: string) => attempt(() => keyv.get<S>(`sync:${key}`)),
+    putState: (key, state) =>
+      attempt(async () => {
+        await keyv.set(`sync:${key}`, state)
+      }),
     put: (record) =>
       attempt(async () => {
         await keyv.set(record.id, record)
@@ -133,7 +141,8 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
       attempt(async () => {
         const records: ConnectionRecord[] = []
         if (!keyv.iterator) throw new Error("this store cannot list its records")
-        for await (const [, value] of keyv.iterator(namespace)) {
+        for await (const [key, value] of keyv.iterator(namespace)) {
+          if (String(key).startsWith("sync:")) continue
           if (value && typeof value === "object") records.push(value as ConnectionRecord)
         }
         return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))

@@ -5,7 +5,8 @@ import { InvalidInput } from "../build-request.ts"
 import { ConnectionNotFound } from "../connections.ts"
 import { MasterKeyProblem, UnsealFailed } from "../sealing.ts"
 import { StoreUnavailable } from "../store.ts"
-import { EXIT } from "./exit-codes.ts"
+import { SyncFailed } from "../sync.ts"
+import { EXIT, exitCodeForOutcome } from "./exit-codes.ts"
 import { UsageError } from "./io.ts"
 
 export interface ExpectedFailure {
@@ -24,6 +25,17 @@ export const expectedFailure = (error: unknown): ExpectedFailure | undefined => 
     return { code: EXIT.tryLater, kind: "store_unavailable", lines: [error.message] }
   if (error instanceof UnsealFailed || error instanceof MasterKeyProblem) {
     return { code: EXIT.badInput, kind: "master_key", lines: [error.message] }
+  }
+  if (error instanceof SyncFailed) {
+    return {
+      code: exitCodeForOutcome(error.outcome),
+      kind: error.outcome,
+      lines: [
+        `sync stopped: ${error.outcome}: ${error.message}`,
+        `What to do: ${error.remediation}`,
+        `Then resume with: ${error.resume}`,
+      ],
+    }
   }
   return undefined
 }

@@ -38,6 +38,16 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "List saved connections, re-test them, or remove one",
     load: () => import("./commands/connections.ts"),
   },
+  sync: {
+    usage: "keyway sync <connection> <stream> [--from D --to D] [--param k=v] [--out F] [--resume]",
+    summary: "Pull a report as NDJSON, page by page, resumable",
+    load: () => import("./commands/sync.ts"),
+  },
+  streams: {
+    usage: "keyway streams <connector>",
+    summary: "List the report streams a sync can pull, with their parameters",
+    load: () => import("./commands/streams.ts"),
+  },
   "rotate-key": {
     usage: "keyway rotate-key",
     summary: "Make a new master key and re-encrypt every saved connection",

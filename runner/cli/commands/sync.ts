@@ -1,0 +1,91 @@
+/**
+ * `keyway sync <connection> <stream> [--from D --to D] [--param k=v] [--out file] [--resume]
+ *   [--sandbox] [--workspace W]`: pulls a report as NDJSON, to stdout or to a file.
+ */
+import { parseArgs } from "node:util"
+import { runOrThrow } from "../../keyway.ts"
+import { fileSink, writableSink } from "../../sinks.ts"
+import { runSync, type SyncProgress } from "../../sync.ts"
+import { openContext, parseSettings } from "../context.ts"
+import { EXIT } from "../exit-codes.ts"
+import { type Io, UsageError } from "../io.ts"
+
+const number = (n: number) => n.toLocaleString("en-US")
+
+const progressLine = (p: SyncProgress): string => {
+  const rate = p.elapsedMs > 0 ? (p.records / p.elapsedMs) * 1000 : 0
+  const eta =
+    p.total !== undefined && rate > 0 && p.slices === 1
+      ? ` · ETA ${Math.max(0, Math.ceil((p.total - p.records) / rate))} s`
+      : ""
+  const slices = p.slices > 1 ? ` · slice ${p.slice}/${p.slices}` : ""
+  const waits = `${p.waits} rate-limit wait${p.waits === 1 ? "" : "s"}${p.waits ? ` (${(p.waitedMs / 1000).toFixed(1)} s)` : ""}`
+  return `${number(p.records)} records · ${number(p.pages)} pages · ${number(Math.round(rate))} records/s · ${waits}${slices}${eta}`
+}
+
+export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
+  const { values, positionals } = (() => {
+    try {
+      return parseArgs({
+        args: [...args],
+        allowPositionals: true,
+        options: {
+          from: { type: "string" },
+          to: { type: "string" },
+          param: { type: "string", multiple: true },
+          out: { type: "string" },
+          resume: { type: "boolean" },
+          sandbox: { type: "boolean" },
+          workspace: { type: "string" },
+        },
+      })
+    } catch (error) {
+      throw new UsageError({ detail: (error as Error).message })
+    }
+  })()
+  const [connectionId, streamId] = positionals
+  if (!connectionId || !streamId) {
+    throw new UsageError({
+      detail: "usage: keyway sync <connection> <stream>; see keyway connections and keyway streams <connector>",
+    })
+  }
+  const context = await openContext({ sandbox: values.sandbox ?? false, workspace: values.workspace })
+  const live = !io.json && process.stderr.isTTY === true
+  try {
+    const vault = await context.vault()
+    const summary = await runOrThrow(
+      context.keyway.runtime,
+      runSync(
+        context.keyway.catalog,
+        vault,
+        {
+          connectionId,
+          streamId,
+          params: parseSettings(values.param ?? []),
+          ...(values.from ? { from: values.from } : {}),
+          ...(values.to ? { to: values.to } : {}),
+          resume: values.resume ?? false,
+          openSink: (resumeAt) =>
+            values.out ? fileSink(values.out, resumeAt) : Promise.resolve(writableSink(process.stdout)),
+          ...(live ? { onProgress: (p: SyncProgress) => process.stderr.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
+        },
+        { sandboxUrl: context.sandboxUrl },
+      ),
+    )
+    if (live) process.stderr.write("\r\x1b[2K")
+    // Records may be on stdout; the summary goes there only when they are in a file.
+    const say = values.out ? io.out : io.err
+    if (io.json) say(`${JSON.stringify(summary)}\n`)
+    else {
+      say(
+        `Synced ${number(summary.records)} records of ${summary.stream} in ${number(summary.pages)} pages` +
+          `${summary.slices > 1 ? ` (${summary.slices} date slices)` : ""} in ${(summary.durationMs / 1000).toFixed(1)} s` +
+          `, ${summary.waits} rate-limit waits${summary.resumed ? ", resumed from the last checkpoint" : ""}. Output: ${summary.out}.\n`,
+      )
+    }
+    return EXIT.ok
+  } finally {
+    if (live) process.stderr.write("\r\x1b[2K")
+    await context.close()
+  }
+}

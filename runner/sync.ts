@@ -1,0 +1,442 @@
+/**
+ * Sync: pulls a report stream from a saved connection, page by page, into a sink. Pages flow through
+ * an Effect Stream, one at a time, so memory stays flat whatever the report's size. After each page
+ * is written, the position is checkpointed in the store: a sync killed mid-way resumes from there
+ * (`resume`), and an incremental stream's next sync picks up where the last one ended.
+ *
+ * It uses the same transport, retry engine, outcomes and secrets as save & test, with the larger
+ * sync wait budget.
+ */
+import { createHash } from "node:crypto"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { classifyResponse, parseJson } from "../core/classify.ts"
+import type { ConnectorDefinition, ReportStream } from "../core/definition.ts"
+import type { FieldProblem } from "../core/fields.ts"
+import { OUTCOME_INFO, type Outcome } from "../core/outcomes.ts"
+import {
+  type DateSlice,
+  dateSlices,
+  firstPosition,
+  nextPosition,
+  type Position,
+  pageRequest,
+  recordsOf,
+  resumePointOf,
+  sliceParams,
+  totalOf,
+} from "../core/paging.ts"
+import { cleanVendorText } from "../core/redact.ts"
+import { policyFor } from "../core/retry.ts"
+import { templateReferences } from "../core/template.ts"
+import { headerLookup } from "../core/wait-headers.ts"
+import { buildRequest, InvalidInput } from "./build-request.ts"
+import { type ConnectionNotFound, findConnection, openCredentials, type Vault } from "./connections.ts"
+import type { UnsealFailed } from "./sealing.ts"
+import type { Sink } from "./sinks.ts"
+import type { StoreUnavailable } from "./store.ts"
+import { type Attempt, exchange, prepare, type TestOptions } from "./test-credentials.ts"
+import type { HttpTransport } from "./transport.ts"
+
+export interface SyncState {
+  readonly v: 1
+  readonly connectionId: string
+  readonly stream: string
+  readonly params: Readonly<Record<string, string>>
+  readonly status: "running" | "done" | "failed"
+  readonly slices: ReadonlyArray<DateSlice> | undefined
+  /** Index of the slice in progress. */
+  readonly slice: number
+  /** Where the next page starts; undefined when the slice is finished. */
+  readonly position: Position | undefined
+  readonly records: number
+  readonly pages: number
+  /** A file sink's size at this checkpoint: a resume cuts the partial file back to it. */
+  readonly outputBytes: number | undefined
+  readonly out: string | undefined
+  /** Where the next sync picks up: a cursor, a feed start, or the largest incremental value. */
+  readonly resumePoint: string | number | undefined
+  readonly updatedAt: string
+  readonly error?: string
+}
+
+export class SyncFailed extends Data.TaggedError("SyncFailed")<{
+  readonly outcome: Outcome
+  readonly message: string
+  readonly remediation: string
+  readonly httpStatus?: number
+  /** How to carry on, e.g. the command with --resume. */
+  readonly resume: string
+}> {}
+
+export interface SyncProgress {
+  readonly records: number
+  readonly pages: number
+  readonly waits: number
+  readonly waitedMs: number
+  /** Records the current slice holds, when the vendor says. */
+  readonly total: number | undefined
+  readonly slice: number
+  readonly slices: number
+  readonly elapsedMs: number
+}
+
+export interface SyncRequest {
+  readonly connectionId: string
+  readonly streamId: string
+  readonly params?: Readonly<Record<string, string>>
+  /** Inclusive dates, YYYY-MM-DD, for streams with a date range. */
+  readonly from?: string
+  readonly to?: string
+  readonly resume?: boolean
+  /**
+   * Opens the sink once the runner knows where to start: on resume, `resumeAt` is the output's size
+   * at the last checkpoint, so a partial file is continued from there.
+   */
+  readonly openSink: (resumeAt: number | undefined) => Promise<Sink>
+  readonly onProgress?: (progress: SyncProgress) => void
+}
+
+export interface SyncSummary {
+  readonly connectionId: string
+  readonly stream: string
+  readonly records: number
+  readonly pages: number
+  readonly slices: number
+  readonly waits: number
+  readonly waitedMs: number
+  readonly durationMs: number
+  readonly resumed: boolean
+  readonly resumePoint: string | number | undefined
+  readonly out: string
+}
+
+export const checkpointKey = (connectionId: string, streamId: string, params: Readonly<Record<string, string>>) => {
+  const hash = createHash("sha256")
+    .update(JSON.stringify(Object.entries(params).sort()))
+    .digest("hex")
+    .slice(0, 12)
+  return `${connectionId}:${streamId}:${hash}`
+}
+
+const DAY_MS = 86_400_000
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
+
+const invalid = (field: string, message: string) => new InvalidInput({ problems: [{ field, message }] })
+
+/** The stream's query, less the parameters whose templates name an optional param not given. */
+const queryFor = (stream: ReportStream, params: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(stream.query ?? {}).filter(([, template]) =>
+      templateReferences(template).references.every(
+        (r) => r.kind !== "scoped" || r.namespace !== "params" || params[r.key] !== undefined,
+      ),
+    ),
+  )
+
+const checkParams = (stream: ReportStream, params: Readonly<Record<string, string>>): FieldProblem[] => {
+  const declared = stream.params ?? []
+  return [
+    ...Object.keys(params)
+      .filter((key) => !declared.some((p) => p.key === key))
+      .map((key) => ({
+        field: `params.${key}`,
+        message: `is not a parameter of ${stream.id} (parameters: ${declared.map((p) => p.key).join(", ") || "none"})`,
+      })),
+    ...declared
+      .filter((p) => p.required && !params[p.key])
+      .map((p) => ({ field: `params.${p.key}`, message: `is required (${p.description})` })),
+  ]
+}
+
+const largest = (a: string | number | undefined, b: unknown): string | number | undefined => {
+  if (typeof b !== "string" && typeof b !== "number") return a
+  if (a === undefined) return b
+  return typeof a === "number" && typeof b === "number" ? Math.max(a, b) : String(b) > String(a) ? b : a
+}
+
+export const runSync = (
+  catalog: ReadonlyMap<string, ConnectorDefinition>,
+  vault: Vault,
+  request: SyncRequest,
+  options: TestOptions = {},
+): Effect.Effect<
+  SyncSummary,
+  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreUnavailable,
+  HttpTransport
+> =>
+  Effect.gen(function* () {
+    const started = performance.now()
+    const now = options.now?.() ?? new Date()
+    const record = yield* findConnection(vault, request.connectionId)
+    const definition = catalog.get(record.connector)
+    const stream = definition?.reports?.find((s) => s.id === request.streamId)
+    if (!definition || !stream) {
+      const known = definition?.reports?.map((s) => s.id).join(", ") ?? "none"
+      return yield* Effect.fail(
+        invalid("stream", `"${request.streamId}" is not a stream of ${record.connector} (streams: ${known})`),
+      )
+    }
+    const params = request.params ?? {}
+    const paramProblems = checkParams(stream, params)
+    if (paramProblems.length > 0) return yield* Effect.fail(new InvalidInput({ problems: paramProblems }))
+    const stored = yield* openCredentials(vault, record)
+    for (const key of stream.whenCredentials ?? []) {
+      if (!stored[key]) {
+        return yield* Effect.fail(
+          invalid(`credentials.${key}`, `is needed by the ${stream.id} stream; re-connect with it`),
+        )
+      }
+    }
+    const prepared = prepare(
+      definition,
+      { connectorId: definition.id, credentials: stored, settings: record.settings },
+      options,
+    )
+    if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
+    const { baseUrl, credentials, settings } = prepared.right
+
+    // Where to start: a checkpoint to resume, or a fresh run (from the last sync's end, if incremental).
+    const key = checkpointKey(record.id, stream.id, params)
+    const previous = yield* vault.store.getState<SyncState>(key)
+    const resumeCommand = `keyway sync ${record.id} ${stream.id}${Object.entries(params)
+      .map(([k, v]) => ` --param ${k}=${v}`)
+      .join("")} --resume`
+    if (request.resume && (!previous || previous.status === "done")) {
+      return yield* Effect.fail(invalid("resume", "there is no interrupted sync of this stream to resume"))
+    }
+    const resuming = request.resume === true && previous !== undefined
+    if (!stream.dateRange && (request.from || request.to)) {
+      return yield* Effect.fail(invalid("from", `the ${stream.id} stream has no date range`))
+    }
+    let slices: ReadonlyArray<DateSlice> | undefined
+    if (resuming) slices = previous.slices
+    else if (stream.dateRange) {
+      const lastEnd = previous?.status === "done" && stream.incremental ? previous.resumePoint : undefined
+      const from =
+        request.from ?? (typeof lastEnd === "string" ? lastEnd.slice(0, 10) : isoDay(now.getTime() - 7 * DAY_MS))
+      const to = request.to ?? isoDay(now.getTime())
+      for (const [field, value] of [
+        ["from", from],
+        ["to", to],
+      ] as const) {
+        if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
+          return yield* Effect.fail(invalid(field, "must be a date, YYYY-MM-DD"))
+        }
+      }
+      slices = dateSlices(from, to, stream.dateRange.maxDays)
+      if (slices.length === 0) return yield* Effect.fail(invalid("to", "must not be before from"))
+    }
+    // Cursor and feed streams continue from where the last complete sync of the same range ended.
+    const carriedOver =
+      !resuming &&
+      previous?.status === "done" &&
+      (stream.paging.kind === "cursor" || stream.paging.kind === "feed") &&
+      JSON.stringify(previous.slices) === JSON.stringify(slices)
+        ? previous.resumePoint
+        : undefined
+    const sink = yield* Effect.tryPromise({
+      try: () => request.openSink(resuming ? (previous.outputBytes ?? undefined) : undefined),
+      catch: (error) => invalid("out", error instanceof Error ? error.message : String(error)),
+    })
+
+    let state: SyncState = resuming
+      ? { ...previous, status: "running" }
+      : {
+          v: 1,
+          connectionId: record.id,
+          stream: stream.id,
+          params,
+          status: "running",
+          slices,
+          slice: 0,
+          position: firstPosition(stream.paging, carriedOver),
+          records: 0,
+          pages: 0,
+          outputBytes: 0,
+          out: sink.describe,
+          resumePoint: carriedOver,
+          updatedAt: now.toISOString(),
+        }
+    yield* vault.store.putState(key, state)
+
+    const policy = policyFor(definition.rateLimit, "sync")
+    const secrets = Object.values(credentials)
+    const placements = stream.auth ?? definition.auth
+    const baseQuery = queryFor(stream, params)
+    let waits = 0
+    let waitedMs = 0
+    let total: number | undefined
+    const sliceCount = slices?.length ?? 1
+
+    const fail = (outcome: Outcome, message: string, httpStatus?: number) =>
+      new SyncFailed({
+        outcome,
+        message,
+        remediation: OUTCOME_INFO[outcome].remediation,
+        resume: resumeCommand,
+        ...(httpStatus !== undefined ? { httpStatus } : {}),
+      })
+
+    /** One page: its records, and where the next one starts. */
+    const fetchPage = (slice: DateSlice | undefined, position: Position) =>
+      Effect.gen(function* () {
+        const paging = pageRequest(stream.paging, position)
+        const query = {
+          ...baseQuery,
+          ...(slice && stream.dateRange ? sliceParams(stream.dateRange, slice) : {}),
+          ...paging.query,
+        }
+        const body =
+          stream.body || (stream.method ?? "GET") !== "GET" ? { ...(stream.body ?? {}), ...paging.body } : undefined
+        const built = buildRequest(
+          { method: stream.method, path: stream.path, query, ...(body ? { body } : {}) },
+          placements,
+          { baseUrl, credentials, settings: { ...settings }, params, now },
+        )
+        if (Either.isLeft(built)) return yield* Effect.fail(built.left)
+        const done = yield* exchange(built.right, policy)
+        for (const attempt of done.attempts as Attempt[]) {
+          if (attempt.waitMs !== undefined) {
+            waits++
+            waitedMs += attempt.waitMs
+          }
+        }
+        const result = Either.isRight(done.result) ? done.result.right : done.result.left.result
+        if (!result) {
+          const error = Either.isLeft(done.result) ? done.result.left.error : undefined
+          return yield* Effect.fail(
+            fail(
+              error?.problem.includes("timeout") ? "timeout" : "unreachable",
+              `page ${state.pages + 1} failed after ${done.attempts.length} attempts: ${error?.message ?? "network error"}`,
+            ),
+          )
+        }
+        const json = parseJson(result.body)
+        const classified = classifyResponse(
+          definition,
+          {
+            status: result.status,
+            header: headerLookup(result.headers),
+            text: result.body,
+            json,
+            truncated: result.truncated,
+          },
+          { status: "2xx" },
+        )
+        if (classified.outcome !== "connected") {
+          const vendor = classified.vendorMessage
+            ? ` (${definition.name} said: ${cleanVendorText(classified.vendorMessage, secrets, 200)})`
+            : ""
+          return yield* Effect.fail(
+            fail(classified.outcome, `page ${state.pages + 1}: ${classified.message}${vendor}`, result.status),
+          )
+        }
+        if (json === undefined) {
+          return yield* Effect.fail(fail("unexpected_response", `page ${state.pages + 1} is not JSON`, result.status))
+        }
+        const records = recordsOf(stream, json)
+        if (!records) {
+          return yield* Effect.fail(
+            fail("unexpected_response", `page ${state.pages + 1} has no records at "${stream.records}"`, result.status),
+          )
+        }
+        total = totalOf(stream.paging, json) ?? total
+        const next = nextPosition(stream.paging, position, json, records.length)
+        const resumePoint = resumePointOf(position, json, stream.paging)
+        return { records, next, resumePoint }
+      })
+
+    const writeOutcome = yield* Effect.either(
+      Effect.gen(function* () {
+        for (let index = state.slice; index < sliceCount; index++) {
+          const slice = slices?.[index]
+          const start = index === state.slice && state.position ? state.position : firstPosition(stream.paging)
+          if (index === state.slice && !state.position) continue
+          total = undefined
+          // One page at a time: the next page is fetched only once this one is written.
+          const pages = Stream.paginateEffect(start, (position) =>
+            Effect.map(fetchPage(slice, position), (page) => [page, Option.fromNullable(page.next)] as const),
+          )
+          yield* Stream.runForEach(pages, (page) =>
+            Effect.gen(function* () {
+              yield* Effect.promise(() => sink.write(stream.id, page.records))
+              let resumePoint = page.resumePoint ?? state.resumePoint
+              const cursorField = stream.incremental?.cursorField
+              if (cursorField) {
+                for (const item of page.records)
+                  resumePoint = largest(resumePoint, (item as Record<string, unknown>)?.[cursorField])
+              }
+              const lastOfSlice = page.next === undefined
+              state = {
+                ...state,
+                slice: lastOfSlice ? index + 1 : index,
+                position: lastOfSlice ? (index + 1 < sliceCount ? firstPosition(stream.paging) : undefined) : page.next,
+                records: state.records + page.records.length,
+                pages: state.pages + 1,
+                outputBytes: sink.position(),
+                resumePoint,
+                updatedAt: new Date().toISOString(),
+              }
+              yield* vault.store.putState(key, state)
+              request.onProgress?.({
+                records: state.records,
+                pages: state.pages,
+                waits,
+                waitedMs,
+                total,
+                slice: index + 1,
+                slices: sliceCount,
+                elapsedMs: performance.now() - started,
+              })
+            }),
+          )
+        }
+      }).pipe(Effect.onInterrupt(() => Effect.promise(() => sink.abort()))),
+    )
+
+    if (Either.isLeft(writeOutcome)) {
+      const error = writeOutcome.left
+      const message = error instanceof SyncFailed ? error.message : String(error.message)
+      yield* vault.store.putState(key, {
+        ...state,
+        status: "failed",
+        error: message,
+        updatedAt: new Date().toISOString(),
+      })
+      yield* Effect.promise(() => sink.abort())
+      if (error instanceof SyncFailed && OUTCOME_INFO[error.outcome].actor === "user") {
+        // Credentials rejected mid-sync: operators see it on the connection itself.
+        yield* vault.store.put({
+          ...record,
+          updatedAt: new Date().toISOString(),
+          lastTest: {
+            outcome: error.outcome,
+            at: new Date().toISOString(),
+            message: `credentials rejected during sync: ${error.message}`,
+            by: "sync",
+          },
+        })
+      }
+      return yield* Effect.fail(error)
+    }
+    state = { ...state, status: "done", position: undefined, updatedAt: new Date().toISOString() }
+    yield* vault.store.putState(key, state)
+    yield* Effect.promise(() => sink.commit())
+    return {
+      connectionId: record.id,
+      stream: stream.id,
+      records: state.records,
+      pages: state.pages,
+      slices: sliceCount,
+      waits,
+      waitedMs,
+      durationMs: Math.round(performance.now() - started),
+      resumed: resuming,
+      resumePoint: state.resumePoint,
+      out: sink.describe,
+    } satisfies SyncSummary
+  })

@@ -1,0 +1,308 @@
+/**
+ * Sync against the sandbox over real sockets: every paging kind on every stream, resuming after an
+ * interruption, a 429 storm, a key revoked mid-sync, and malformed pages.
+ */
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Effect from "effect/Effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { ConnectorDefinition } from "../core/definition.ts"
+import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
+import { connect, type Vault } from "../runner/connections.ts"
+import { createKeyway, type Keyway, runOrThrow, runPlain } from "../runner/keyway.ts"
+import { loadKeyring } from "../runner/sealing.ts"
+import { fileSink, partialPath, type Sink } from "../runner/sinks.ts"
+import { openStore } from "../runner/store.ts"
+import { checkpointKey, runSync, type SyncRequest, type SyncState } from "../runner/sync.ts"
+
+let sandbox: Sandbox
+let keyway: Keyway
+let vault: Vault
+const home = mkdtempSync(join(tmpdir(), "keyway-sync-"))
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ records: 2500 })
+  keyway = createKeyway({ sandboxUrl: sandbox.url })
+  vault = { store: await openStore({ home, url: undefined, workspace: "sync" }), keyring: loadKeyring(home) }
+})
+afterAll(async () => {
+  await vault.store.close()
+  await keyway.close()
+  await sandbox.stop()
+})
+
+/** A sink that keeps records in memory, for the tests that count them. */
+const collecting = () => {
+  const records: unknown[] = []
+  const sink: Sink = {
+    describe: "memory",
+    write: async (_stream, page) => {
+      records.push(...page)
+    },
+    position: () => undefined,
+    commit: async () => {},
+    abort: async () => {},
+  }
+  return { records, sink }
+}
+
+const save = async (connector: string, credentials: Record<string, string>, catalog = keyway.catalog) => {
+  const definition = catalog.get(connector) as ConnectorDefinition
+  const { connection } = await runOrThrow(
+    keyway.runtime,
+    connect(definition, { connectorId: connector, credentials }, vault, { sandboxUrl: sandbox.url }),
+  )
+  if (!connection) throw new Error(`could not save a ${connector} connection`)
+  return connection.id
+}
+
+const sync = (
+  request: Omit<SyncRequest, "openSink"> & { sink?: Sink },
+  catalog = keyway.catalog,
+  signal?: AbortSignal,
+) => {
+  const sink = request.sink ?? collecting().sink
+  return runOrThrow(
+    keyway.runtime,
+    runSync(catalog, vault, { ...request, openSink: async () => sink }, { sandboxUrl: sandbox.url }),
+    signal,
+  )
+}
+
+const pull = async (connectionId: string, streamId: string, extra: Partial<SyncRequest> = {}) => {
+  const { records, sink } = collecting()
+  const summary = await sync({ connectionId, streamId, ...extra, sink })
+  return { records: records as Array<Record<string, unknown>>, summary }
+}
+
+const RANGE = { from: "2026-01-01", to: "2026-01-20" }
+
+describe("each paging kind on each stream", () => {
+  it("ActivTrak working hours: page/pageSize with total, a short last page, every record in order", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-records-2500" })
+    const { records, summary } = await pull(id, "workingHoursUsers", RANGE)
+    expect(summary).toMatchObject({ records: 2500, pages: 3, slices: 1, resumePoint: "2026-01-20" })
+    expect(records.map((r) => r.userId)).toEqual(Array.from({ length: 2500 }, (_, i) => (i % 40) + 1))
+    const computers = await pull(id, "workingHoursComputers", { ...RANGE, params: { deviceId: "1003" } })
+    expect(computers.summary.records).toBe(2500)
+  })
+
+  it("ActivTrak working hours: a long range is sliced into 31-day windows", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-records-10" })
+    const { summary } = await pull(id, "workingHoursUsers", { from: "2026-01-01", to: "2026-03-31" })
+    expect(summary).toMatchObject({ slices: 3, records: 30, pages: 3 })
+  })
+
+  it("an empty report: no records, one page, done", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-records-0" })
+    expect((await pull(id, "workingHoursUsers", RANGE)).summary).toMatchObject({ records: 0, pages: 1 })
+  })
+
+  it("ActivTrak activity log: cursor paging; the echoed cursor ends it, and the next sync picks up there", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-records-2500" })
+    const first = await pull(id, "activityLog", RANGE)
+    expect(first.summary).toMatchObject({ records: 2500, pages: 4 })
+    expect(new Set(first.records.map((r) => r.logId)).size).toBe(2500)
+    const second = await pull(id, "activityLog", RANGE)
+    expect(second.summary).toMatchObject({ records: 0, pages: 1 })
+  })
+
+  it("ActivTrak SCIM users: offset paging from 1, with the SCIM token", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-valid", scimToken: "sandbox-records-250" })
+    const { records, summary } = await pull(id, "scimUsers")
+    expect(summary).toMatchObject({ records: 250, pages: 3 })
+    expect(records.at(-1)?.id).toBe("u-250")
+  })
+
+  it("ActivityInfo: databases in one piece; form records as column-set windows turned into rows", async () => {
+    const id = await save("activityinfo", { apiToken: "sandbox-records-2500" })
+    const databases = await pull(id, "databases")
+    expect(databases.summary).toMatchObject({ records: 3, pages: 1 })
+    const { records, summary } = await pull(id, "formRecords", { params: { formId: "cfm11q9r4" } })
+    expect(summary).toMatchObject({ records: 2500, pages: 3 })
+    expect(records[2499]).toEqual({
+      _id: "cfm11q9r4-r2499",
+      name: expect.any(String),
+      count: expect.any(Number),
+      partner: "Partner NGO",
+      notes: null,
+    })
+  })
+
+  it("ActivityInfo audit log: a feed while moreEvents, and the next sync starts at the last endTime", async () => {
+    const id = await save("activityinfo", { apiToken: "sandbox-records-250" })
+    const first = await pull(id, "auditLog", { params: { databaseId: "cdb1x7k2m" } })
+    expect(first.summary).toMatchObject({ records: 250, pages: 3 })
+    const second = await pull(id, "auditLog", { params: { databaseId: "cdb1x7k2m" } })
+    expect(second.summary.records).toBe(0)
+  })
+
+  it("PeopleTray people and TrackVia views: one request each", async () => {
+    const people = await pull(await save("peopletray", { apiKey: "sandbox-records-30" }), "people")
+    expect(people.summary.pages).toBe(1)
+    expect(people.records.every((p) => p.Active === true)).toBe(true)
+    const trackvia = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-records-2500" })
+    expect((await pull(trackvia, "views")).summary).toMatchObject({ records: 3, pages: 1 })
+  })
+
+  it("TrackVia view records: start/max offset paging with totalCount", async () => {
+    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-records-2500" })
+    const { records, summary } = await pull(id, "viewRecords", { params: { viewId: "341" } })
+    expect(summary).toMatchObject({ records: 2500, pages: 3 })
+    expect(records.map((r) => r.id)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1))
+    expect((await pull(id, "users")).summary).toMatchObject({ records: 500, pages: 1 })
+  })
+
+  it("refuses a missing required parameter, an unknown one, and dates on a stream without a range", async () => {
+    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-valid" })
+    await expect(pull(id, "viewRecords")).rejects.toMatchObject({ problems: [{ field: "params.viewId" }] })
+    await expect(pull(id, "views", { params: { colour: "red" } })).rejects.toMatchObject({
+      problems: [{ field: "params.colour" }],
+    })
+    await expect(pull(id, "views", RANGE)).rejects.toMatchObject({ problems: [{ field: "from" }] })
+  })
+})
+
+describe("resuming", () => {
+  it("an interrupted sync resumes from its checkpoint, and the file holds every record exactly once", async () => {
+    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-records-5500" })
+    const out = join(home, "view.ndjson")
+    const controller = new AbortController()
+    let pages = 0
+    const interrupted = sync(
+      {
+        connectionId: id,
+        streamId: "viewRecords",
+        params: { viewId: "341" },
+        sink: await fileSink(out),
+        onProgress: () => {
+          if (++pages === 3) controller.abort()
+        },
+      },
+      keyway.catalog,
+      controller.signal,
+    )
+    await expect(interrupted).rejects.toThrow()
+    const state = await runPlain(vault.store.getState<SyncState>(checkpointKey(id, "viewRecords", { viewId: "341" })))
+    expect(state).toMatchObject({
+      status: "running",
+      pages: 3,
+      records: 3000,
+      position: { kind: "offset", offset: 3000 },
+    })
+    expect(readFileSync(partialPath(out), "utf8").split("\n").length - 1).toBe(3000)
+
+    const resumed = await runOrThrow(
+      keyway.runtime,
+      runSync(
+        keyway.catalog,
+        vault,
+        {
+          connectionId: id,
+          streamId: "viewRecords",
+          params: { viewId: "341" },
+          resume: true,
+          openSink: (at) => fileSink(out, at),
+        },
+        { sandboxUrl: sandbox.url },
+      ),
+    )
+    expect(resumed).toMatchObject({ resumed: true, records: 5500, pages: 6 })
+    const ids = readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line).record.id)
+    expect(ids).toEqual(Array.from({ length: 5500 }, (_, i) => i + 1))
+  })
+
+  it("--resume with nothing to resume is a clear error", async () => {
+    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-valid" })
+    await expect(pull(id, "views", { resume: true })).rejects.toMatchObject({ problems: [{ field: "resume" }] })
+  })
+})
+
+describe("errors during a sync", () => {
+  it("a 401 mid-sync stops it, says how to resume, and marks the connection", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-revoked-after-3-sync" })
+    const error = await pull(id, "workingHoursUsers", RANGE).catch((e: unknown) => e)
+    expect(error).toMatchObject({
+      _tag: "SyncFailed",
+      outcome: "invalid_credentials",
+      httpStatus: 401,
+      resume: `keyway sync ${id} workingHoursUsers --resume`,
+    })
+    const record = await runPlain(vault.store.get(id))
+    expect(record?.lastTest).toMatchObject({ outcome: "invalid_credentials", by: "sync" })
+    expect(record?.lastTest?.message).toMatch(/^credentials rejected during sync: page 3/)
+  })
+
+  it("a page that is not JSON is a clear error, and the state stays resumable at that page", async () => {
+    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-garbled-after-3-sync" })
+    const error = await pull(id, "viewRecords", { params: { viewId: "341" } }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ _tag: "SyncFailed", outcome: "unexpected_response", message: "page 3 is not JSON" })
+    const state = await runPlain(vault.store.getState<SyncState>(checkpointKey(id, "viewRecords", { viewId: "341" })))
+    expect(state).toMatchObject({
+      status: "failed",
+      pages: 2,
+      records: 2000,
+      position: { kind: "offset", offset: 2000 },
+    })
+  })
+
+  it("records not where the stream says are a clear error", async () => {
+    const trackvia = keyway.catalog.get("trackvia") as ConnectorDefinition
+    const broken = {
+      ...trackvia,
+      reports: trackvia.reports?.map((s) => (s.id === "views" ? { ...s, records: "rows" } : s)),
+    }
+    const catalog = new Map([["trackvia", broken]])
+    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-valid" }, catalog)
+    await expect(sync({ connectionId: id, streamId: "views" }, catalog)).rejects.toMatchObject({
+      message: 'page 1 has no records at "rows"',
+    })
+  })
+})
+
+describe("a 429 storm in the middle of a sync", () => {
+  it("is survived, with the vendor's waits honoured and every record delivered once", async () => {
+    const stormy = await startSandbox({ records: 8000, rateLimit: { perSecond: 4, burst: 2, mode: "retry-after" } })
+    const stormKeyway = createKeyway({ sandboxUrl: stormy.url })
+    try {
+      const definition = stormKeyway.catalog.get("trackvia") as ConnectorDefinition
+      const { connection } = await runOrThrow(
+        stormKeyway.runtime,
+        connect(
+          definition,
+          { connectorId: "trackvia", credentials: { apiKey: "sandbox-valid", authToken: "sandbox-valid" } },
+          vault,
+          {
+            sandboxUrl: stormy.url,
+          },
+        ),
+      )
+      const { records, sink } = collecting()
+      const summary = await runOrThrow(
+        stormKeyway.runtime,
+        runSync(
+          stormKeyway.catalog,
+          vault,
+          {
+            connectionId: connection?.id as string,
+            streamId: "viewRecords",
+            params: { viewId: "341" },
+            openSink: async () => sink,
+          },
+          { sandboxUrl: stormy.url },
+        ),
+      )
+      expect(summary.records).toBe(8000)
+      expect(new Set(records.map((r) => (r as { id: number }).id)).size).toBe(8000)
+      expect(summary.waits).toBeGreaterThan(0)
+      expect(stormy.state.statusCounts.get(429)).toBe(summary.waits)
+    } finally {
+      await stormKeyway.close()
+      await stormy.stop()
+    }
+  }, 30_000)
+})
