@@ -5,7 +5,6 @@
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
