@@ -84,11 +84,15 @@ const describe = (error: unknown): string => {
   return text.replace(/\/\/[^@\s/]*@/g, "//***@").slice(0, 200)
 }
 
+const isConnectionRecord = (value: unknown): value is ConnectionRecord =>
+  typeof value === "object" && value !== null && "connector" in value && "credentials" in value && "id" in value
+
 export const openStore = async (config: StoreConfig): Promise<ConnectionStore> => {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.workspace)) {
     throw new StoreUnavailable({ backend: "sqlite", detail: "a workspace name is 1 to 64 letters, digits, - or _" })
   }
-  const namespace = `keyway:${config.workspace}`
+  // No colon in the namespace: keyv strips a key's prefix up to the first colon when listing.
+  const namespace = `keyway-${config.workspace}`
   let keyv: Keyv
   let backend: "sqlite" | "redis"
   if (config.url?.startsWith("redis://") || config.url?.startsWith("rediss://")) {
@@ -110,7 +114,12 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
     // Create the file with owner-only permissions before SQLite opens it.
     if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 })
     chmodSync(file, 0o600)
-    keyv = new Keyv({ store: new KeyvSqlite(`sqlite://${file}`), namespace, throwOnErrors: true })
+    const adapter = new KeyvSqlite(`sqlite://${file}`)
+    // WAL with synchronous=NORMAL survives a crashed or killed process (what resume relies on) and
+    // spares an fsync per write, which a checkpoint after every page would otherwise pay.
+    await adapter.query("PRAGMA journal_mode=WAL")
+    await adapter.query("PRAGMA synchronous=NORMAL")
+    keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
   } else {
     throw new StoreUnavailable({
       backend: "sqlite",
@@ -143,7 +152,7 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
         if (!keyv.iterator) throw new Error("this store cannot list its records")
         for await (const [key, value] of keyv.iterator(namespace)) {
           if (String(key).startsWith("sync:")) continue
-          if (value && typeof value === "object") records.push(value as ConnectionRecord)
+          if (isConnectionRecord(value)) records.push(value)
         }
         return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       }),

@@ -120,6 +120,18 @@ describe.each(backends)("the %s store", (_name, make) => {
     }
   })
 
+  it("keeps sync checkpoints out of the list of connections", async () => {
+    const store = await made.store("states")
+    try {
+      await Effect.runPromise(store.put(sampleRecord("con_1", "states")))
+      await Effect.runPromise(store.putState("con_1:stream:abc", { position: 3 }))
+      expect((await Effect.runPromise(store.list())).map((r) => r.id)).toEqual(["con_1"])
+      expect(await Effect.runPromise(store.getState("con_1:stream:abc"))).toEqual({ position: 3 })
+    } finally {
+      await store.close()
+    }
+  })
+
   it("keeps each workspace's records apart", async () => {
     const a = await made.store("tenant-a")
     const b = await made.store("tenant-b")

@@ -6,13 +6,16 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Writable } from "node:stream"
 import { loadConnectorDir } from "../../../core/catalog.ts"
 import { formatProblem } from "../../../core/load.ts"
 import { startSandbox } from "../../../fixtures/sandbox.ts"
 import { connect } from "../../connections.ts"
 import { createKeyway, runOrThrow, runPlain } from "../../keyway.ts"
 import { loadKeyring } from "../../sealing.ts"
+import { writableSink } from "../../sinks.ts"
 import { openStore } from "../../store.ts"
+import { runSync } from "../../sync.ts"
 import type { TestResult } from "../../test-credentials.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, table } from "../io.ts"
@@ -63,8 +66,49 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
       ),
     )
     const saved = (await runPlain(store.list())).length
+
+    // A short sync: a saved ActivTrak connection pulls two weeks of working hours, page by page.
+    const activtrak = definitions.find((d) => d.id === "activtrak")
+    const { connection } = activtrak
+      ? await runOrThrow(
+          keyway.runtime,
+          connect(
+            activtrak,
+            { connectorId: "activtrak", credentials: { apiKey: "sandbox-records-3000" }, label: "sync demo" },
+            vault,
+            {
+              sandboxUrl: sandbox.url,
+            },
+          ),
+        )
+      : { connection: undefined }
+    let lines = 0
+    const counting = writableSink(
+      new (await import("node:stream")).Writable({
+        write: (chunk: Buffer, _encoding, done) => {
+          lines += chunk.toString().split("\n").length - 1
+          done()
+        },
+      }),
+      "a line counter",
+    )
+    const to = new Date().toISOString().slice(0, 10)
+    const from = new Date(Date.now() - 13 * 86_400_000).toISOString().slice(0, 10)
+    const summary = connection
+      ? await runOrThrow(
+          keyway.runtime,
+          runSync(
+            keyway.catalog,
+            vault,
+            { connectionId: connection.id, streamId: "workingHoursUsers", from, to, openSink: async () => counting },
+            {
+              sandboxUrl: sandbox.url,
+            },
+          ),
+        )
+      : undefined
     if (io.json) {
-      printJson(io, { sandbox: sandbox.url, results: rows, savedConnections: saved })
+      printJson(io, { sandbox: sandbox.url, results: rows, savedConnections: saved, sync: summary })
       return EXIT.ok
     }
     const describeAttempts = (result: TestResult) =>
@@ -87,9 +131,16 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
         ]),
       ])}\n\n`,
     )
+    io.out(`${saved} connections passed and were saved, encrypted (AES-256-GCM), in a throwaway store.\n\n`)
+    if (summary) {
+      io.out(
+        `Sync: ActivTrak workingHoursUsers, ${from} to ${to}: ${summary.records.toLocaleString("en-US")} records ` +
+          `(${lines.toLocaleString("en-US")} NDJSON lines) in ${summary.pages} pages, ${(summary.durationMs / 1000).toFixed(2)} s, ` +
+          `checkpointed after every page; the next run picks up from ${summary.resumePoint}.\n\n`,
+      )
+    }
     io.out(
-      `${saved} connections passed and were saved, encrypted (AES-256-GCM), in a throwaway store. ` +
-        "Try it yourself: npx keyway sandbox, or npx keyway connect activtrak --sandbox.\n",
+      "Try it yourself: npx keyway sandbox, npx keyway connect activtrak --sandbox, npx keyway sync <id> <stream> --sandbox.\n",
     )
     return EXIT.ok
   } finally {

@@ -1,0 +1,114 @@
+/**
+ * sync-throughput: pull 1,000,000 ActivTrak working-hours records (1,000 per page) from the sandbox
+ * to /dev/null as NDJSON, with `keyway sync`'s runner, against a baseline of plain `undici.request` +
+ * `JSON.parse` doing the same paging and writing the same NDJSON lines. The sandbox runs in its own
+ * process; both contenders run in this one, alternating.
+ *
+ *   npm run bench -- sync-throughput        (RECORDS=... to change the size)
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtempSync, openSync, writeSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { type Agent, request } from "undici"
+import type { ConnectorDefinition } from "../core/definition.ts"
+import { connect } from "../runner/connections.ts"
+import { createKeyway, runOrThrow } from "../runner/keyway.ts"
+import { loadKeyring } from "../runner/sealing.ts"
+import { fileSink } from "../runner/sinks.ts"
+import { openStore } from "../runner/store.ts"
+import { runSync } from "../runner/sync.ts"
+import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
+import { compare, report } from "./harness.ts"
+
+const RECORDS = Number(process.env.RECORDS ?? 1_000_000)
+const PAGE = 1000
+const FROM = "2026-01-01"
+const TO = "2026-01-31"
+
+const startSandboxProcess = async (): Promise<{ child: ChildProcess; url: string }> => {
+  const child = spawn(process.execPath, [new URL("../bin/keyway.js", import.meta.url).pathname, "sandbox", "--json"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  })
+  let output = ""
+  const url = await new Promise<string>((resolve) => {
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      const match = /"url": "([^"]+)"/.exec(output)
+      if (match?.[1]) resolve(match[1])
+    })
+  })
+  return { child, url }
+}
+
+const sandbox = await startSandboxProcess()
+const home = mkdtempSync(join(tmpdir(), "keyway-bench-sync-"))
+const keyway = createKeyway({ sandboxUrl: sandbox.url })
+const vault = { store: await openStore({ home, url: undefined, workspace: "bench" }), keyring: loadKeyring(home) }
+const agent: Agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+const key = `sandbox-records-${RECORDS}`
+try {
+  const definition = keyway.catalog.get("activtrak") as ConnectorDefinition
+  const { connection } = await runOrThrow(
+    keyway.runtime,
+    connect(definition, { connectorId: "activtrak", credentials: { apiKey: key } }, vault, { sandboxUrl: sandbox.url }),
+  )
+  const connectionId = connection?.id as string
+  const devNull = openSync("/dev/null", "w")
+
+  const stats = await compare(
+    [
+      {
+        name: "keyway sync",
+        run: async () => {
+          const summary = await runOrThrow(
+            keyway.runtime,
+            runSync(
+              keyway.catalog,
+              vault,
+              {
+                connectionId,
+                streamId: "workingHoursUsers",
+                from: FROM,
+                to: TO,
+                openSink: () => fileSink("/dev/null"),
+              },
+              { sandboxUrl: sandbox.url },
+            ),
+          )
+          return summary.records
+        },
+      },
+      {
+        name: "undici + JSON.parse",
+        run: async () => {
+          let count = 0
+          for (let page = 1; ; page++) {
+            const response = await request(
+              `${sandbox.url}/activtrak/reports/v2/workinghours/users?from=${FROM}&to=${TO}&page=${page}&pageSize=${PAGE}`,
+              { dispatcher: agent, headers: { "x-api-key": key, accept: "application/json" } },
+            )
+            const body = JSON.parse(await response.body.text()) as { activity: unknown[]; total: number }
+            let lines = ""
+            for (const record of body.activity)
+              lines += `{"stream":"workingHoursUsers","record":${JSON.stringify(record)}}\n`
+            writeSync(devNull, lines)
+            count += body.activity.length
+            if (body.activity.length === 0 || count >= body.total) return count
+          }
+        },
+      },
+    ],
+    { rounds: Number(process.env.ROUNDS ?? 3), warmup: 1 },
+  )
+  report("sync-throughput", stats, {
+    records: RECORDS,
+    pageSize: PAGE,
+    benchProcessPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+  })
+} finally {
+  await vault.store.close()
+  await keyway.close()
+  await agent.destroy()
+  sandbox.child.kill()
+}

@@ -1,0 +1,65 @@
+/** `keyway sync` and `keyway streams` as a user runs them. */
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
+import { keyway } from "./support/cli.ts"
+
+describe("keyway sync", () => {
+  let sandbox: Sandbox
+  let env: Record<string, string>
+  let home: string
+  beforeAll(async () => {
+    sandbox = await startSandbox({ records: 5000 })
+    home = mkdtempSync(join(tmpdir(), "keyway-cli-sync-"))
+    env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
+  })
+  afterAll(() => sandbox.stop())
+
+  it("lists streams, and syncs to a file with a summary, renamed into place only when complete", async () => {
+    const streams = await keyway(["streams", "trackvia"], { env })
+    expect(streams.stdout).toMatch(/viewRecords\s+offset\s+viewId\s+-/)
+
+    const connected = await keyway(["connect", "trackvia", "--sandbox", "--json"], {
+      env,
+      stdin: JSON.stringify({ apiKey: "sandbox-valid", authToken: "sandbox-records-2500" }),
+    })
+    const id = JSON.parse(connected.stdout).connection.id as string
+    const out = join(home, "views.ndjson")
+    const synced = await keyway(["sync", id, "viewRecords", "--param", "viewId=341", "--out", out, "--sandbox"], {
+      env,
+    })
+    expect(synced.code).toBe(0)
+    expect(synced.stdout).toMatch(
+      /^Synced 2,500 records of viewRecords in 3 pages in [\d.]+ s, 0 rate-limit waits\. Output: .*views\.ndjson\.\n$/,
+    )
+    expect(synced.stderr).toBe("")
+    const lines = readFileSync(out, "utf8").trim().split("\n")
+    expect(lines).toHaveLength(2500)
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ stream: "viewRecords", record: { id: 1 } })
+    expect(existsSync(`${out}.partial`)).toBe(false)
+  })
+
+  it("a failed sync says why, how to resume, and leaves only a partial file", async () => {
+    const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+      env,
+      stdin: JSON.stringify({ apiKey: "sandbox-revoked-after-3-cli" }),
+    })
+    const id = JSON.parse(connected.stdout).connection.id as string
+    const out = join(home, "hours.ndjson")
+    const failed = await keyway(
+      ["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-01-10", "--out", out, "--sandbox"],
+      {
+        env,
+      },
+    )
+    expect(failed.code).toBe(3)
+    expect(failed.stderr).toContain("keyway: sync stopped: invalid_credentials: page 3:")
+    expect(failed.stderr).toContain(`keyway: Then resume with: keyway sync ${id} workingHoursUsers --resume`)
+    expect(existsSync(out)).toBe(false)
+    expect(readFileSync(`${out}.partial`, "utf8").trim().split("\n")).toHaveLength(2000)
+    const listed = await keyway(["connections"], { env })
+    expect(listed.stdout).toMatch(new RegExp(`${id}.*invalid_credentials`))
+  })
+})
