@@ -84,7 +84,7 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
       : { connection: undefined }
     let lines = 0
     const counting = writableSink(
-      new (await import("node:stream")).Writable({
+      new Writable({
         write: (chunk: Buffer, _encoding, done) => {
           lines += chunk.toString().split("\n").length - 1
           done()
