@@ -93,3 +93,10 @@ export const renderTemplate = (template: string, context: TemplateContext): stri
     }
     return value
   })
+
+/**
+ * Substitutes each placeholder with whatever `describe` says for it: for documentation, where a
+ * secret becomes `<API key>` and a date `YYYY-MM-DD`.
+ */
+export const renderWith = (template: string, describe: (reference: Reference) => string): string =>
+  template.replace(PLACEHOLDER, (_whole, raw: string) => describe(parseReference(raw)))

@@ -58,6 +58,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "Serve fakes of every vendor on loopback, with a scenario per test key",
     load: () => import("./commands/sandbox.ts"),
   },
+  docs: {
+    usage: "keyway docs [--check] [--connectors DIR] [--out DIR]",
+    summary: "Generate each connector's customer page (docs/connectors), or check they are current",
+    load: () => import("./commands/docs.ts"),
+  },
   schema: {
     usage: "keyway schema [--write | --check]",
     summary: "Print, write or check connectors/schema.json",

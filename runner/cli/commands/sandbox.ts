@@ -3,7 +3,8 @@
  * fakes on loopback until interrupted, and prints their base URLs and the scenario keys.
  */
 import { parseArgs } from "node:util"
-import { startSandbox } from "../../../fixtures/sandbox.ts"
+import { loadCatalog } from "../../../core/catalog.ts"
+import { SANDBOX_VENDORS, startSandbox } from "../../../fixtures/sandbox.ts"
 import { SCENARIO_TABLE, WAIT_MODE_TABLE, WAIT_MODES, type WaitMode } from "../../../fixtures/scenarios.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, table, UsageError } from "../io.ts"
@@ -38,7 +39,10 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
   const rate = wholeNumber("rate", values.rate)
   const records = wholeNumber("records", values.records)
   const port = wholeNumber("port", values.port)
+  // Connectors with no hand-written fake get one derived from their definition.
+  const generic = [...loadCatalog().values()].filter((d) => !(d.id in SANDBOX_VENDORS))
   const sandbox = await startSandbox({
+    generic,
     ...(port !== undefined ? { port } : {}),
     ...(records !== undefined ? { records } : {}),
     ...(rate
