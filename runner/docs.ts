@@ -138,7 +138,7 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
       "",
       `A working setup answers ${statusText(request.expect?.status ?? 200)}${
         request.expect?.json?.length
-          ? `, with ${request.expect.json.map((j) => `\`${j.path === "$" ? "the body" : j.path}\`${j.type ? ` as ${j.type === "array" ? "an" : "a"} ${j.type}` : " as JSON"}`).join(" and ")}`
+          ? `, with ${request.expect.json.map((j) => `${j.path === "$" ? "the body" : `\`${j.path}\``}${j.type ? ` as ${j.type === "array" ? "an" : "a"} ${j.type}` : " as JSON"}`).join(" and ")}`
           : ""
       }. Replace the values in angle brackets; dates are \`YYYY-MM-DD\`.`,
       "",

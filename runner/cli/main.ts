@@ -58,6 +58,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "Serve fakes of every vendor on loopback, with a scenario per test key",
     load: () => import("./commands/sandbox.ts"),
   },
+  new: {
+    usage: "keyway new <id> [--name N --base-url U --auth header|bearer|query|basic --test-path P]",
+    summary: "Scaffold connectors/<id>.yaml: a complete definition that validates as written",
+    load: () => import("./commands/new.ts"),
+  },
   docs: {
     usage: "keyway docs [--check] [--connectors DIR] [--out DIR]",
     summary: "Generate each connector's customer page (docs/connectors), or check they are current",

@@ -179,9 +179,10 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           if (makeDriver === genericDriver) {
             definition.errors.rules.forEach((rule, index) => {
               it(`error rule ${index + 1} (${JSON.stringify(rule.status)} → ${rule.outcome}) gives its outcome and message`, async () => {
+                const credentials = driver.valid()
                 const control = generic.generic[definition.id] as NonNullable<Sandbox["generic"][string]>
                 control.mode = { kind: "rule", index }
-                const result = await test(driver.valid())
+                const result = await test(credentials)
                 expect(result.outcome).toBe(rule.outcome)
                 expect(result.message.startsWith(rule.message)).toBe(true)
                 expect(result.reason === `rule ${index + 1}` || result.outcome === "rate_limited").toBe(true)
