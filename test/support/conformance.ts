@@ -27,18 +27,18 @@ interface Driver {
 }
 
 /**
- * The required credentials, each from `valueOf`, except the last required secret, which carries the
+ * The required credentials, each from `valueFor`, except the last required secret, which carries the
  * scenario (for TrackVia, the auth token; the account key stays valid).
  */
 const withScenario = (
   definition: ConnectorDefinition,
-  valueOf: (key: string) => string,
+  valueFor: (key: string) => string,
   scenario: string | undefined,
 ): Record<string, string> => {
   const required = definition.credentials.filter((c) => c.required ?? true)
   const carrier = [...required].reverse().find((c) => c.secret) ?? required.at(-1)
   return Object.fromEntries(
-    required.map((c) => [c.key, c.key === carrier?.key && scenario !== undefined ? scenario : valueOf(c.key)]),
+    required.map((c) => [c.key, c.key === carrier?.key && scenario !== undefined ? scenario : valueFor(c.key)]),
   )
 }
 
