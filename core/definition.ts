@@ -197,6 +197,9 @@ export const TestRequest = Schema.Struct({
   ...Request.fields,
   description: Schema.optional(NonEmpty),
   expect: Schema.optional(Expectation),
+  requiresScope: Schema.optional(
+    NonEmpty.annotations({ description: "The key scope this request needs, one of the definition's `scopes`." }),
+  ),
 }).annotations({
   title: "TestRequest",
   description: "A cheap read-only request that proves both the key and the base URL. All must pass, in order.",
@@ -421,17 +424,26 @@ export const ConnectorDefinition = Schema.Struct({
   ).annotations({ description: "Matches the file name." }),
   name: NonEmpty,
   category: NonEmpty,
-  docs: Schema.Struct({
-    api: HttpsUrl.annotations({ description: "The vendor's API reference." }),
-    credentials: HttpsUrl.annotations({ description: "The vendor's guide to creating a key." }),
-  }),
+  docs: Schema.optional(
+    Schema.Struct({
+      api: Schema.optional(HttpsUrl.annotations({ description: "The vendor's API reference." })),
+      credentials: Schema.optional(HttpsUrl.annotations({ description: "The vendor's guide to creating a key." })),
+    }),
+  ),
   setup: Setup,
   credentials: Schema.NonEmptyArray(Credential),
   settings: Schema.optional(Schema.Array(Setting)),
   baseUrl: BaseUrl,
   auth: Schema.NonEmptyArray(Placement),
+  scopes: Schema.optional(
+    Schema.Array(Schema.Struct({ name: NonEmpty, description: NonEmpty })).annotations({
+      description: "The key scopes the vendor offers, narrowest first: a test should need only the first.",
+    }),
+  ),
   test: Schema.Struct({
-    requests: Schema.NonEmptyArray(TestRequest),
+    requests: Schema.Array(TestRequest).annotations({
+      description: "Without one, save & test can only check formats, and says `tested: false`.",
+    }),
     probes: Schema.optional(Schema.Array(Probe)),
   }),
   errors: Errors,

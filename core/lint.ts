@@ -5,7 +5,7 @@
 import * as Either from "effect/Either"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
-import type { ConnectorDefinition, Placement } from "./definition.ts"
+import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
 import { templateReferences } from "./template.ts"
 
 export type Severity = "error" | "warning"
@@ -246,10 +246,10 @@ const queryCredentialsHaveReason: Rule = (definition) => {
       !placement.reason &&
       templateReferences(placement.value).references.some((r) => r.kind === "scoped" && r.namespace === "credentials")
         ? [
-            error(
+            warning(
               "query-credential-without-reason",
               [...at, index],
-              `credential in query parameter "${placement.name}" needs a reason: query strings end up in logs`,
+              `credential in query parameter "${placement.name}" has no reason: query strings end up in proxy and server logs, so say why the vendor needs it there`,
             ),
           ]
         : [],
@@ -377,6 +377,86 @@ const streamsAreConsistent: Rule = (definition) => {
   return findings
 }
 
+const hasTestRequest: Rule = (definition) =>
+  definition.test.requests.length > 0
+    ? []
+    : [
+        warning(
+          "no-test-request",
+          ["test", "requests"],
+          "no test request: save & test can only check the credentials' format, and will say tested: false",
+        ),
+      ]
+
+const docsAreLinked: Rule = (definition) =>
+  (["api", "credentials"] as const).flatMap((link) =>
+    definition.docs?.[link]
+      ? []
+      : [
+          warning(
+            "missing-docs",
+            definition.docs ? ["docs"] : ["id"],
+            `no docs.${link} link: the generated customer page points to the vendor's ${link === "api" ? "API reference" : "key-creation guide"}`,
+          ),
+        ],
+  )
+
+const testsUseTheNarrowestScope: Rule = (definition) => {
+  const scopes = (definition.scopes ?? []).map((s) => s.name)
+  return definition.test.requests.flatMap((request, index) => {
+    const scope = request.requiresScope
+    if (scope === undefined) return []
+    if (!scopes.includes(scope)) {
+      return [
+        error(
+          "template-unknown-name",
+          ["test", "requests", index, "requiresScope"],
+          `"${scope}" is not one of the scopes`,
+        ),
+      ]
+    }
+    return scope === scopes[0]
+      ? []
+      : [
+          warning(
+            "test-needs-more-privilege",
+            ["test", "requests", index, "requiresScope"],
+            `the test needs ${scope}, but the narrowest key is ${scopes[0]}: a least-privilege key would fail save & test`,
+          ),
+        ]
+  })
+}
+
+/** The statuses a match can cover: exact numbers, or a whole class. */
+const covers = (earlier: StatusMatch, later: StatusMatch): boolean => {
+  const numbers = (match: StatusMatch): number[] =>
+    typeof match === "number" ? [match] : typeof match === "string" ? [] : [...match]
+  if (typeof earlier === "string") {
+    const hundred = Number(earlier[0])
+    return typeof later === "string" ? later === earlier : numbers(later).every((s) => Math.floor(s / 100) === hundred)
+  }
+  if (typeof later === "string") return false
+  return numbers(later).every((status) => numbers(earlier).includes(status))
+}
+
+const rulesCanMatch: Rule = (definition) =>
+  definition.errors.rules.flatMap((rule, index) => {
+    const shadow = definition.errors.rules
+      .slice(0, index)
+      .findIndex(
+        (earlier) => !earlier.json && !earlier.bodyContains && !earlier.header && covers(earlier.status, rule.status),
+      )
+    return shadow < 0
+      ? []
+      : [
+          warning(
+            "rule-shadowed",
+            ["errors", "rules", index],
+            `can never match: rule ${shadow + 1} matches every response this one would; move this rule above it`,
+          ),
+        ]
+  })
+
 const probesNameCredentials: Rule = (definition) => {
   const credentials = new Set(definition.credentials.map((c) => c.key))
   return (definition.test.probes ?? []).flatMap((probe, index) =>
@@ -409,6 +489,10 @@ export const RULES: ReadonlyArray<Rule> = [
   baseUrlsAreSafe,
   probesNameCredentials,
   streamsAreConsistent,
+  hasTestRequest,
+  docsAreLinked,
+  testsUseTheNarrowestScope,
+  rulesCanMatch,
 ]
 
 export const lintDefinition = (definition: ConnectorDefinition): ReadonlyArray<Finding> =>

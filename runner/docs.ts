@@ -93,7 +93,14 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
     "",
     `# Connect ${definition.name}`,
     "",
-    `${definition.name} (${definition.category}). Vendor documentation: [API reference](${definition.docs.api}), [creating a key](${definition.docs.credentials}).`,
+    `${definition.name} (${definition.category}).${
+      definition.docs?.api || definition.docs?.credentials
+        ? ` Vendor documentation: ${[
+            ...(definition.docs.api ? [`[API reference](${definition.docs.api})`] : []),
+            ...(definition.docs.credentials ? [`[creating a key](${definition.docs.credentials})`] : []),
+          ].join(", ")}.`
+        : ""
+    }`,
     "",
     "## What you'll need",
     "",
@@ -128,6 +135,9 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
   lines.push("", "## Setup steps", "", ...definition.setup.steps.map((step, index) => `${index + 1}. ${step}`))
 
   lines.push("", "## Verify your setup", "")
+  if (definition.test.requests.length === 0) {
+    lines.push("This connector declares no test request: Keyway can only check the credentials' format.", "")
+  }
   for (const request of definition.test.requests) {
     lines.push(
       `${request.description ?? "The test request"}: it proves both the key and the base URL.`,

@@ -62,7 +62,7 @@ export interface TestResult {
   readonly outcome: Outcome
   /** Who must act: none, user, retry (try later) or vendor. */
   readonly actor: Actor
-  /** False when nothing was sent (reserved for callers that skip the network). */
+  /** False when nothing could be sent: the connector has no test request. */
   readonly tested: boolean
   readonly message: string
   readonly remediation: string
@@ -304,7 +304,22 @@ export const testCredentials = (
       }
     }
     warnings.push(...expiryWarnings(definition, input.expiresAt, now))
-    return finish(verdict as Verdict, warnings)
+    if (!verdict) {
+      // Nothing was sent: "not tested" is not "passed", and the result says so.
+      return {
+        ...finish(
+          {
+            outcome: "connected",
+            message: "Not tested: this connector has no test request, so only the credentials' format was checked.",
+            remediation: "Add a test request to the connector definition.",
+            reason: "no test request",
+          },
+          warnings,
+        ),
+        tested: false,
+      }
+    }
+    return finish(verdict, warnings)
   })
 
 export { InvalidInput, TransportError }

@@ -130,7 +130,10 @@ describe("lint rules", () => {
       "connectors/acme.yaml:36:5 errors.rules: no rule maps 429; add one, or list 429 in errors.useDefaultsFor",
     ])
     expect(messages(minimalWith("useDefaultsFor: [429]", "useDefaultsFor: [403, 429]"))).toEqual([])
-    expect(messages(minimalWith("status: 401,", 'status: "4xx",'))).toEqual([])
+    // A class covers 401 too, though it then hides the 403 rule below it (see rule-shadowed).
+    expect(messages(minimalWith("status: 401,", 'status: "4xx",'))).toEqual([
+      "connectors/acme.yaml:37:7 warning errors.rules[1]: can never match: rule 1 matches every response this one would; move this rule above it",
+    ])
   })
 
   it("base-url-not-https: credentials travel only over https", () => {
@@ -145,9 +148,50 @@ describe("lint rules", () => {
     ])
   })
 
-  it("query-credential-without-reason: a credential in a query string needs the vendor's reason", () => {
+  it("query-credential-without-reason: a warning, since query strings end up in logs", () => {
     expect(messages(minimalWith("  - in: header\n    name: X-Api-Key", "  - in: query\n    name: api_key"))).toEqual([
-      'connectors/acme.yaml:27:5 auth[0]: credential in query parameter "api_key" needs a reason: query strings end up in logs',
+      'connectors/acme.yaml:27:5 warning auth[0]: credential in query parameter "api_key" has no reason: query strings end up in proxy and server logs, so say why the vendor needs it there',
+    ])
+  })
+
+  it("rule-shadowed: a rule that an earlier, unconditional rule always beats", () => {
+    const shadowed = minimalWith(
+      "  useDefaultsFor: [429]\n",
+      "    - { status: 401, json: { path: code, equals: EXPIRED }, outcome: expired_credentials, message: Old., remediation: Renew. }\n  useDefaultsFor: [429]\n",
+    )
+    expect(messages(shadowed)).toEqual([
+      "connectors/acme.yaml:38:7 warning errors.rules[2]: can never match: rule 1 matches every response this one would; move this rule above it",
+    ])
+  })
+
+  it("no-test-request: allowed, with a warning that save & test can only check formats", () => {
+    expect(
+      messages(
+        minimalWith('  requests:\n    - path: /v1/me\n      query: { since: "${today}" }\n', "  requests: []\n"),
+      ),
+    ).toEqual([
+      "connectors/acme.yaml:31:13 warning test.requests: no test request: save & test can only check the credentials' format, and will say tested: false",
+    ])
+  })
+
+  it("test-needs-more-privilege: the test should pass with the narrowest declared scope", () => {
+    const scoped = minimalWith(
+      "baseUrl:\n",
+      "scopes:\n  - { name: read, description: Read. }\n  - { name: admin, description: All. }\nbaseUrl:\n",
+    ).replace("    - path: /v1/me\n", "    - path: /v1/me\n      requiresScope: admin\n")
+    expect(messages(scoped)).toEqual([
+      "connectors/acme.yaml:36:22 warning test.requests[0].requiresScope: the test needs admin, but the narrowest key is read: a least-privilege key would fail save & test",
+    ])
+  })
+
+  it("missing-docs: a definition without links to the vendor's docs", () => {
+    expect(
+      messages(
+        minimalWith("docs:\n  api: https://docs.acme.example/api\n  credentials: https://docs.acme.example/keys\n", ""),
+      ),
+    ).toEqual([
+      "connectors/acme.yaml:1:5 warning id: no docs.api link: the generated customer page points to the vendor's API reference",
+      "connectors/acme.yaml:1:5 warning id: no docs.credentials link: the generated customer page points to the vendor's key-creation guide",
     ])
   })
 

@@ -19,7 +19,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     load: () => import("./commands/demo.ts"),
   },
   validate: {
-    usage: "keyway validate [file.yaml ...]",
+    usage: "keyway validate [--strict] [file.yaml ...]",
     summary: "Check connector definitions; print every problem as file:line:col",
     load: () => import("./commands/validate.ts"),
   },

@@ -55,7 +55,7 @@ const show = (definition: ConnectorDefinition, io: Io): void => {
   }
   const lines = [
     `${definition.name} (${definition.id}), ${definition.category}`,
-    `API docs: ${definition.docs.api}`,
+    `API docs: ${definition.docs?.api ?? "(not linked)"}`,
     "",
     "Credentials:",
     table(

@@ -1,13 +1,18 @@
-/** `keyway validate [files...]`: every problem in every definition; non-zero if there is an error. */
+/**
+ * `keyway validate [--strict] [files...]`: every problem in every definition; exit 2 if there is an
+ * error, or with --strict a warning.
+ */
 import { connectorFiles, loadConnectorFile } from "../../../core/catalog.ts"
 import { formatProblem } from "../../../core/load.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson } from "../io.ts"
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const files = args.length > 0 ? args : connectorFiles()
+  const strict = args.includes("--strict")
+  const named = args.filter((arg) => arg !== "--strict")
+  const files = named.length > 0 ? named : connectorFiles()
   const results = files.map(loadConnectorFile)
-  const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error").length
+  const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error" || strict).length
   const warnings = results.flatMap((r) => r.problems).length - errors
   if (io.json) {
     printJson(io, {
