@@ -28,13 +28,15 @@ export interface ContextFlags {
 export const openContext = async (flags: ContextFlags, env: NodeJS.ProcessEnv = process.env): Promise<Context> => {
   const closers: Array<() => Promise<void>> = []
   let sandboxUrl = flags.sandbox ? env.KEYWAY_SANDBOX_URL : undefined
+  const catalog = loadCatalog()
   if (flags.sandbox && !sandboxUrl) {
-    const { startSandbox } = await import("../../fixtures/sandbox.ts")
-    const sandbox = await startSandbox()
+    const { SANDBOX_VENDORS, startSandbox } = await import("../../fixtures/sandbox.ts")
+    // Connectors with no hand-written fake get one derived from their definition.
+    const sandbox = await startSandbox({ generic: [...catalog.values()].filter((d) => !(d.id in SANDBOX_VENDORS)) })
     closers.push(sandbox.stop)
     sandboxUrl = sandbox.url
   }
-  const keyway = createKeyway({ catalog: loadCatalog(), sandboxUrl })
+  const keyway = createKeyway({ catalog, sandboxUrl })
   closers.push(keyway.close)
   let vault: Promise<Vault> | undefined
   const config = storeConfigFromEnv(env, flags.workspace)

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util"
 import { loadCatalog } from "../../../core/catalog.ts"
+import { conformanceCredentials } from "../../../fixtures/generic-fake.ts"
 import { SANDBOX_VENDORS, startSandbox } from "../../../fixtures/sandbox.ts"
 import { SCENARIO_TABLE, WAIT_MODE_TABLE, WAIT_MODES, type WaitMode } from "../../../fixtures/scenarios.ts"
 import { EXIT } from "../exit-codes.ts"
@@ -73,6 +74,21 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
         "Scenarios: the credential value picks the vendor's behaviour.",
         table([["KEY", "BEHAVIOUR"], ...SCENARIO_TABLE.map((s) => [s.key, s.behaviour])]),
         "",
+        ...(generic.length > 0
+          ? [
+              "Connectors served by a fake derived from their definition accept these credentials:",
+              table([
+                ["VENDOR", "CREDENTIALS"],
+                ...generic.map((d) => [
+                  d.id,
+                  Object.entries(conformanceCredentials(d))
+                    .map(([key, value]) => `${key}=${value}`)
+                    .join(" "),
+                ]),
+              ]),
+              "",
+            ]
+          : []),
         "Wait modes for sandbox-429-<mode>-<n>:",
         table([["MODE", "HEADERS"], ...WAIT_MODE_TABLE.map((m) => [m.mode, m.headers])]),
         "",
