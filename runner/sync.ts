@@ -38,7 +38,7 @@ import { type ConnectionNotFound, findConnection, openCredentials, type Vault } 
 import type { UnsealFailed } from "./sealing.ts"
 import type { Sink } from "./sinks.ts"
 import type { StoreUnavailable } from "./store.ts"
-import { type Attempt, exchange, prepare, type TestOptions } from "./test-credentials.ts"
+import { type Attempt, exchange, pacingKey, prepare, type TestOptions } from "./test-credentials.ts"
 import type { HttpTransport } from "./transport.ts"
 
 export interface SyncState {
@@ -264,6 +264,7 @@ export const runSync = (
     yield* vault.store.putState(key, state)
 
     const policy = policyFor(definition.rateLimit, "sync")
+    const pacing = pacingKey(baseUrl.href, credentials)
     const secrets = Object.values(credentials)
     const placements = stream.auth ?? definition.auth
     const baseQuery = queryFor(stream, params)
@@ -298,12 +299,20 @@ export const runSync = (
           { baseUrl, credentials, settings: { ...settings }, params, now },
         )
         if (Either.isLeft(built)) return yield* Effect.fail(built.left)
-        const done = yield* exchange(built.right, policy)
+        const done = yield* exchange(built.right, policy, pacing)
         for (const attempt of done.attempts as Attempt[]) {
           if (attempt.waitMs !== undefined) {
             waits++
             waitedMs += attempt.waitMs
           }
+        }
+        if (done.heldBackMs !== undefined) {
+          return yield* Effect.fail(
+            fail(
+              "rate_limited",
+              `page ${state.pages + 1}: ${definition.name} asked Keyway to wait ${Math.ceil(done.heldBackMs / 1000)} s, longer than the sync's wait budget`,
+            ),
+          )
         }
         const result = Either.isRight(done.result) ? done.result.right : done.result.left.result
         if (!result) {

@@ -3,6 +3,8 @@
  * structured verdict. Fields are validated first (every problem at once); then each test request
  * is sent with the retry engine under save & test's small wait budget; then probes add warnings.
  */
+import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -94,17 +96,69 @@ interface Exchange {
   readonly result: Either.Either<HttpResult, AttemptFailed>
   readonly attempts: ReadonlyArray<Attempt>
   readonly lastDecision: Decision | undefined
+  /** Not sent: the vendor's last answer asked for a longer wait than this call's budget allows. */
+  readonly heldBackMs?: number
 }
 
-/** Sends one request through the retry engine, logging each attempt and each wait. */
-export const exchange = (request: OutgoingRequest, policy: RetryPolicy) =>
+/**
+ * The pacer's key: the base URL, and a hash of the credentials, so every request with the same key to the
+ * same vendor shares one pace. The hash never leaves the process and cannot be reversed.
+ */
+export const pacingKey = (baseUrl: string, credentials: Readonly<Record<string, Redacted.Redacted<string>>>): string =>
+  `${baseUrl}|${createHash("sha256")
+    .update(
+      JSON.stringify(
+        Object.entries(credentials)
+          .map(([k, v]) => [k, Redacted.value(v)])
+          .sort(),
+      ),
+    )
+    .digest("hex")
+    .slice(0, 24)}`
+
+/**
+ * Sends one request through the pacer and the retry engine, logging each attempt and each wait.
+ * With a pacing key, the request waits for its slot first, and its response teaches the pacer.
+ */
+export const exchange = (request: OutgoingRequest, policy: RetryPolicy, pacing?: string) =>
   Effect.gen(function* () {
     const transport = yield* HttpTransport
     const attempts: Attempt[] = []
     let lastDecision: Decision | undefined
     const line = describeRequest(request)
     const readOnly = request.method === "GET" || request.method === "HEAD"
-    const once = transport.send(request).pipe(
+    const pacer = pacing === undefined ? undefined : transport.pacers.for(pacing)
+    const waitForSlot = pacer
+      ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          const wait = pacer.reserve(now)
+          return wait > 0 ? Effect.sleep(wait) : Effect.void
+        })
+      : Effect.void
+    const learn = (result: HttpResult) =>
+      pacer
+        ? Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.sync(() => pacer.observe(now, result.status, headerLookup(result.headers))),
+          )
+        : Effect.void
+    // A paced 429 with no wait header has already slowed the pace; the retry waits about one slot,
+    // doubling, instead of a backoff sized for a vendor we know nothing about.
+    const retryPolicy = pacer
+      ? { ...policy, baseDelayMs: Math.min(policy.baseDelayMs, Math.max(20, Math.round(2000 / pacer.currentRate))) }
+      : policy
+    if (pacer) {
+      const wait = pacer.delayFor(yield* Clock.currentTimeMillis)
+      if (wait > policy.budgetMs) {
+        // Sending now would ignore a wait the vendor asked for; waiting would break the budget.
+        return {
+          result: Either.left(new AttemptFailed({ failure: { kind: "network", code: "HELD_BACK", readOnly } })),
+          attempts,
+          lastDecision,
+          heldBackMs: wait,
+        } satisfies Exchange
+      }
+    }
+    const once = Effect.zipRight(waitForSlot, transport.send(request)).pipe(
+      Effect.tap(learn),
       Effect.tapBoth({
         onSuccess: (result) => Effect.sync(() => attempts.push({ request: line, status: result.status })),
         onFailure: (error) => Effect.sync(() => attempts.push({ request: line, error: error.problem })),
@@ -123,7 +177,7 @@ export const exchange = (request: OutgoingRequest, policy: RetryPolicy) =>
           : Effect.succeed(result),
       ),
     )
-    const schedule = retrySchedule(policy, (failed: AttemptFailed) => failed.failure).pipe(
+    const schedule = retrySchedule(retryPolicy, (failed: AttemptFailed) => failed.failure).pipe(
       Schedule.tapOutput((decision) =>
         Effect.sync(() => {
           lastDecision = decision
@@ -168,6 +222,16 @@ const verdictOf = (
   expect: Expectation | undefined,
   secrets: ReadonlyArray<Redacted.Redacted<string>>,
 ): Verdict => {
+  if (done.heldBackMs !== undefined) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(done.heldBackMs / 1000))
+    return {
+      outcome: "rate_limited",
+      message: `${OUTCOME_INFO.rate_limited.message} It asked Keyway to wait; nothing was sent. Try again in ${retryAfterSeconds} s.`,
+      remediation: OUTCOME_INFO.rate_limited.remediation,
+      reason: "held back by the vendor's last wait",
+      retryAfterSeconds,
+    }
+  }
   const result = Either.isRight(done.result) ? done.result.right : done.result.left.result
   if (!result) {
     const error = Either.isLeft(done.result) ? done.result.left.error : undefined
@@ -256,7 +320,9 @@ export const testCredentials = (
     const send = (spec: RequestSpec, placements: ReadonlyArray<Placement>) =>
       Effect.suspend(() => {
         const built = buildRequest(spec, placements, context)
-        return Either.isLeft(built) ? Effect.fail(built.left) : exchange(built.right, policy)
+        return Either.isLeft(built)
+          ? Effect.fail(built.left)
+          : exchange(built.right, policy, pacingKey(baseUrl.href, credentials))
       })
 
     const attempts: Attempt[] = []

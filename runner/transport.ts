@@ -10,6 +10,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Agent, request } from "undici"
+import { PacerRegistry } from "../core/pacer.ts"
 
 export interface TransportOptions {
   readonly connectTimeoutMs: number
@@ -100,6 +101,8 @@ const errorCode = (error: unknown): string => {
 export interface Transport {
   readonly send: (request: OutgoingRequest) => Effect.Effect<HttpResult, TransportError>
   readonly options: TransportOptions
+  /** One pacer per credential and host, shared by every request through this transport. */
+  readonly pacers: PacerRegistry
 }
 
 export class HttpTransport extends Context.Tag("keyway/HttpTransport")<HttpTransport, Transport>() {}
@@ -124,6 +127,7 @@ const readCapped = async (
 
 export const makeTransport = (agent: Agent, options: TransportOptions): Transport => ({
   options,
+  pacers: new PacerRegistry(),
   send: (outgoing) =>
     Effect.tryPromise({
       try: async (signal) => {

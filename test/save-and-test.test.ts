@@ -168,7 +168,7 @@ describe("save & test verdicts", () => {
   })
 
   it("429 beyond the budget returns rate_limited with retryAfter at once, never invalid credentials", async () => {
-    const result = await check("activtrak", "sandbox-429-always")
+    const result = await check("activtrak", fresh("sandbox-429-always"))
     expect(result).toMatchObject({
       outcome: "rate_limited",
       actor: "retry",
@@ -177,6 +177,22 @@ describe("save & test verdicts", () => {
     })
     expect(result.message).toBe("ActivTrak is throttling requests. The key was not rejected. Try again in 3600 s.")
     expect(result.attempts).toEqual([{ request: "GET /activtrak/reports/v2/workinghours/users", status: 429 }])
+  })
+
+  it("after a vendor asks for a long wait, a new check of the same key sends nothing until it ends", async () => {
+    const key = fresh("sandbox-429-always")
+    await check("peopletray", key)
+    const before = [...sandbox.state.statusCounts.values()].reduce((a, b) => a + b, 0)
+    const again = await check("peopletray", key)
+    expect(again).toMatchObject({
+      outcome: "rate_limited",
+      attempts: [],
+      reason: "held back by the vendor's last wait",
+    })
+    expect(again.retryAfterSeconds).toBeGreaterThan(3590)
+    expect([...sandbox.state.statusCounts.values()].reduce((a, b) => a + b, 0)).toBe(before)
+    // Another key to the same vendor is not held back.
+    expect((await check("peopletray", "sandbox-valid")).outcome).toBe("connected")
   })
 
   it("429 then success, for each wait-header form, waits as asked and connects on the second attempt", async () => {

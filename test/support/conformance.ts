@@ -86,7 +86,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           valid: () => scenario("sandbox-valid"),
           wrong: () => scenario("sandbox-invalid"),
           throttledOnce: () => scenario(`sandbox-429-retry-after-1-c${++unique}`),
-          throttledBeyondBudget: () => scenario("sandbox-429-always"),
+          throttledBeyondBudget: () => scenario(`sandbox-429-always-c${++unique}`),
           serverError: () => scenario(`sandbox-500-1-c${++unique}`),
           requests: () => [...handwritten.state.statusCounts.values()].reduce((a, b) => a + b, 0),
           keyway: () => handwrittenKeyway,
@@ -146,9 +146,21 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           })
 
           it("a 429 beyond the save & test budget gives rate_limited with retryAfter", async () => {
-            const result = await test(driver.throttledBeyondBudget())
-            expect(result).toMatchObject({ outcome: "rate_limited", retryAfterSeconds: 3600 })
-            expect(result.attempts).toHaveLength(1)
+            // A fresh Keyway: the vendor's hour-long wait holds back every later check with this key.
+            const fresh = createKeyway({
+              catalog,
+              sandboxUrl: makeDriver === handDriver ? handwritten.url : generic.url,
+            })
+            try {
+              const result = await fresh.test({
+                connectorId: definition.id,
+                credentials: driver.throttledBeyondBudget(),
+              })
+              expect(result).toMatchObject({ outcome: "rate_limited", retryAfterSeconds: 3600 })
+              expect(result.attempts).toHaveLength(1)
+            } finally {
+              await fresh.close()
+            }
           })
 
           it("a 5xx gives server_error", async () => {
@@ -182,7 +194,12 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
                 const credentials = driver.valid()
                 const control = generic.generic[definition.id] as NonNullable<Sandbox["generic"][string]>
                 control.mode = { kind: "rule", index }
-                const result = await test(credentials)
+                // A fresh Keyway: a throttling rule's trigger asks for a long wait, which would hold
+                // back the next scenario's check with the same key.
+                const fresh = createKeyway({ catalog, sandboxUrl: generic.url })
+                const result = await fresh
+                  .test({ connectorId: definition.id, credentials })
+                  .finally(() => fresh.close())
                 expect(result.outcome).toBe(rule.outcome)
                 expect(result.message.startsWith(rule.message)).toBe(true)
                 expect(result.reason === `rule ${index + 1}` || result.outcome === "rate_limited").toBe(true)

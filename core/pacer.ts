@@ -1,0 +1,171 @@
+/**
+ * Pacing: the rate engine's proactive half. Retrying well after a 429 is not enough, since every 429
+ * costs a wait the vendor sets; a pacer spaces requests so that few 429s happen at all. There is one
+ * pacer per credential and host, shared by every request that uses them (save & test and syncs).
+ *
+ * - When the vendor states its limit (the IETF `RateLimit-Policy`, or `X-RateLimit-Limit` with a
+ *   reset), the pacer runs just under it, and slows further as the remaining quota runs low.
+ * - Otherwise it finds the limit itself: a slow start that doubles the rate about every half second,
+ *   then, after the first 429, additive increase and multiplicative decrease (AIMD), probing upward
+ *   slowly enough that 429s stay rare.
+ * - A wait the vendor asks for blocks the pacer too, so no other request jumps the queue.
+ *
+ * Pure: the clock is passed in as `now` (ms).
+ */
+import { type HeaderLookup, parseRateLimitField, requestedWait } from "./wait-headers.ts"
+
+export interface PacerOptions {
+  /** Requests per second before anything is known. */
+  readonly initialRate: number
+  readonly minRate: number
+  readonly maxRate: number
+  /** Fraction of a stated limit to run at, leaving room for clock skew and other clients. */
+  readonly margin: number
+  /** On a 429 with no stated limit, the rate is multiplied by this. */
+  readonly decrease: number
+  /** In steady state, the rate grows by this fraction of itself per second without a 429. */
+  readonly probePerSecond: number
+  /** When 429s cost a vendor-set wait, the probe is this many times slower. */
+  readonly costlyProbeDivisor: number
+}
+
+export const DEFAULT_PACER_OPTIONS: PacerOptions = {
+  initialRate: 20,
+  minRate: 0.2,
+  maxRate: 2000,
+  margin: 0.95,
+  decrease: 0.85,
+  probePerSecond: 0.01,
+  costlyProbeDivisor: 3,
+}
+
+export type PacerPhase = "slow-start" | "recovering" | "steady" | "informed"
+
+export class Pacer {
+  private rate: number
+  private phase: PacerPhase = "slow-start"
+  private nextFree = 0
+  private blockedUntil = 0
+  /** Arrival times of recent successes, for the rate the vendor actually accepted. */
+  private readonly accepted: number[] = []
+  private lastSuccess = 0
+  /** The last 429 came with a vendor-set wait: probing past the limit is costly, so probe slower. */
+  private costly429 = false
+
+  constructor(readonly options: PacerOptions = DEFAULT_PACER_OPTIONS) {
+    this.rate = options.initialRate
+  }
+
+  get currentRate(): number {
+    return this.rate
+  }
+
+  get currentPhase(): PacerPhase {
+    return this.phase
+  }
+
+  /** How long a request would wait now, without reserving anything. */
+  delayFor(now: number): number {
+    return Math.max(0, this.nextFree - now, this.blockedUntil - now)
+  }
+
+  /** How long to wait before sending; reserves that slot, so concurrent callers queue behind it. */
+  reserve(now: number): number {
+    const start = Math.max(now, this.nextFree, this.blockedUntil)
+    this.nextFree = start + 1000 / this.rate
+    return start - now
+  }
+
+  private clamp(rate: number): number {
+    return Math.min(this.options.maxRate, Math.max(this.options.minRate, rate))
+  }
+
+  /** What the vendor states about its limit, as requests per second, or undefined. */
+  private statedRate(header: HeaderLookup): { rate: number; remaining?: number; resetSeconds?: number } | undefined {
+    const policy = /;\s*q\s*=\s*(\d+)/.exec(header("ratelimit-policy") ?? "")
+    const window = /;\s*w\s*=\s*(\d+)/.exec(header("ratelimit-policy") ?? "")
+    const [current] = parseRateLimitField(header("ratelimit"))
+    if (policy?.[1] && window?.[1] && Number(window[1]) > 0) {
+      return {
+        rate: Number(policy[1]) / Number(window[1]),
+        ...(current?.remaining !== undefined ? { remaining: current.remaining } : {}),
+        ...(current?.resetSeconds !== undefined ? { resetSeconds: current.resetSeconds } : {}),
+      }
+    }
+    const limit = Number(header("x-ratelimit-limit"))
+    const remaining = Number(header("x-ratelimit-remaining"))
+    const reset = Number(header("x-ratelimit-reset"))
+    // Only a reset given as seconds to wait names a window; an epoch says when, not how long.
+    if (limit > 0 && reset > 0 && reset < 1e9) {
+      return { rate: limit / reset, ...(Number.isFinite(remaining) ? { remaining } : {}), resetSeconds: reset }
+    }
+    return undefined
+  }
+
+  /** Learns from one response. */
+  observe(now: number, status: number, header: HeaderLookup): void {
+    const stated = this.statedRate(header)
+    if (stated) {
+      this.phase = "informed"
+      this.rate = this.clamp(stated.rate * this.options.margin)
+      // Quota spent: skip a slot at the stated rate, so the next request finds a token again.
+      if (stated.remaining === 0) this.nextFree = Math.max(this.nextFree, now + 1000 / stated.rate)
+    }
+    if (status === 429) {
+      const wait = requestedWait(header, now)
+      if (wait) this.blockedUntil = Math.max(this.blockedUntil, now + wait.delayMs)
+      if (!stated) {
+        // The vendor's real rate is about what it accepted in the last second, when that is known.
+        // After the first 429, probe back quickly (the estimate is rough); after the next, slowly.
+        const accepted = this.acceptedRate(now)
+        const base = this.phase === "slow-start" && accepted ? Math.min(this.rate, accepted) : this.rate
+        this.rate = this.clamp(base * this.options.decrease)
+        // A 429 that costs a vendor-set wait is expensive: then settle at once, probing slowly.
+        this.phase = this.phase === "slow-start" && !wait ? "recovering" : "steady"
+        this.costly429 = wait !== undefined && wait.delayMs >= 500
+      }
+      this.nextFree = Math.max(this.nextFree, now + 1000 / this.rate)
+      return
+    }
+    if (status >= 200 && status < 300) {
+      this.accepted.push(now)
+      while (this.accepted.length > 0 && (this.accepted[0] as number) < now - 1000) this.accepted.shift()
+      const elapsed = this.lastSuccess ? Math.min(1000, now - this.lastSuccess) / 1000 : 0
+      this.lastSuccess = now
+      if (this.phase === "slow-start") this.rate = this.clamp(this.rate * 2 ** (elapsed * 2))
+      else if (this.phase === "recovering")
+        this.rate = this.clamp(this.rate * (1 + 5 * this.options.probePerSecond * elapsed))
+      else if (this.phase === "steady") {
+        const probe = this.costly429
+          ? this.options.probePerSecond / this.options.costlyProbeDivisor
+          : this.options.probePerSecond
+        this.rate = this.clamp(this.rate * (1 + probe * elapsed))
+      }
+    }
+  }
+
+  /**
+   * The rate the vendor accepted just before now: over the last quarter second, since during a ramp
+   * the last full second mixes in slower sending.
+   */
+  private acceptedRate(now: number): number | undefined {
+    const recent = this.accepted.filter((at) => at >= now - 250)
+    return recent.length >= 5 ? recent.length * 4 : undefined
+  }
+}
+
+/** The pacers of one process, one per credential and host. The key never holds a secret. */
+export class PacerRegistry {
+  private readonly pacers = new Map<string, Pacer>()
+
+  constructor(readonly options: PacerOptions = DEFAULT_PACER_OPTIONS) {}
+
+  for(key: string): Pacer {
+    let pacer = this.pacers.get(key)
+    if (!pacer) {
+      pacer = new Pacer(this.options)
+      this.pacers.set(key, pacer)
+    }
+    return pacer
+  }
+}
