@@ -5,6 +5,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** Where results go: bench/results, unless BENCH_RESULTS_DIR says otherwise (the smoke test does). */
+export const resultsDir = (): string =>
+  process.env.BENCH_RESULTS_DIR ?? fileURLToPath(new URL("./results/", import.meta.url))
 
 export interface Contender {
   readonly name: string
@@ -83,9 +89,10 @@ export const report = (name: string, stats: ReadonlyArray<Stats>, extra: Record<
     console.log(`${subject.name} takes ${ratio.toFixed(2)}x the time of ${baseline}`)
   }
   for (const [key, value] of Object.entries(extra)) console.log(`${key}: ${JSON.stringify(value)}`)
-  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
+  const dir = resultsDir()
+  mkdirSync(dir, { recursive: true })
   writeFileSync(
-    new URL(`./results/${name}.json`, import.meta.url),
+    join(dir, `${name}.json`),
     `${JSON.stringify({ name, machine: machine(), stats, timeRatioToBaselines: ratios, ...extra }, null, 2)}\n`,
   )
 }

@@ -6,8 +6,18 @@ import { spawnSync } from "node:child_process"
 import { readdirSync } from "node:fs"
 
 const here = new URL("./", import.meta.url)
+/** The order: overhead first, then throughput, rate limits and start-up. */
+const ORDER = [
+  "save-and-test-sequential.ts",
+  "save-and-test-concurrent.ts",
+  "sync-throughput.ts",
+  "rate-limit-efficiency.ts",
+  "cli-startup.ts",
+  "sandbox-paging.ts",
+]
 const available = readdirSync(here)
   .filter((file) => file.endsWith(".ts") && !["run.ts", "harness.ts"].includes(file))
+  .sort((a, b) => ORDER.indexOf(a) - ORDER.indexOf(b))
   .map((file) => file.replace(/\.ts$/, ""))
 const wanted = process.argv.slice(2)
 const unknown = wanted.filter((name) => !available.includes(name))

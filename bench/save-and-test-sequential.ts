@@ -1,7 +1,8 @@
 /**
  * save-and-test-sequential: N save & test checks (valid key) against the ActivTrak fake, one after
- * another, against baseline (a): raw `undici.request` on an Agent with the same options, sending the
- * same request and checking the status. Both run in this process, alternating, after a warm-up.
+ * another, against (a) raw `undici.request` on an Agent with the same options, sending the same request
+ * and checking the status, and (b) axios with axios-retry. All run in this process, alternating, after
+ * a warm-up.
  *
  *   npm run bench -- save-and-test-sequential        (N=2000 by default; N=... to change)
  */
@@ -10,6 +11,7 @@ import { startSandbox } from "../fixtures/sandbox.ts"
 import { createKeyway } from "../runner/keyway.ts"
 import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
 import { compare, report } from "./harness.ts"
+import { typicalAxios } from "./support/baselines.ts"
 
 const N = Number(process.env.N ?? 2000)
 const sandbox = await startSandbox({ records: 1 })
@@ -18,6 +20,7 @@ const agent: Agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
 const today = new Date().toISOString().slice(0, 10)
 const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)
 const url = `${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=${week}&to=${today}&pageSize=1`
+const client = typicalAxios()
 
 try {
   const stats = await compare(
@@ -46,8 +49,20 @@ try {
           return N
         },
       },
+      {
+        name: "axios + axios-retry",
+        run: async () => {
+          for (let i = 0; i < N; i++) {
+            const response = await client.get(url, {
+              headers: { "x-api-key": "sandbox-valid", accept: "application/json" },
+            })
+            if (response.status !== 200 || !Array.isArray(response.data.activity)) throw new Error("unexpected")
+          }
+          return N
+        },
+      },
     ],
-    { rounds: Number(process.env.ROUNDS ?? 5), warmup: 1 },
+    { rounds: Number(process.env.ROUNDS ?? 3), warmup: 1 },
   )
   const [keywayStats] = stats
   report("save-and-test-sequential", stats, {

@@ -1,0 +1,130 @@
+/**
+ * save-and-test-concurrent: 20,000 save & test checks at concurrency 100, spread over the four
+ * connectors, against (a) raw undici.request on an Agent with the same options and (b) axios with
+ * axios-retry, each sending the same requests. Reports throughput, peak RSS, and the process's open
+ * file descriptors (sockets included) after each round, which must not grow.
+ *
+ *   npm run bench -- save-and-test-concurrent        (N=... CONCURRENCY=... to change)
+ */
+import { readdirSync } from "node:fs"
+import { request } from "undici"
+import { startSandbox } from "../fixtures/sandbox.ts"
+import { createKeyway } from "../runner/keyway.ts"
+import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
+import { compare, report } from "./harness.ts"
+import { typicalAxios } from "./support/baselines.ts"
+
+const N = Number(process.env.N ?? 20_000)
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 100)
+const sandbox = await startSandbox({ records: 1 })
+const keyway = createKeyway({ sandboxUrl: sandbox.url })
+const agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+const client = typicalAxios()
+const today = new Date().toISOString().slice(0, 10)
+
+/** The same four test requests Keyway sends, as plain URL + headers. */
+const CHECKS = [
+  {
+    connector: "activtrak",
+    credentials: { apiKey: "sandbox-valid" },
+    url: `${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=${today}&to=${today}&pageSize=1`,
+    headers: { "x-api-key": "sandbox-valid" },
+  },
+  {
+    connector: "activityinfo",
+    credentials: { apiToken: "sandbox-readonly" },
+    url: `${sandbox.baseUrls.activityinfo}/resources/databases`,
+    headers: { authorization: "Bearer sandbox-readonly" },
+    // Keyway's token-scope probe: the baselines send it too, so all do the same requests.
+    probe: `${sandbox.baseUrls.activityinfo}/resources/accounts/tokens`,
+  },
+  {
+    connector: "peopletray",
+    credentials: { apiKey: "sandbox-valid" },
+    url: `${sandbox.baseUrls.peopletray}/api/v2/powerbi/people`,
+    headers: { "x-api-key": "sandbox-valid" },
+  },
+  {
+    connector: "trackvia",
+    credentials: { apiKey: "sandbox-valid", authToken: "sandbox-valid" },
+    url: `${sandbox.baseUrls.trackvia}/openapi/views?user_key=sandbox-valid`,
+    headers: { authorization: "Bearer sandbox-valid" },
+  },
+] as const
+
+const pool = async (count: number, work: (index: number) => Promise<void>) => {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) await work(next++)
+    }),
+  )
+  return count
+}
+
+const openDescriptors = () => readdirSync("/proc/self/fd").length
+const fdsAfterRound: Record<string, number[]> = {}
+const track = (name: string, run: () => Promise<number>) => async () => {
+  const result = await run()
+  ;(fdsAfterRound[name] ??= []).push(openDescriptors())
+  return result
+}
+
+try {
+  const stats = await compare(
+    [
+      {
+        name: "keyway save & test",
+        run: track("keyway save & test", () =>
+          pool(N, async (i) => {
+            const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
+            const result = await keyway.test({ connectorId: check.connector, credentials: { ...check.credentials } })
+            if (result.outcome !== "connected") throw new Error(`${check.connector}: ${result.outcome}`)
+          }),
+        ),
+      },
+      {
+        name: "raw undici.request",
+        run: track("raw undici.request", () =>
+          pool(N, async (i) => {
+            const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
+            for (const url of "probe" in check ? [check.url, check.probe] : [check.url]) {
+              const response = await request(url, {
+                dispatcher: agent,
+                headers: { ...check.headers, accept: "application/json" },
+              })
+              JSON.parse(await response.body.text())
+              if (response.statusCode !== 200) throw new Error(`${check.connector}: ${response.statusCode}`)
+            }
+          }),
+        ),
+      },
+      {
+        name: "axios + axios-retry",
+        run: track("axios + axios-retry", () =>
+          pool(N, async (i) => {
+            const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
+            for (const url of "probe" in check ? [check.url, check.probe] : [check.url]) {
+              const response = await client.get(url, { headers: { ...check.headers, accept: "application/json" } })
+              if (response.status !== 200) throw new Error(`${check.connector}: ${response.status}`)
+            }
+          }),
+        ),
+      },
+    ],
+    { rounds: Number(process.env.ROUNDS ?? 2), warmup: 1 },
+  )
+  const [keywayStats, undiciStats] = stats
+  report("save-and-test-concurrent", stats, {
+    checks: N,
+    concurrency: CONCURRENCY,
+    throughputRatioToUndici:
+      keywayStats && undiciStats ? keywayStats.unitsPerSecond / undiciStats.unitsPerSecond : null,
+    processPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    openDescriptorsAfterEachRound: fdsAfterRound,
+  })
+} finally {
+  await keyway.close()
+  await agent.destroy()
+  await sandbox.stop()
+}
