@@ -16,6 +16,8 @@ export interface Contender {
   readonly name: string
   /** One measured run; returns how many units of work it did (records, requests...). */
   readonly run: () => Promise<number>
+  /** A smaller run for the warm-up, where the measured one is long; defaults to `run`. */
+  readonly warmup?: () => Promise<number>
 }
 
 export interface Stats {
@@ -38,7 +40,7 @@ export const compare = async (
   contenders: ReadonlyArray<Contender>,
   options: { readonly rounds: number; readonly warmup: number },
 ): Promise<ReadonlyArray<Stats>> => {
-  for (let i = 0; i < options.warmup; i++) for (const c of contenders) await c.run()
+  for (let i = 0; i < options.warmup; i++) for (const c of contenders) await (c.warmup ?? c.run)()
   const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]))
   const units = new Map<string, number>()
   for (let round = 0; round < options.rounds; round++) {

@@ -30,7 +30,7 @@ import { fixedBackoffMs, sleep, typicalAxios } from "./support/baselines.ts"
 const PAGES = Number(process.env.PAGES ?? 3000)
 const RATE = Number(process.env.RATE ?? 50)
 const BURST = Number(process.env.BURST ?? 10)
-const BASELINE_SECONDS = Number(process.env.BASELINE_SECONDS ?? 12)
+const BASELINE_SECONDS = Number(process.env.BASELINE_SECONDS ?? 8)
 const MODES = ["none", "retry-after", "ratelimit"] as const
 
 const startSandbox = async (mode: string): Promise<{ child: ChildProcess; url: string }> => {

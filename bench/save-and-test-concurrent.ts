@@ -52,6 +52,8 @@ const CHECKS = [
   },
 ] as const
 
+const WARMUP = Math.max(1, Math.round(N / 10))
+
 const pool = async (count: number, work: (index: number) => Promise<void>) => {
   let next = 0
   await Promise.all(
@@ -64,53 +66,43 @@ const pool = async (count: number, work: (index: number) => Promise<void>) => {
 
 const openDescriptors = () => readdirSync("/proc/self/fd").length
 const fdsAfterRound: Record<string, number[]> = {}
-const track = (name: string, run: () => Promise<number>) => async () => {
-  const result = await run()
-  ;(fdsAfterRound[name] ??= []).push(openDescriptors())
-  return result
-}
+/** A contender whose `work` runs `count` checks; the warm-up runs a tenth as many. */
+const contender = (name: string, work: (index: number) => Promise<void>) => ({
+  name,
+  warmup: () => pool(WARMUP, work),
+  run: async () => {
+    const result = await pool(N, work)
+    ;(fdsAfterRound[name] ??= []).push(openDescriptors())
+    return result
+  },
+})
 
 try {
   const stats = await compare(
     [
-      {
-        name: "keyway save & test",
-        run: track("keyway save & test", () =>
-          pool(N, async (i) => {
-            const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
-            const result = await keyway.test({ connectorId: check.connector, credentials: { ...check.credentials } })
-            if (result.outcome !== "connected") throw new Error(`${check.connector}: ${result.outcome}`)
-          }),
-        ),
-      },
-      {
-        name: "raw undici.request",
-        run: track("raw undici.request", () =>
-          pool(N, async (i) => {
-            const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
-            for (const url of "probe" in check ? [check.url, check.probe] : [check.url]) {
-              const response = await request(url, {
-                dispatcher: agent,
-                headers: { ...check.headers, accept: "application/json" },
-              })
-              JSON.parse(await response.body.text())
-              if (response.statusCode !== 200) throw new Error(`${check.connector}: ${response.statusCode}`)
-            }
-          }),
-        ),
-      },
-      {
-        name: "axios + axios-retry",
-        run: track("axios + axios-retry", () =>
-          pool(N, async (i) => {
-            const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
-            for (const url of "probe" in check ? [check.url, check.probe] : [check.url]) {
-              const response = await client.get(url, { headers: { ...check.headers, accept: "application/json" } })
-              if (response.status !== 200) throw new Error(`${check.connector}: ${response.status}`)
-            }
-          }),
-        ),
-      },
+      contender("keyway save & test", async (i) => {
+        const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
+        const result = await keyway.test({ connectorId: check.connector, credentials: { ...check.credentials } })
+        if (result.outcome !== "connected") throw new Error(`${check.connector}: ${result.outcome}`)
+      }),
+      contender("raw undici.request", async (i) => {
+        const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
+        for (const url of "probe" in check ? [check.url, check.probe] : [check.url]) {
+          const response = await request(url, {
+            dispatcher: agent,
+            headers: { ...check.headers, accept: "application/json" },
+          })
+          JSON.parse(await response.body.text())
+          if (response.statusCode !== 200) throw new Error(`${check.connector}: ${response.statusCode}`)
+        }
+      }),
+      contender("axios + axios-retry", async (i) => {
+        const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
+        for (const url of "probe" in check ? [check.url, check.probe] : [check.url]) {
+          const response = await client.get(url, { headers: { ...check.headers, accept: "application/json" } })
+          if (response.status !== 200) throw new Error(`${check.connector}: ${response.status}`)
+        }
+      }),
     ],
     { rounds: Number(process.env.ROUNDS ?? 2), warmup: 1 },
   )

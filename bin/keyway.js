@@ -1,6 +1,35 @@
 #!/usr/bin/env node
-// Keyway's CLI entry. The sources are TypeScript, loaded through tsx's ESM hooks.
-import { register } from "tsx/esm/api"
+// Keyway's CLI entry. It runs the bundle in dist/ (built by `npm install`) when that is newer than
+// every TypeScript source, and otherwise the sources themselves through tsx, so an edit is never
+// run stale.
+import { readdirSync, statSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 
-register()
-await import("../runner/cli/main.ts")
+const root = fileURLToPath(new URL("..", import.meta.url))
+const newestSource = () => {
+  let newest = 0
+  const visit = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) visit(path)
+      else if (entry.name.endsWith(".ts")) newest = Math.max(newest, statSync(path).mtimeMs)
+    }
+  }
+  for (const dir of ["core", "runner", "fixtures"]) visit(join(root, dir))
+  return newest
+}
+const bundle = join(root, "dist", "main.js")
+let fresh = false
+try {
+  fresh = statSync(bundle).mtimeMs >= newestSource()
+} catch {
+  fresh = false
+}
+if (fresh) {
+  await import(bundle)
+} else {
+  const { register } = await import("tsx/esm/api")
+  register()
+  await import("../runner/cli/main.ts")
+}

@@ -1,14 +1,24 @@
 /**
  * Reading connector files from disk. The pure work is in `load.ts`; this is the I/O edge.
  */
-import { readdirSync, readFileSync } from "node:fs"
-import { join, relative } from "node:path"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { ConnectorDefinition } from "./definition.ts"
 import { type LoadResult, loadDefinitionText } from "./load.ts"
 
+/**
+ * The project's root: the nearest folder above this module that holds package.json. This module may
+ * run from its source or from the bundle in dist/, at different depths.
+ */
+export const PROJECT_ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir)
+  return dir
+})()
+
 /** The repository's `connectors/` folder, wherever Keyway is run from. */
-export const CONNECTORS_DIR = fileURLToPath(new URL("../connectors/", import.meta.url))
+export const CONNECTORS_DIR = join(PROJECT_ROOT, "connectors/")
 
 const displayName = (path: string): string => {
   const shown = relative(process.cwd(), path)

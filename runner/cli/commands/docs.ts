@@ -4,15 +4,14 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { CONNECTORS_DIR, loadConnectorDir } from "../../../core/catalog.ts"
+import { CONNECTORS_DIR, loadConnectorDir, PROJECT_ROOT } from "../../../core/catalog.ts"
 import { formatProblem } from "../../../core/load.ts"
 import { connectorPage, indexPage } from "../../docs.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, UsageError } from "../io.ts"
 
-export const DOCS_DIR = fileURLToPath(new URL("../../../docs/connectors/", import.meta.url))
+export const DOCS_DIR = join(PROJECT_ROOT, "docs", "connectors")
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
   const { values } = (() => {
