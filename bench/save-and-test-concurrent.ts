@@ -72,7 +72,7 @@ const contender = (name: string, work: (index: number) => Promise<void>) => ({
   warmup: () => pool(WARMUP, work),
   run: async () => {
     const result = await pool(N, work)
-    ;(fdsAfterRound[name] ??= []).push(openDescriptors())
+    fdsAfterRound[name] = [...(fdsAfterRound[name] ?? []), openDescriptors()]
     return result
   },
 })
