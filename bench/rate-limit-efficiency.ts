@@ -11,7 +11,6 @@
  *
  *   npm run bench -- rate-limit-efficiency        (PAGES=... RATE=... BURST=... to change)
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -26,39 +25,13 @@ import { runSync } from "../runner/sync.ts"
 import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
 import { machine, resultsDir } from "./harness.ts"
 import { fixedBackoffMs, sleep, typicalAxios } from "./support/baselines.ts"
+import { startSandboxProcess } from "./support/sandbox-process.ts"
 
 const PAGES = Number(process.env.PAGES ?? 3000)
 const RATE = Number(process.env.RATE ?? 50)
 const BURST = Number(process.env.BURST ?? 10)
 const BASELINE_SECONDS = Number(process.env.BASELINE_SECONDS ?? 8)
 const MODES = ["none", "retry-after", "ratelimit"] as const
-
-const startSandbox = async (mode: string): Promise<{ child: ChildProcess; url: string }> => {
-  const child = spawn(
-    process.execPath,
-    [
-      new URL("../bin/keyway.js", import.meta.url).pathname,
-      "sandbox",
-      "--json",
-      "--rate",
-      String(RATE),
-      "--burst",
-      String(BURST),
-      "--mode",
-      mode,
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  )
-  let output = ""
-  const url = await new Promise<string>((resolve) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /"url": "([^"]+)"/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-  })
-  return { child, url }
-}
 
 interface Outcome {
   readonly contender: string
@@ -85,7 +58,7 @@ const viewUrl = (base: string, key: string, start: number) =>
 const results: Outcome[] = []
 const home = mkdtempSync(join(tmpdir(), "keyway-bench-rate-"))
 for (const mode of MODES) {
-  const sandbox = await startSandbox(mode)
+  const sandbox = await startSandboxProcess(["--rate", String(RATE), "--burst", String(BURST), "--mode", mode])
   const keyway = createKeyway({ sandboxUrl: sandbox.url })
   const vault = { store: await openStore({ home, url: undefined, workspace: mode }), keyring: loadKeyring(home) }
   try {

@@ -6,7 +6,6 @@
  *
  *   npm run bench -- sync-throughput        (RECORDS=... to change the size)
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, openSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -20,26 +19,12 @@ import { openStore } from "../runner/store.ts"
 import { runSync } from "../runner/sync.ts"
 import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
 import { compare, report } from "./harness.ts"
+import { startSandboxProcess } from "./support/sandbox-process.ts"
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000)
 const PAGE = 1000
 const FROM = "2026-01-01"
 const TO = "2026-01-31"
-
-const startSandboxProcess = async (): Promise<{ child: ChildProcess; url: string }> => {
-  const child = spawn(process.execPath, [new URL("../bin/keyway.js", import.meta.url).pathname, "sandbox", "--json"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  })
-  let output = ""
-  const url = await new Promise<string>((resolve) => {
-    child.stdout?.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      const match = /"url": "([^"]+)"/.exec(output)
-      if (match?.[1]) resolve(match[1])
-    })
-  })
-  return { child, url }
-}
 
 const sandbox = await startSandboxProcess()
 const home = mkdtempSync(join(tmpdir(), "keyway-bench-sync-"))

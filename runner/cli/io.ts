@@ -2,6 +2,7 @@
  * What a command may touch: its arguments, its output streams and whether the user wants JSON.
  * Commands write through this, never to `process` directly, so tests can run them in-process.
  */
+import { type ParseArgsConfig, parseArgs } from "node:util"
 import * as Data from "effect/Data"
 
 export interface Io {
@@ -33,4 +34,16 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
         .trimEnd(),
     )
     .join("\n")
+}
+
+/** `node:util`'s parseArgs, with its errors as one-line usage errors. */
+export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(
+  args: ReadonlyArray<string>,
+  options: O,
+) => {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true })
+  } catch (error) {
+    throw new UsageError({ detail: (error as Error).message })
+  }
 }

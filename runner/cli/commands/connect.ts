@@ -3,14 +3,13 @@
  *   [--save-on-failure] [--workspace W] [--sandbox]`: save & test. Secrets come from a hidden prompt,
  * KEYWAY_<FIELD> variables, or JSON on standard input; never from arguments.
  */
-import { parseArgs } from "node:util"
 import * as Effect from "effect/Effect"
 import { loadCatalog } from "../../../core/catalog.ts"
 import { connect } from "../../connections.ts"
 import { definitionFor, runOrThrow } from "../../keyway.ts"
 import { openContext, parseSettings } from "../context.ts"
 import { exitCodeForOutcome } from "../exit-codes.ts"
-import { type Io, printJson, UsageError } from "../io.ts"
+import { type Io, parseFlags, printJson, UsageError } from "../io.ts"
 import { renderResult } from "../render.ts"
 import { collectSecrets, refuseSecretsInArgv } from "../secret-input.ts"
 
@@ -24,23 +23,14 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
     })
   }
   refuseSecretsInArgv(args, definition.credentials)
-  const { values } = (() => {
-    try {
-      return parseArgs({
-        args: args.slice(1),
-        options: {
-          label: { type: "string" },
-          setting: { type: "string", multiple: true },
-          expires: { type: "string" },
-          "save-on-failure": { type: "boolean" },
-          workspace: { type: "string" },
-          sandbox: { type: "boolean" },
-        },
-      })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values } = parseFlags(args.slice(1), {
+    label: { type: "string" },
+    setting: { type: "string", multiple: true },
+    expires: { type: "string" },
+    "save-on-failure": { type: "boolean" },
+    workspace: { type: "string" },
+    sandbox: { type: "boolean" },
+  })
   const credentials = await collectSecrets(definition.credentials)
   const context = await openContext({ sandbox: values.sandbox ?? false, workspace: values.workspace })
   try {

@@ -3,29 +3,22 @@
  * `keyway connections test <id> | --all [--sandbox]`: re-test saved connections.
  * `keyway connections remove <id>`.
  */
-import { parseArgs } from "node:util"
 import { loadCatalog } from "../../../core/catalog.ts"
 import { findConnection, retest, view } from "../../connections.ts"
 import { runOrThrow, runPlain } from "../../keyway.ts"
 import { openContext } from "../context.ts"
 import { EXIT, exitCodeForOutcome, worstExitCode } from "../exit-codes.ts"
-import { type Io, printJson, table, UsageError } from "../io.ts"
+import { type Io, parseFlags, printJson, table, UsageError } from "../io.ts"
 import { renderResult } from "../render.ts"
 
 const DAY_MS = 86_400_000
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values, positionals } = (() => {
-    try {
-      return parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: { all: { type: "boolean" }, workspace: { type: "string" }, sandbox: { type: "boolean" } },
-      })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values, positionals } = parseFlags(args, {
+    all: { type: "boolean" },
+    workspace: { type: "string" },
+    sandbox: { type: "boolean" },
+  })
   const [action, id] = positionals
   const context = await openContext({ sandbox: values.sandbox ?? false, workspace: values.workspace })
   try {

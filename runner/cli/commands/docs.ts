@@ -4,26 +4,20 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
-import { parseArgs } from "node:util"
 import { CONNECTORS_DIR, loadConnectorDir, PROJECT_ROOT } from "../../../core/catalog.ts"
 import { formatProblem } from "../../../core/load.ts"
 import { connectorPage, indexPage } from "../../docs.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, UsageError } from "../io.ts"
+import { type Io, parseFlags, printJson } from "../io.ts"
 
 export const DOCS_DIR = join(PROJECT_ROOT, "docs", "connectors")
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values } = (() => {
-    try {
-      return parseArgs({
-        args: [...args],
-        options: { check: { type: "boolean" }, connectors: { type: "string" }, out: { type: "string" } },
-      })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values } = parseFlags(args, {
+    check: { type: "boolean" },
+    connectors: { type: "string" },
+    out: { type: "string" },
+  })
   const results = loadConnectorDir(values.connectors ?? CONNECTORS_DIR)
   const broken = results.filter((r) => !r.definition)
   if (broken.length > 0) {

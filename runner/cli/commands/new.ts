@@ -5,36 +5,25 @@
  */
 import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { parseArgs } from "node:util"
 import { read } from "read"
 import { CONNECTORS_DIR } from "../../../core/catalog.ts"
 import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
 import { type AuthStyle, scaffoldDefinition } from "../../scaffold.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, UsageError } from "../io.ts"
+import { type Io, parseFlags, printJson, UsageError } from "../io.ts"
 
 const STYLES: ReadonlyArray<AuthStyle> = ["header", "bearer", "query", "basic"]
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values, positionals } = (() => {
-    try {
-      return parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          name: { type: "string" },
-          "base-url": { type: "string" },
-          auth: { type: "string" },
-          "param-name": { type: "string" },
-          "test-path": { type: "string" },
-          "docs-url": { type: "string" },
-          dir: { type: "string" },
-        },
-      })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values, positionals } = parseFlags(args, {
+    name: { type: "string" },
+    "base-url": { type: "string" },
+    auth: { type: "string" },
+    "param-name": { type: "string" },
+    "test-path": { type: "string" },
+    "docs-url": { type: "string" },
+    dir: { type: "string" },
+  })
   const id = positionals[0]
   if (!id || !/^[a-z][a-z0-9-]*$/.test(id)) {
     throw new UsageError({

@@ -3,22 +3,15 @@
  * With KEYWAY_MASTER_KEY the operator rotates: set the new key, list the old one in
  * KEYWAY_PREVIOUS_MASTER_KEYS, and run this to re-seal every record.
  */
-import { parseArgs } from "node:util"
 import { resealAll } from "../../connections.ts"
 import { runPlain } from "../../keyway.ts"
 import { addKeyFile, loadKeyring, retireKeys } from "../../sealing.ts"
 import { openStore, storeConfigFromEnv } from "../../store.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, UsageError } from "../io.ts"
+import { type Io, parseFlags, printJson } from "../io.ts"
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values } = (() => {
-    try {
-      return parseArgs({ args: [...args], options: { workspace: { type: "string" } } })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values } = parseFlags(args, { workspace: { type: "string" } })
   const config = storeConfigFromEnv(process.env, values.workspace)
   const before = loadKeyring(config.home)
   const fromFiles = before.source === "files"

@@ -2,13 +2,12 @@
  * `keyway sandbox [--port N] [--records N] [--rate N --burst N --mode M]`: serves the four vendor
  * fakes on loopback until interrupted, and prints their base URLs and the scenario keys.
  */
-import { parseArgs } from "node:util"
 import { loadCatalog } from "../../../core/catalog.ts"
 import { conformanceCredentials } from "../../../fixtures/generic-fake.ts"
 import { SANDBOX_VENDORS, startSandbox } from "../../../fixtures/sandbox.ts"
 import { SCENARIO_TABLE, WAIT_MODE_TABLE, WAIT_MODES, type WaitMode } from "../../../fixtures/scenarios.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, table, UsageError } from "../io.ts"
+import { type Io, parseFlags, printJson, table, UsageError } from "../io.ts"
 
 const wholeNumber = (name: string, text: string | undefined): number | undefined => {
   if (text === undefined) return undefined
@@ -17,22 +16,13 @@ const wholeNumber = (name: string, text: string | undefined): number | undefined
 }
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values } = (() => {
-    try {
-      return parseArgs({
-        args: [...args],
-        options: {
-          port: { type: "string" },
-          records: { type: "string" },
-          rate: { type: "string" },
-          burst: { type: "string" },
-          mode: { type: "string" },
-        },
-      })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values } = parseFlags(args, {
+    port: { type: "string" },
+    records: { type: "string" },
+    rate: { type: "string" },
+    burst: { type: "string" },
+    mode: { type: "string" },
+  })
   const mode = values.mode ?? "vendor"
   if (mode !== "vendor" && !(WAIT_MODES as ReadonlyArray<string>).includes(mode)) {
     throw new UsageError({ detail: `--mode is one of vendor, ${WAIT_MODES.join(", ")}` })

@@ -2,13 +2,12 @@
  * `keyway sync <connection> <stream> [--from D --to D] [--param k=v] [--out file] [--resume]
  *   [--sandbox] [--workspace W]`: pulls a report as NDJSON, to stdout or to a file.
  */
-import { parseArgs } from "node:util"
 import { runOrThrow } from "../../keyway.ts"
 import { fileSink, writableSink } from "../../sinks.ts"
 import { runSync, type SyncProgress } from "../../sync.ts"
 import { openContext, parseSettings } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, UsageError } from "../io.ts"
+import { type Io, parseFlags, UsageError } from "../io.ts"
 
 const number = (n: number) => n.toLocaleString("en-US")
 
@@ -24,25 +23,15 @@ const progressLine = (p: SyncProgress): string => {
 }
 
 export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values, positionals } = (() => {
-    try {
-      return parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          from: { type: "string" },
-          to: { type: "string" },
-          param: { type: "string", multiple: true },
-          out: { type: "string" },
-          resume: { type: "boolean" },
-          sandbox: { type: "boolean" },
-          workspace: { type: "string" },
-        },
-      })
-    } catch (error) {
-      throw new UsageError({ detail: (error as Error).message })
-    }
-  })()
+  const { values, positionals } = parseFlags(args, {
+    from: { type: "string" },
+    to: { type: "string" },
+    param: { type: "string", multiple: true },
+    out: { type: "string" },
+    resume: { type: "boolean" },
+    sandbox: { type: "boolean" },
+    workspace: { type: "string" },
+  })
   const [connectionId, streamId] = positionals
   if (!connectionId || !streamId) {
     throw new UsageError({
