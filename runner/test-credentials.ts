@@ -130,8 +130,9 @@ export const exchange = (request: OutgoingRequest, policy: RetryPolicy, pacing?:
     const pacer = pacing === undefined ? undefined : transport.pacers.for(pacing)
     const waitForSlot = pacer
       ? Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          // Timers cannot wait less than a millisecond: a shorter wait would cost a whole one.
           const wait = pacer.reserve(now)
-          return wait > 0 ? Effect.sleep(wait) : Effect.void
+          return wait >= 1 ? Effect.sleep(wait) : Effect.void
         })
       : Effect.void
     const learn = (result: HttpResult) =>
