@@ -38,7 +38,7 @@ import { type ConnectionNotFound, findConnection, openCredentials, type Vault } 
 import type { UnsealFailed } from "./sealing.ts"
 import type { Sink } from "./sinks.ts"
 import type { StoreUnavailable } from "./store.ts"
-import { type Attempt, exchange, pacingKey, prepare, type TestOptions } from "./test-credentials.ts"
+import { type Attempt, exchange, pacingKey, prepare, type TestOptions, transportOutcome } from "./test-credentials.ts"
 import type { HttpTransport } from "./transport.ts"
 
 export interface SyncState {
@@ -319,7 +319,7 @@ export const runSync = (
           const error = Either.isLeft(done.result) ? done.result.left.error : undefined
           return yield* Effect.fail(
             fail(
-              error?.problem.includes("timeout") ? "timeout" : "unreachable",
+              transportOutcome(error?.problem ?? "network_error"),
               `page ${state.pages + 1} failed after ${done.attempts.length} attempts: ${error?.message ?? "network error"}`,
             ),
           )

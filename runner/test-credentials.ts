@@ -201,21 +201,16 @@ const factsOf = (result: HttpResult): ResponseFacts => ({
   truncated: result.truncated,
 })
 
-const transportOutcome = (problem: TransportProblem): Outcome =>
+export const transportOutcome = (problem: TransportProblem): Outcome =>
   problem === "connect_timeout" || problem === "headers_timeout" || problem === "body_timeout"
     ? "timeout"
     : "unreachable"
 
-interface Verdict {
-  readonly outcome: Outcome
-  readonly message: string
-  readonly remediation: string
-  readonly reason: string
-  readonly httpStatus?: number
-  readonly vendorMessage?: string
-  readonly retryAfterSeconds?: number
-  readonly facts?: ResponseFacts
-}
+/** One request's part of a TestResult, plus the response it came from (for probes' checks). */
+type Verdict = Pick<
+  TestResult,
+  "outcome" | "message" | "remediation" | "reason" | "httpStatus" | "vendorMessage" | "retryAfterSeconds"
+> & { readonly facts?: ResponseFacts }
 
 const verdictOf = (
   definition: ConnectorDefinition,
