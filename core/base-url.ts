@@ -6,7 +6,7 @@ import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import type { ConnectorDefinition } from "./definition.ts"
 import { hostMatchesAllowList, isInternalAddress, isLoopbackHost } from "./hosts.ts"
-import { MissingTemplateValue, renderTemplate, usesNamespace } from "./template.ts"
+import { MissingTemplateValue, renderTemplate, templateReferences } from "./template.ts"
 
 export type BaseUrlProblem = "malformed" | "not_https" | "host_not_allowed" | "internal_address" | "not_loopback"
 
@@ -76,7 +76,10 @@ export const resolveBaseUrl = (
   if (hostMatchesAllowList(url.hostname, definition.baseUrl.allowedHosts)) return Either.right(url)
 
   const selfHosted = definition.baseUrl.selfHostedSetting
-  if (selfHosted && usesNamespace(template, "settings") && template.includes(`settings.${selfHosted}`)) {
+  const fromSelfHostedSetting = templateReferences(template).references.some(
+    (r) => r.kind === "scoped" && r.namespace === "settings" && r.key === selfHosted,
+  )
+  if (selfHosted && fromSelfHostedSetting) {
     if (isInternalAddress(url.hostname)) {
       return Either.left(
         new BaseUrlRejected({

@@ -39,9 +39,6 @@ export const templateReferences = (
   return { references, unclosed }
 }
 
-export const usesNamespace = (template: string, namespace: Namespace): boolean =>
-  templateReferences(template).references.some((r) => r.kind === "scoped" && r.namespace === namespace)
-
 export interface TemplateContext {
   readonly credentials: Readonly<Record<string, string | undefined>>
   readonly settings: Readonly<Record<string, string | undefined>>

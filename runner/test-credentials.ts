@@ -30,7 +30,7 @@ import {
   type HttpResult,
   HttpTransport,
   type OutgoingRequest,
-  TransportError,
+  type TransportError,
   type TransportProblem,
 } from "./transport.ts"
 
@@ -313,12 +313,12 @@ export const testCredentials = (
     const secrets = Object.values(credentials)
     const policy = policyFor(definition.rateLimit, "saveAndTest")
     const context = { baseUrl, credentials, settings: withSettingDefaults(definition, settings), now }
+    // One pace for this key at this vendor; hashed once per check, not per request.
+    const pacing = pacingKey(baseUrl.href, credentials)
     const send = (spec: RequestSpec, placements: ReadonlyArray<Placement>) =>
       Effect.suspend(() => {
         const built = buildRequest(spec, placements, context)
-        return Either.isLeft(built)
-          ? Effect.fail(built.left)
-          : exchange(built.right, policy, pacingKey(baseUrl.href, credentials))
+        return Either.isLeft(built) ? Effect.fail(built.left) : exchange(built.right, policy, pacing)
       })
 
     const attempts: Attempt[] = []
@@ -383,5 +383,3 @@ export const testCredentials = (
     }
     return finish(verdict, warnings)
   })
-
-export { InvalidInput, TransportError }

@@ -2,8 +2,10 @@
  * The fakes are the oracle for every other test, so they are tested against the vendor facts in
  * ../shared/vendors.md, over real loopback sockets.
  */
+import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
+import { SCENARIO_TABLE } from "../fixtures/scenarios.ts"
 
 let sandbox: Sandbox
 beforeAll(async () => {
@@ -396,5 +398,14 @@ describe("scenarios common to every fake", () => {
     const response = await fetch(`${sandbox.url}/nope/x`)
     expect(response.status).toBe(404)
     expect(await response.text()).toContain("/activtrak")
+  })
+})
+
+describe("the scenario table", () => {
+  it("documents every scenario key in fixtures/README.md", () => {
+    const readme = readFileSync(new URL("../fixtures/README.md", import.meta.url), "utf8")
+    for (const { key } of SCENARIO_TABLE) {
+      for (const part of key.split(/,\s*|\s+\/\s+/)) expect(readme).toContain(`\`${part}\``)
+    }
   })
 })
