@@ -8,9 +8,9 @@
  */
 import { readdirSync } from "node:fs"
 import { request } from "undici"
-import { startSandbox } from "../fixtures/sandbox.ts"
-import { createKeyway } from "../runner/keyway.ts"
-import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
+import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/http/transport.ts"
+import { createKeyway } from "../runner/library/index.ts"
+import { startSandbox } from "../runner/sandbox/server.ts"
 import { compare, report } from "./harness.ts"
 import { typicalAxios } from "./support/baselines.ts"
 

@@ -7,9 +7,9 @@
  *   npm run bench -- save-and-test-sequential        (N=2000 by default; N=... to change)
  */
 import { type Agent, request } from "undici"
-import { startSandbox } from "../fixtures/sandbox.ts"
-import { createKeyway } from "../runner/keyway.ts"
-import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/transport.ts"
+import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/http/transport.ts"
+import { createKeyway } from "../runner/library/index.ts"
+import { startSandbox } from "../runner/sandbox/server.ts"
 import { compare, report } from "./harness.ts"
 import { typicalAxios } from "./support/baselines.ts"
 

@@ -5,7 +5,7 @@
 import type { ConnectorDefinition, ErrorRule, Expectation, JsonMatch, StatusMatch } from "./definition.ts"
 import { jsonTypeOf, select } from "./json-path.ts"
 import { defaultOutcomeForStatus, OUTCOME_INFO, type Outcome } from "./outcomes.ts"
-import type { HeaderLookup } from "./wait-headers.ts"
+import type { HeaderLookup } from "./rate-limit-headers.ts"
 
 export interface ResponseFacts {
   readonly status: number

@@ -12,7 +12,7 @@
  *
  * Pure: the clock is passed in as `now` (ms).
  */
-import { type HeaderLookup, parseRateLimitField, requestedWait } from "./wait-headers.ts"
+import { type HeaderLookup, parseRateLimitField, requestedWait } from "./rate-limit-headers.ts"
 
 export interface PacerOptions {
   /** Requests per second before anything is known. */

@@ -13,7 +13,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import type { RateLimit } from "./definition.ts"
-import { type HeaderLookup, requestedWait, type WaitSource } from "./wait-headers.ts"
+import { type HeaderLookup, requestedWait, type WaitSource } from "./rate-limit-headers.ts"
 
 export interface RetryPolicy {
   /** First backoff delay, before jitter. */

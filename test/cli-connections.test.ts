@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { keyway } from "./support/cli.ts"
 
 describe("keyway connect and connections", () => {

@@ -5,7 +5,7 @@
 import { execFile, spawnSync } from "node:child_process"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 
 const hasCurl = spawnSync("curl", ["--version"]).status === 0
 const curl = async (...args: string[]) => {

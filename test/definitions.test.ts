@@ -5,9 +5,9 @@
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
 import { resolveBaseUrl } from "../core/base-url.ts"
-import { loadConnectorDir } from "../core/catalog.ts"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { formatProblem } from "../core/load.ts"
+import { loadConnectorDir } from "../runner/catalog/catalog.ts"
 
 const results = loadConnectorDir()
 const byId = new Map(results.flatMap((r) => (r.definition ? [[r.definition.id, r.definition] as const] : [])))

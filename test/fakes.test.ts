@@ -4,8 +4,8 @@
  */
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
 import { SCENARIO_TABLE } from "../fixtures/scenarios.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 
 let sandbox: Sandbox
 beforeAll(async () => {

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { scaffoldDefinition } from "../runner/scaffold.ts"
+import { scaffoldDefinition } from "../runner/authoring/scaffold.ts"
 import { keyway } from "./support/cli.ts"
 import { registerConformanceSuite } from "./support/conformance.ts"
 

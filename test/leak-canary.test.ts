@@ -7,8 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
-import { createKeyway } from "../runner/keyway.ts"
+import { createKeyway } from "../runner/library/index.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { type CliRun, keyway } from "./support/cli.ts"
 
 // Valid in the sandbox (a records scenario), yet unmistakable.

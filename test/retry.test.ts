@@ -7,6 +7,7 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import fc from "fast-check"
+import { MAX_HEADER_WAIT_MS, requestedWait } from "../core/rate-limit-headers.ts"
 import {
   type AttemptFailure,
   backoffDelay,
@@ -15,7 +16,6 @@ import {
   type RetryPolicy,
   retrySchedule,
 } from "../core/retry.ts"
-import { MAX_HEADER_WAIT_MS, requestedWait } from "../core/wait-headers.ts"
 
 const NOW = Date.parse("2026-11-24T12:00:00Z")
 const headers =

@@ -7,9 +7,9 @@ import type { AddressInfo } from "node:net"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
-import { buildRequest } from "../runner/build-request.ts"
-import { createKeyway, InvalidInput, type Keyway, type TestResult } from "../runner/keyway.ts"
+import { buildRequest } from "../runner/http/request.ts"
+import { createKeyway, InvalidInput, type Keyway, type TestResult } from "../runner/library/index.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 
 let sandbox: Sandbox
 let keyway: Keyway

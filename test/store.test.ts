@@ -8,11 +8,11 @@ import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
-import { connect, openCredentials, resealAll, retest, type Vault } from "../runner/connections.ts"
-import { createKeyway, type Keyway, runOrThrow } from "../runner/keyway.ts"
-import { addKeyFile, loadKeyring, seal, unseal } from "../runner/sealing.ts"
-import { type ConnectionRecord, type ConnectionStore, openStore, StoreUnavailable } from "../runner/store.ts"
+import { createKeyway, type Keyway, runOrThrow } from "../runner/library/index.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
+import { connect, openCredentials, resealAll, retest, type Vault } from "../runner/vault/connections.ts"
+import { addKeyFile, loadKeyring, seal, unseal } from "../runner/vault/sealing.ts"
+import { type ConnectionRecord, type ConnectionStore, openStore, StoreUnavailable } from "../runner/vault/store.ts"
 import { findRedisServer, type RedisServer, startRedis } from "./support/redis.ts"
 
 const home = () => mkdtempSync(join(tmpdir(), "keyway-home-"))
@@ -224,7 +224,7 @@ describe("save & test with the store: nothing is lost", () => {
     await sandbox.stop()
   })
   const run = <A, E>(
-    effect: Effect.Effect<A, E, never> | Effect.Effect<A, E, import("../runner/transport.ts").HttpTransport>,
+    effect: Effect.Effect<A, E, never> | Effect.Effect<A, E, import("../runner/http/transport.ts").HttpTransport>,
   ) => runOrThrow(keyway.runtime, effect)
   const activtrak = () => keyway.catalog.get("activtrak") as NonNullable<ReturnType<Keyway["catalog"]["get"]>>
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../fixtures/sandbox.ts"
 import { TokenBucket } from "../fixtures/token-bucket.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 
 describe("the fakes' token bucket", () => {
   it("allows a burst, then one request per 1/rate seconds, on a clock passed in", () => {

@@ -2,11 +2,11 @@
  * What the commands that touch connections share: the catalog, a Keyway instance (pointed at the
  * sandbox with --sandbox), and the vault (store + master keys), each opened only when needed.
  */
-import { loadCatalog } from "../../core/catalog.ts"
-import type { Vault } from "../connections.ts"
-import { createKeyway, type Keyway } from "../keyway.ts"
-import { loadKeyring } from "../sealing.ts"
-import { openStore, storeConfigFromEnv } from "../store.ts"
+import { loadCatalog } from "../catalog/catalog.ts"
+import { createKeyway, type Keyway } from "../library/index.ts"
+import type { Vault } from "../vault/connections.ts"
+import { loadKeyring } from "../vault/sealing.ts"
+import { openStore, storeConfigFromEnv } from "../vault/store.ts"
 import { UsageError } from "./io.ts"
 
 export interface Context {
@@ -30,7 +30,7 @@ export const openContext = async (flags: ContextFlags, env: NodeJS.ProcessEnv = 
   let sandboxUrl = flags.sandbox ? env.KEYWAY_SANDBOX_URL : undefined
   const catalog = loadCatalog()
   if (flags.sandbox && !sandboxUrl) {
-    const { SANDBOX_VENDORS, startSandbox } = await import("../../fixtures/sandbox.ts")
+    const { SANDBOX_VENDORS, startSandbox } = await import("../sandbox/server.ts")
     // Connectors with no hand-written fake get one derived from their definition.
     const sandbox = await startSandbox({ generic: [...catalog.values()].filter((d) => !(d.id in SANDBOX_VENDORS)) })
     closers.push(sandbox.stop)

@@ -4,8 +4,8 @@
  * Errors are told apart by their `_tag`, not by `instanceof`: importing their classes here would load
  * the store, the transport and their drivers on every start, even for `keyway --help`.
  */
-import type { InvalidInput } from "../build-request.ts"
-import type { SyncFailed } from "../sync.ts"
+import type { InvalidInput } from "../http/request.ts"
+import type { SyncFailed } from "../sync/sync.ts"
 import { EXIT, exitCodeForOutcome } from "./exit-codes.ts"
 
 export interface ExpectedFailure {

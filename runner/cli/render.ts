@@ -1,5 +1,5 @@
 /** How a TestResult reads on a terminal. JSON output is the TestResult itself. */
-import type { TestResult } from "../test-credentials.ts"
+import type { TestResult } from "../check/check.ts"
 
 const attemptsLine = (result: TestResult): string =>
   result.attempts

@@ -5,14 +5,14 @@
  * definition alone (a hand-written fake cannot be told to answer an arbitrary rule's trigger).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { loadConnectorDir } from "../../core/catalog.ts"
 import { statusMatches } from "../../core/classify.ts"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { formatProblem } from "../../core/load.ts"
 import { defaultOutcomeForStatus } from "../../core/outcomes.ts"
 import { conformanceCredentials, conformanceValue } from "../../fixtures/generic-fake.ts"
-import { SANDBOX_VENDORS, type Sandbox, startSandbox } from "../../fixtures/sandbox.ts"
-import { createKeyway, InvalidInput, type Keyway } from "../../runner/keyway.ts"
+import { loadConnectorDir } from "../../runner/catalog/catalog.ts"
+import { createKeyway, InvalidInput, type Keyway } from "../../runner/library/index.ts"
+import { SANDBOX_VENDORS, type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
 
 /** What one fake needs to act out each standard scenario. */
 interface Driver {

@@ -4,7 +4,7 @@
  * result is the achieved rate and the share of requests throttled.
  */
 import { DEFAULT_PACER_OPTIONS, Pacer, type PacerOptions } from "../../core/pacer.ts"
-import { requestedWait } from "../../core/wait-headers.ts"
+import { requestedWait } from "../../core/rate-limit-headers.ts"
 import type { WaitMode } from "../../fixtures/scenarios.ts"
 import { TokenBucket } from "../../fixtures/token-bucket.ts"
 import { quotaHeaders, throttleHeaders } from "../../fixtures/wait-headers.ts"

@@ -4,9 +4,9 @@
  * KEYWAY_<FIELD> variables, or JSON on standard input; never from arguments.
  */
 import * as Effect from "effect/Effect"
-import { loadCatalog } from "../../../core/catalog.ts"
-import { connect } from "../../connections.ts"
-import { definitionFor, runOrThrow } from "../../keyway.ts"
+import { loadCatalog } from "../../catalog/catalog.ts"
+import { definitionFor, runOrThrow } from "../../library/index.ts"
+import { connect } from "../../vault/connections.ts"
 import { openContext, parseSettings } from "../context.ts"
 import { exitCodeForOutcome } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson, UsageError } from "../io.ts"

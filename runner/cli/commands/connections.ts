@@ -3,9 +3,9 @@
  * `keyway connections test <id> | --all [--sandbox]`: re-test saved connections.
  * `keyway connections remove <id>`.
  */
-import { loadCatalog } from "../../../core/catalog.ts"
-import { findConnection, retest, view } from "../../connections.ts"
-import { runOrThrow, runPlain } from "../../keyway.ts"
+import { loadCatalog } from "../../catalog/catalog.ts"
+import { runOrThrow, runPlain } from "../../library/index.ts"
+import { findConnection, retest, view } from "../../vault/connections.ts"
 import { openContext } from "../context.ts"
 import { EXIT, exitCodeForOutcome, worstExitCode } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson, table, UsageError } from "../io.ts"

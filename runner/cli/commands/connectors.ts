@@ -2,8 +2,9 @@
  * `keyway connectors`: one line per connector.
  * `keyway connectors show <id>`: its credentials, settings, placements, test request and error table.
  */
-import { loadCatalog } from "../../../core/catalog.ts"
+
 import type { ConnectorDefinition, Placement, StatusMatch } from "../../../core/definition.ts"
+import { loadCatalog } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, table, UsageError } from "../io.ts"
 

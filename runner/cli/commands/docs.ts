@@ -4,9 +4,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
-import { CONNECTORS_DIR, loadConnectorDir, PROJECT_ROOT } from "../../../core/catalog.ts"
 import { formatProblem } from "../../../core/load.ts"
-import { connectorPage, indexPage } from "../../docs.ts"
+import { connectorPage, indexPage } from "../../authoring/docs.ts"
+import { CONNECTORS_DIR, loadConnectorDir, PROJECT_ROOT } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson } from "../io.ts"
 

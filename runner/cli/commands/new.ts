@@ -6,9 +6,9 @@
 import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { read } from "read"
-import { CONNECTORS_DIR } from "../../../core/catalog.ts"
 import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
-import { type AuthStyle, scaffoldDefinition } from "../../scaffold.ts"
+import { type AuthStyle, scaffoldDefinition } from "../../authoring/scaffold.ts"
+import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson, UsageError } from "../io.ts"
 

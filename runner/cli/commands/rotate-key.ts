@@ -3,10 +3,11 @@
  * With KEYWAY_MASTER_KEY the operator rotates: set the new key, list the old one in
  * KEYWAY_PREVIOUS_MASTER_KEYS, and run this to re-seal every record.
  */
-import { resealAll } from "../../connections.ts"
-import { runPlain } from "../../keyway.ts"
-import { addKeyFile, loadKeyring, retireKeys } from "../../sealing.ts"
-import { openStore, storeConfigFromEnv } from "../../store.ts"
+
+import { runPlain } from "../../library/index.ts"
+import { resealAll } from "../../vault/connections.ts"
+import { addKeyFile, loadKeyring, retireKeys } from "../../vault/sealing.ts"
+import { openStore, storeConfigFromEnv } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson } from "../io.ts"
 

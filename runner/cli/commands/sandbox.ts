@@ -2,10 +2,11 @@
  * `keyway sandbox [--port N] [--records N] [--rate N --burst N --mode M]`: serves the four vendor
  * fakes on loopback until interrupted, and prints their base URLs and the scenario keys.
  */
-import { loadCatalog } from "../../../core/catalog.ts"
+
 import { conformanceCredentials } from "../../../fixtures/generic-fake.ts"
-import { SANDBOX_VENDORS, startSandbox } from "../../../fixtures/sandbox.ts"
 import { SCENARIO_TABLE, WAIT_MODE_TABLE, WAIT_MODES, type WaitMode } from "../../../fixtures/scenarios.ts"
+import { loadCatalog } from "../../catalog/catalog.ts"
+import { SANDBOX_VENDORS, startSandbox } from "../../sandbox/server.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson, table, UsageError } from "../io.ts"
 

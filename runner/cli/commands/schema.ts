@@ -1,8 +1,8 @@
 /** `keyway schema [--write | --check]`: the JSON Schema for editors, derived from the effect Schema. */
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { CONNECTORS_DIR } from "../../../core/catalog.ts"
 import { connectorJsonSchemaText } from "../../../core/json-schema.ts"
+import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import type { Io } from "../io.ts"
 

@@ -1,5 +1,5 @@
 /** `keyway streams <connector>`: the report streams a sync can pull, with their parameters. */
-import { loadCatalog } from "../../../core/catalog.ts"
+import { loadCatalog } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, table, UsageError } from "../io.ts"
 

@@ -2,9 +2,9 @@
  * `keyway sync <connection> <stream> [--from D --to D] [--param k=v] [--out file] [--resume]
  *   [--sandbox] [--workspace W]`: pulls a report as NDJSON, to stdout or to a file.
  */
-import { runOrThrow } from "../../keyway.ts"
-import { fileSink, writableSink } from "../../sinks.ts"
-import { runSync, type SyncProgress } from "../../sync.ts"
+import { runOrThrow } from "../../library/index.ts"
+import { fileSink, writableSink } from "../../sync/sinks.ts"
+import { runSync, type SyncProgress } from "../../sync/sync.ts"
 import { openContext, parseSettings } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, parseFlags, UsageError } from "../io.ts"

@@ -2,8 +2,9 @@
  * `keyway validate [--strict] [files...]`: every problem in every definition; exit 2 if there is an
  * error, or with --strict a warning.
  */
-import { connectorFiles, loadConnectorFile } from "../../../core/catalog.ts"
+
 import { formatProblem } from "../../../core/load.ts"
+import { connectorFiles, loadConnectorFile } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson } from "../io.ts"
 

@@ -4,9 +4,9 @@
  * notes. `keyway docs` writes one per connector plus an index; `keyway docs --check` fails when a
  * committed page is stale.
  */
-import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../core/definition.ts"
-import { OUTCOME_INFO } from "../core/outcomes.ts"
-import { type Reference, renderWith } from "../core/template.ts"
+import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
+import { OUTCOME_INFO } from "../../core/outcomes.ts"
+import { type Reference, renderWith } from "../../core/template.ts"
 
 const cell = (text: string): string =>
   text

@@ -14,7 +14,7 @@ import KeyvSqlite from "@keyv/sqlite"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import Keyv from "keyv"
-import type { Outcome } from "../core/outcomes.ts"
+import type { Outcome } from "../../core/outcomes.ts"
 import { ensureHome, type Sealed } from "./sealing.ts"
 
 export interface LastTest {

@@ -13,10 +13,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { classifyResponse, parseJson } from "../core/classify.ts"
-import type { ConnectorDefinition, ReportStream } from "../core/definition.ts"
-import type { FieldProblem } from "../core/fields.ts"
-import { OUTCOME_INFO, type Outcome } from "../core/outcomes.ts"
+import { classifyResponse, parseJson } from "../../core/classify.ts"
+import type { ConnectorDefinition, ReportStream } from "../../core/definition.ts"
+import type { FieldProblem } from "../../core/fields.ts"
+import { OUTCOME_INFO, type Outcome } from "../../core/outcomes.ts"
 import {
   type DateSlice,
   dateSlices,
@@ -28,18 +28,18 @@ import {
   resumePointOf,
   sliceParams,
   totalOf,
-} from "../core/paging.ts"
-import { cleanVendorText } from "../core/redact.ts"
-import { policyFor } from "../core/retry.ts"
-import { templateReferences } from "../core/template.ts"
-import { headerLookup } from "../core/wait-headers.ts"
-import { buildRequest, InvalidInput } from "./build-request.ts"
-import { type ConnectionNotFound, findConnection, openCredentials, type Vault } from "./connections.ts"
-import type { UnsealFailed } from "./sealing.ts"
+} from "../../core/paging.ts"
+import { headerLookup } from "../../core/rate-limit-headers.ts"
+import { cleanVendorText } from "../../core/redact.ts"
+import { policyFor } from "../../core/retry.ts"
+import { templateReferences } from "../../core/template.ts"
+import { type Attempt, exchange, pacingKey, prepare, type TestOptions, transportOutcome } from "../check/check.ts"
+import { buildRequest, InvalidInput } from "../http/request.ts"
+import type { HttpTransport } from "../http/transport.ts"
+import { type ConnectionNotFound, findConnection, openCredentials, type Vault } from "../vault/connections.ts"
+import type { UnsealFailed } from "../vault/sealing.ts"
+import type { StoreUnavailable } from "../vault/store.ts"
 import type { Sink } from "./sinks.ts"
-import type { StoreUnavailable } from "./store.ts"
-import { type Attempt, exchange, pacingKey, prepare, type TestOptions, transportOutcome } from "./test-credentials.ts"
-import type { HttpTransport } from "./transport.ts"
 
 export interface SyncState {
   readonly v: 1

@@ -10,12 +10,13 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import { resolveBaseUrl, sandboxBaseUrl, withSettingDefaults } from "../core/base-url.ts"
-import { classifyResponse, matchesJson, parseJson, type ResponseFacts } from "../core/classify.ts"
-import type { ConnectorDefinition, Expectation, Placement } from "../core/definition.ts"
-import { checkCredentials, checkSettings, type FieldProblem } from "../core/fields.ts"
-import { type Actor, OUTCOME_INFO, type Outcome } from "../core/outcomes.ts"
-import { cleanVendorText, fingerprint, redactText } from "../core/redact.ts"
+import { resolveBaseUrl, sandboxBaseUrl, withSettingDefaults } from "../../core/base-url.ts"
+import { classifyResponse, matchesJson, parseJson, type ResponseFacts } from "../../core/classify.ts"
+import type { ConnectorDefinition, Expectation, Placement } from "../../core/definition.ts"
+import { checkCredentials, checkSettings, type FieldProblem } from "../../core/fields.ts"
+import { type Actor, OUTCOME_INFO, type Outcome } from "../../core/outcomes.ts"
+import { headerLookup } from "../../core/rate-limit-headers.ts"
+import { cleanVendorText, fingerprint, redactText } from "../../core/redact.ts"
 import {
   type AttemptFailure,
   type Decision,
@@ -23,16 +24,15 @@ import {
   policyFor,
   type RetryPolicy,
   retrySchedule,
-} from "../core/retry.ts"
-import { headerLookup } from "../core/wait-headers.ts"
-import { buildRequest, describeRequest, InvalidInput, type RequestSpec } from "./build-request.ts"
+} from "../../core/retry.ts"
+import { buildRequest, describeRequest, InvalidInput, type RequestSpec } from "../http/request.ts"
 import {
   type HttpResult,
   HttpTransport,
   type OutgoingRequest,
   type TransportError,
   type TransportProblem,
-} from "./transport.ts"
+} from "../http/transport.ts"
 
 export interface CredentialInput {
   readonly connectorId: string

@@ -4,8 +4,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { ConnectorDefinition } from "./definition.ts"
-import { type LoadResult, loadDefinitionText } from "./load.ts"
+import type { ConnectorDefinition } from "../../core/definition.ts"
+import { type LoadResult, loadDefinitionText } from "../../core/load.ts"
 
 /**
  * The project's root: the nearest folder above this module that holds package.json. This module may

@@ -8,12 +8,12 @@ import { randomBytes } from "node:crypto"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { ConnectorDefinition } from "../core/definition.ts"
-import type { InvalidInput } from "./build-request.ts"
+import type { ConnectorDefinition } from "../../core/definition.ts"
+import { type CredentialInput, type TestOptions, type TestResult, testCredentials } from "../check/check.ts"
+import type { InvalidInput } from "../http/request.ts"
+import type { HttpTransport } from "../http/transport.ts"
 import { type Keyring, seal, type UnsealFailed, unseal } from "./sealing.ts"
 import type { ConnectionRecord, ConnectionStore, StoreUnavailable } from "./store.ts"
-import { type CredentialInput, type TestOptions, type TestResult, testCredentials } from "./test-credentials.ts"
-import type { HttpTransport } from "./transport.ts"
 
 export class ConnectionNotFound extends Data.TaggedError("ConnectionNotFound")<{ readonly id: string }> {
   override get message(): string {

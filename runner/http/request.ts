@@ -6,9 +6,9 @@
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
-import type { Placement } from "../core/definition.ts"
-import { type FieldProblem, hasControlCharacter } from "../core/fields.ts"
-import { renderTemplate, templateReferences } from "../core/template.ts"
+import type { Placement } from "../../core/definition.ts"
+import { type FieldProblem, hasControlCharacter } from "../../core/fields.ts"
+import { renderTemplate, templateReferences } from "../../core/template.ts"
 import type { OutgoingRequest } from "./transport.ts"
 
 /** Input that cannot be sent: wrong or missing fields, or a value that would corrupt a request. */

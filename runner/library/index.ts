@@ -7,11 +7,11 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import { loadCatalog } from "../core/catalog.ts"
-import type { ConnectorDefinition } from "../core/definition.ts"
-import { InvalidInput } from "./build-request.ts"
-import { type CredentialInput, type TestOptions, type TestResult, testCredentials } from "./test-credentials.ts"
-import { type HttpTransport, type TransportOptions, transportLayer } from "./transport.ts"
+import type { ConnectorDefinition } from "../../core/definition.ts"
+import { loadCatalog } from "../catalog/catalog.ts"
+import { type CredentialInput, type TestOptions, type TestResult, testCredentials } from "../check/check.ts"
+import { InvalidInput } from "../http/request.ts"
+import { type HttpTransport, type TransportOptions, transportLayer } from "../http/transport.ts"
 
 export interface KeywayOptions extends TestOptions {
   readonly transport?: Partial<TransportOptions>
@@ -80,5 +80,5 @@ export const createKeyway = (options: KeywayOptions = {}): Keyway => {
   }
 }
 
-export type { CredentialInput, TestResult } from "./test-credentials.ts"
+export type { CredentialInput, TestResult } from "../check/check.ts"
 export { InvalidInput, testCredentials }

@@ -10,7 +10,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Agent, request } from "undici"
-import { PacerRegistry } from "../core/pacer.ts"
+import { PacerRegistry } from "../../core/pacer.ts"
 
 export interface TransportOptions {
   readonly connectTimeoutMs: number
