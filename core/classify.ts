@@ -1,11 +1,16 @@
 /**
- * Turning one HTTP response into one outcome: the definition's expectations for a success, then its
- * own error rules in order, then Keyway's default table. Pure: the caller reads the response.
+ * The one classifier. Whatever happened to a request (a response, a network failure, a request held
+ * back by a vendor's earlier wait, or the check's deadline passing) becomes one `Verdict`. For a
+ * response: the request's expectation of a success, then the definition's own rules in order, then
+ * Keyway's default table. Pure: the caller reads the response, and passes the secrets to redact.
  */
+import type * as Redacted from "effect/Redacted"
 import type { ConnectorDefinition, ErrorRule, Expectation, JsonMatch, StatusMatch } from "./definition.ts"
 import { jsonTypeOf, select } from "./json-path.ts"
-import { defaultOutcomeForStatus, OUTCOME_INFO, type Outcome } from "./outcomes.ts"
-import type { HeaderLookup } from "./rate-limit-headers.ts"
+import { isTimeout, type NetworkProblem } from "./network-errors.ts"
+import { defaultOutcomeForStatus, OUTCOME_INFO, type Outcome, type Verdict, type VerdictCode } from "./outcomes.ts"
+import type { HeaderLookup, WaitSource } from "./rate-limit-headers.ts"
+import { cleanVendorText, redactText } from "./redact.ts"
 
 export interface ResponseFacts {
   readonly status: number
@@ -16,15 +21,23 @@ export interface ResponseFacts {
   readonly truncated: boolean
 }
 
-export interface Classification {
-  readonly outcome: Outcome
-  readonly message: string
-  readonly remediation: string
-  /** Why: `rule 2`, `default table`, `expectation: activity is not an array`... */
-  readonly reason: string
-  /** The vendor's own message, raw: the caller cleans and redacts it before showing it. */
-  readonly vendorMessage: string | undefined
+/** Why the retry engine stopped sending a retryable request again. */
+export interface RetryStop {
+  readonly reason: "attempts_exhausted" | "budget_exceeded"
+  /** How long the vendor (or the backoff) wanted us to wait next. */
+  readonly retryAfterMs: number
 }
+
+export type Observation =
+  | { readonly kind: "response"; readonly facts: ResponseFacts; readonly stopped?: RetryStop }
+  /** `code` is the error's own (ECONNRESET, UND_ERR_HEADERS_TIMEOUT...); `detail` names the origin only. */
+  | { readonly kind: "network"; readonly problem: NetworkProblem; readonly code: string; readonly detail: string }
+  /** Not sent: a vendor's earlier wait still holds this key back, longer than the deadline allows. */
+  | { readonly kind: "held-back"; readonly waitMs: number; readonly setBy: WaitSource | "pace" }
+  | { readonly kind: "deadline"; readonly budgetMs: number }
+
+/** A request's test of a success: undefined when the response meets it, otherwise what is wrong. */
+export type SuccessCheck = (facts: ResponseFacts) => string | undefined
 
 export const statusMatches = (match: StatusMatch, status: number): boolean => {
   if (typeof match === "number") return match === status
@@ -63,20 +76,22 @@ const ruleMatches = (rule: ErrorRule, facts: ResponseFacts): boolean => {
   return true
 }
 
-/** Why a successful status still failed its expectation, or undefined when it passed. */
-export const unmetExpectation = (expect: Expectation | undefined, facts: ResponseFacts): string | undefined => {
-  if (!statusMatches(expect?.status ?? 200, facts.status)) return `status ${facts.status} was not expected`
-  for (const match of expect?.json ?? []) {
-    if (facts.json === undefined) return "the body is not JSON"
-    if (!matchesJson(facts.json, match)) {
-      const wanted = match.type ? `is not ${match.type === "array" ? "an" : "a"} ${match.type}` : "does not match"
-      return `${match.path === "$" ? "the body" : match.path} ${wanted}`
+/** A definition's expectation (`expect:`), as a success check. */
+export const expectationCheck =
+  (expect: Expectation | undefined): SuccessCheck =>
+  (facts) => {
+    if (!statusMatches(expect?.status ?? 200, facts.status)) return `status ${facts.status} was not expected`
+    for (const match of expect?.json ?? []) {
+      if (facts.json === undefined) return "the body is not JSON"
+      if (!matchesJson(facts.json, match)) {
+        const wanted = match.type ? `is not ${match.type === "array" ? "an" : "a"} ${match.type}` : "does not match"
+        return `${match.path === "$" ? "the body" : match.path} ${wanted}`
+      }
     }
+    return undefined
   }
-  return undefined
-}
 
-export const vendorMessageOf = (definition: ConnectorDefinition, facts: ResponseFacts): string | undefined => {
+const vendorMessageOf = (definition: ConnectorDefinition, facts: ResponseFacts): string | undefined => {
   for (const path of definition.errors.messagePaths ?? []) {
     const found = select(facts.json, path).find((value) => typeof value === "string" && value.trim() !== "")
     if (typeof found === "string") return found
@@ -87,65 +102,134 @@ export const vendorMessageOf = (definition: ConnectorDefinition, facts: Response
 const looksLikeHtml = (facts: ResponseFacts): boolean =>
   /^\s*</.test(facts.text) || (facts.header("content-type") ?? "").includes("html")
 
-export const classifyResponse = (
+const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000))
+
+const verdict = (
+  outcome: Outcome,
+  code: VerdictCode,
+  reason: string,
+  extra: Partial<Omit<Verdict, "outcome" | "actor" | "code" | "reason">> = {},
+): Verdict => ({
+  outcome,
+  actor: OUTCOME_INFO[outcome].actor,
+  code,
+  reason,
+  message: extra.message ?? OUTCOME_INFO[outcome].message,
+  remediation: extra.remediation ?? OUTCOME_INFO[outcome].remediation,
+  ...(extra.httpStatus !== undefined ? { httpStatus: extra.httpStatus } : {}),
+  ...(extra.vendorMessage ? { vendorMessage: extra.vendorMessage } : {}),
+  ...(extra.retryAfterSeconds !== undefined ? { retryAfterSeconds: extra.retryAfterSeconds } : {}),
+})
+
+const classifyResponse = (
   definition: ConnectorDefinition,
   facts: ResponseFacts,
-  expect: Expectation | undefined,
-): Classification => {
-  const vendorMessage = vendorMessageOf(definition, facts)
-  const of = (outcome: Outcome, reason: string, message?: string, remediation?: string): Classification => ({
-    outcome,
-    message: message ?? OUTCOME_INFO[outcome].message,
-    remediation: remediation ?? OUTCOME_INFO[outcome].remediation,
-    reason,
-    vendorMessage,
-  })
-
+  success: SuccessCheck,
+  secrets: ReadonlyArray<Redacted.Redacted<string>>,
+): Verdict => {
+  const raw = vendorMessageOf(definition, facts)
+  const base = { httpStatus: facts.status, ...(raw ? { vendorMessage: cleanVendorText(raw, secrets) } : {}) }
   if (facts.truncated) {
-    return of(
-      "unexpected_response",
-      "body too large",
-      "The vendor's response was larger than Keyway accepts, so it was cut off.",
-      "Check the base URL; an API test request should answer with a small body.",
-    )
+    return verdict("unexpected_response", "body_too_large", "body too large", {
+      ...base,
+      message: "The vendor's response was larger than Keyway accepts, so it was cut off.",
+      remediation: "Check the base URL; an API test request should answer with a small body.",
+    })
   }
   if (facts.status >= 200 && facts.status < 300) {
-    const unmet = unmetExpectation(expect, facts)
-    if (unmet === undefined) return of("connected", "expectation met")
-    return of(
-      "unexpected_response",
-      `expectation: ${unmet}`,
-      looksLikeHtml(facts)
+    const unmet = success(facts)
+    if (unmet === undefined) return verdict("connected", "connected", "expectation met", base)
+    return verdict("unexpected_response", "expectation_failed", `expectation: ${unmet}`, {
+      ...base,
+      message: looksLikeHtml(facts)
         ? "The vendor answered with a web page instead of API data."
         : `The vendor answered ${facts.status}, but ${unmet}.`,
-      "This usually means a wrong base URL, region or server: check the settings.",
-    )
+      remediation: "This usually means a wrong base URL, region or server: check the settings.",
+    })
   }
   if (facts.status >= 300 && facts.status < 400) {
     const location = facts.header("location")
     let target = "another address"
     try {
-      if (location) target = new URL(location, "http://relative.invalid").origin
+      if (location) {
+        const origin = new URL(location, "http://relative.invalid").origin
+        target = origin === "http://relative.invalid" ? "another path" : origin
+      }
     } catch {
       // an unparseable Location says nothing useful
     }
-    return of(
-      "unexpected_response",
-      "redirect",
-      `The vendor redirected the request to ${target === "http://relative.invalid" ? "another path" : target}. Keyway does not follow redirects with credentials.`,
-      "Check the base URL, region or server setting: an API base URL should not redirect.",
-    )
+    return verdict("unexpected_response", "redirect_not_followed", "redirect", {
+      ...base,
+      message: `The vendor redirected the request to ${target}. Keyway does not follow redirects with credentials.`,
+      remediation: "Check the base URL, region or server setting: an API base URL should not redirect.",
+    })
   }
   const index = definition.errors.rules.findIndex((rule) => ruleMatches(rule, facts))
   const rule = definition.errors.rules[index]
-  if (rule) return of(rule.outcome, `rule ${index + 1}`, rule.message, rule.remediation)
+  if (rule) {
+    return verdict(rule.outcome, rule.outcome, `rule ${index + 1}`, {
+      ...base,
+      message: rule.message,
+      remediation: rule.remediation,
+    })
+  }
   const outcome = defaultOutcomeForStatus(facts.status)
   if (outcome === "server_error" && looksLikeHtml(facts)) {
-    return of(
-      outcome,
-      "default table",
-      `The vendor (or a proxy in front of it) answered ${facts.status} with an error page.`,
-    )
+    return verdict(outcome, outcome, "default table", {
+      ...base,
+      message: `The vendor (or a proxy in front of it) answered ${facts.status} with an error page.`,
+    })
   }
-  return of(outcome, "default table")
+  return verdict(outcome, outcome, "default table", base)
+}
+
+/** A rate-limited answer says the key was not rejected, and when to try again. */
+const withRetryAdvice = (found: Verdict, stopped: RetryStop | undefined): Verdict => {
+  if (found.outcome !== "rate_limited") return found
+  const retryAfterSeconds = stopped ? seconds(stopped.retryAfterMs) : undefined
+  const notRejected = /not rejected/i.test(found.message) ? "" : " The key was not rejected."
+  return {
+    ...found,
+    reason: stopped?.reason ?? found.reason,
+    message: `${found.message}${notRejected} ${retryAfterSeconds ? `Try again in ${retryAfterSeconds} s.` : "Try again later."}`,
+    ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+  }
+}
+
+export interface ClassifyContext {
+  /** What a success must look like; by default a 200. */
+  readonly success?: SuccessCheck
+  /** Every secret of the request: redacted from anything shown. */
+  readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
+}
+
+export const classify = (
+  definition: ConnectorDefinition,
+  observation: Observation,
+  context: ClassifyContext,
+): Verdict => {
+  switch (observation.kind) {
+    case "response":
+      return withRetryAdvice(
+        classifyResponse(definition, observation.facts, context.success ?? expectationCheck(undefined), context.secrets),
+        observation.stopped,
+      )
+    case "network": {
+      const outcome = isTimeout(observation.problem) ? "timeout" : "unreachable"
+      return verdict(outcome, observation.problem, observation.problem, {
+        message: `${OUTCOME_INFO[outcome].message} (${redactText(observation.detail, context.secrets)})`,
+      })
+    }
+    case "held-back": {
+      const retryAfterSeconds = seconds(observation.waitMs)
+      return verdict("rate_limited", "rate_limit_hold", "held back by the vendor's last wait", {
+        message: `${OUTCOME_INFO.rate_limited.message} It asked Keyway to wait; nothing was sent. Try again in ${retryAfterSeconds} s.`,
+        retryAfterSeconds,
+      })
+    }
+    case "deadline":
+      return verdict("timeout", "deadline_exceeded", "deadline", {
+        message: `The vendor did not answer within ${seconds(observation.budgetMs)} s, the time this check may take.`,
+      })
+  }
 }

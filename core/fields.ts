@@ -2,6 +2,7 @@
  * Checking a customer's credentials and settings against a definition, before any request. Every
  * problem is reported at once, by field, and no message ever repeats a value.
  */
+import * as Data from "effect/Data"
 import type { ConnectorDefinition } from "./definition.ts"
 
 export interface FieldProblem {
@@ -9,6 +10,16 @@ export interface FieldProblem {
   readonly field: string
   readonly message: string
 }
+
+/** Input that cannot be sent: wrong or missing fields, or a value that would corrupt a request. */
+export class InvalidInput extends Data.TaggedError("InvalidInput")<{ readonly problems: ReadonlyArray<FieldProblem> }> {
+  override get message(): string {
+    return this.problems.map((p) => `${p.field} ${p.message}`).join("; ")
+  }
+}
+
+export const invalidInput = (field: string, message: string): InvalidInput =>
+  new InvalidInput({ problems: [{ field, message }] })
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/

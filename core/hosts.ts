@@ -2,8 +2,6 @@
  * Host allow-lists: a definition lists the hosts its credentials may be sent to, and every base URL
  * built from customer settings is checked against that list before a request is made.
  */
-import { isIP } from "node:net"
-
 const escapeRegExp = (text: string): string => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&")
 
 /** `*` matches exactly one DNS label (letters, digits, hyphens), never a dot. */
@@ -20,7 +18,8 @@ export const hostMatchesAllowList = (host: string, allowedHosts: ReadonlyArray<s
 export const isInternalAddress = (host: string): boolean => {
   const bare = host.replace(/^\[|\]$/g, "").toLowerCase()
   if (bare === "localhost" || bare.endsWith(".localhost")) return true
-  const family = isIP(bare)
+  // Host names here come from WHATWG URL parsing, which writes IPv4 as dotted decimal and IPv6 compressed.
+  const family = /^\d{1,3}(\.\d{1,3}){3}$/.test(bare) ? 4 : bare.includes(":") ? 6 : 0
   if (family === 4) {
     const [a = 0, b = 0] = bare.split(".").map(Number)
     return (

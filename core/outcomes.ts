@@ -1,13 +1,15 @@
 /**
- * The outcome taxonomy: every save & test result, every sync failure and every error rule in a
- * connector definition ends in exactly one of these outcomes.
+ * The outcome model. Every save & test, every sync page and every error rule ends in one `Verdict`:
+ * an outcome from the closed list below, who must act, a stable machine `code`, why, and what to
+ * tell the customer. `classify.ts` is the one place that makes a Verdict.
  *
- * Each outcome has a second axis, `actor` (who must act), which drives CLI exit codes:
+ * `actor` (who must act) drives CLI exit codes:
  * - `none`: nothing to do, it worked
  * - `user`: the customer must fix something (a key, a plan, a setting)
  * - `retry`: nothing is wrong with the configuration; try again later
  * - `vendor`: the vendor answered in a way Keyway does not understand
  */
+import type { NetworkProblem } from "./network-errors.ts"
 
 export const OUTCOMES = [
   "connected",
@@ -100,24 +102,58 @@ export const OUTCOME_INFO: { readonly [K in Outcome]: OutcomeInfo } = {
 }
 
 /**
- * The fallback table for statuses that a definition does not map itself.
- * A definition's own `errors:` rules are tried first.
+ * Keyway's default table: the outcome of a status that no rule of a definition maps. Tried in order;
+ * a definition's own `errors.rules` come first. The docs pages render this same table.
  */
-export const defaultOutcomeForStatus = (status: number): Outcome => {
-  if (status >= 200 && status < 300) return "connected"
-  switch (status) {
-    case 401:
-      return "invalid_credentials"
-    case 403:
-      return "insufficient_permissions"
-    case 404:
-    case 410:
-      return "not_found"
-    case 408:
-      return "timeout"
-    case 429:
-      return "rate_limited"
-  }
-  if (status >= 500 && status < 600) return status === 504 ? "timeout" : "server_error"
-  return "unexpected_response"
+export const DEFAULT_STATUS_TABLE: ReadonlyArray<{ readonly status: number | "2xx" | "5xx"; readonly outcome: Outcome }> =
+  [
+    { status: "2xx", outcome: "connected" },
+    { status: 401, outcome: "invalid_credentials" },
+    { status: 403, outcome: "insufficient_permissions" },
+    { status: 404, outcome: "not_found" },
+    { status: 408, outcome: "timeout" },
+    { status: 410, outcome: "not_found" },
+    { status: 429, outcome: "rate_limited" },
+    { status: 504, outcome: "timeout" },
+    { status: "5xx", outcome: "server_error" },
+  ]
+
+/** Any status the table does not list. */
+export const DEFAULT_OTHER_OUTCOME: Outcome = "unexpected_response"
+
+export const defaultOutcomeForStatus = (status: number): Outcome =>
+  DEFAULT_STATUS_TABLE.find((row) =>
+    typeof row.status === "number" ? row.status === status : Math.floor(status / 100) === Number(row.status[0]),
+  )?.outcome ?? DEFAULT_OTHER_OUTCOME
+
+/**
+ * A verdict's stable machine code. A vendor's answer that a rule or the default table maps has the
+ * outcome's own name; the other codes name what Keyway itself saw, finer than the outcome.
+ */
+export type VerdictCode =
+  | Outcome
+  | NetworkProblem
+  /** A vendor's earlier wait still holds this key back, and waiting would break the budget: nothing sent. */
+  | "rate_limit_hold"
+  /** The check's one deadline passed before the vendor answered. */
+  | "deadline_exceeded"
+  | "redirect_not_followed"
+  | "body_too_large"
+  /** A 2xx whose body is not what the request expects (wrong base URL, a login page...). */
+  | "expectation_failed"
+
+export interface Verdict {
+  readonly outcome: Outcome
+  /** Who must act: none, user, retry (try later) or vendor. */
+  readonly actor: Actor
+  readonly code: VerdictCode
+  /** Why this verdict: `rule 2`, `default table`, `budget_exceeded`, `expectation: activity is not an array`... */
+  readonly reason: string
+  readonly message: string
+  readonly remediation: string
+  readonly httpStatus?: number
+  /** The vendor's own message, with secrets redacted and control characters removed. */
+  readonly vendorMessage?: string
+  /** For `rate_limited`: when to try again. */
+  readonly retryAfterSeconds?: number
 }

@@ -10,34 +10,12 @@
  *   slowly enough that 429s stay rare.
  * - A wait the vendor asks for blocks the pacer too, so no other request jumps the queue.
  *
- * Pure: the clock is passed in as `now` (ms).
+ * Pure: the clock is passed in as `now` (ms), and headers arrive already read (`rate-limit-headers.ts`).
  */
-import { type HeaderLookup, parseRateLimitField, requestedWait } from "./rate-limit-headers.ts"
+import { ENGINE_DEFAULTS, type PacerDefaults } from "./defaults.ts"
+import type { RateLimitFacts, WaitSource } from "./rate-limit-headers.ts"
 
-export interface PacerOptions {
-  /** Requests per second before anything is known. */
-  readonly initialRate: number
-  readonly minRate: number
-  readonly maxRate: number
-  /** Fraction of a stated limit to run at, leaving room for clock skew and other clients. */
-  readonly margin: number
-  /** On a 429 with no stated limit, the rate is multiplied by this. */
-  readonly decrease: number
-  /** In steady state, the rate grows by this fraction of itself per second without a 429. */
-  readonly probePerSecond: number
-  /** When 429s cost a vendor-set wait, the probe is this many times slower. */
-  readonly costlyProbeDivisor: number
-}
-
-export const DEFAULT_PACER_OPTIONS: PacerOptions = {
-  initialRate: 20,
-  minRate: 0.2,
-  maxRate: 2000,
-  margin: 0.95,
-  decrease: 0.85,
-  probePerSecond: 0.01,
-  costlyProbeDivisor: 3,
-}
+export type PacerOptions = PacerDefaults
 
 export type PacerPhase = "slow-start" | "recovering" | "steady" | "informed"
 
@@ -46,13 +24,15 @@ export class Pacer {
   private phase: PacerPhase = "slow-start"
   private nextFree = 0
   private blockedUntil = 0
+  /** The header whose wait set `blockedUntil`. */
+  private blockedBy: WaitSource | undefined
   /** Arrival times of recent successes, for the rate the vendor actually accepted. */
   private readonly accepted: number[] = []
   private lastSuccess = 0
   /** The last 429 came with a vendor-set wait: probing past the limit is costly, so probe slower. */
   private costly429 = false
 
-  constructor(readonly options: PacerOptions = DEFAULT_PACER_OPTIONS) {
+  constructor(readonly options: PacerOptions = ENGINE_DEFAULTS.pacer) {
     this.rate = options.initialRate
   }
 
@@ -69,6 +49,11 @@ export class Pacer {
     return Math.max(0, this.nextFree - now, this.blockedUntil - now)
   }
 
+  /** What holds a request back now: a wait the vendor asked for (and its header), or just the pace. */
+  heldBy(now: number): WaitSource | "pace" {
+    return this.blockedBy !== undefined && this.blockedUntil - now >= this.nextFree - now ? this.blockedBy : "pace"
+  }
+
   /** How long to wait before sending; reserves that slot, so concurrent callers queue behind it. */
   reserve(now: number): number {
     const start = Math.max(now, this.nextFree, this.blockedUntil)
@@ -80,40 +65,21 @@ export class Pacer {
     return Math.min(this.options.maxRate, Math.max(this.options.minRate, rate))
   }
 
-  /** What the vendor states about its limit, as requests per second, or undefined. */
-  private statedRate(header: HeaderLookup): { rate: number; remaining?: number; resetSeconds?: number } | undefined {
-    const policy = /;\s*q\s*=\s*(\d+)/.exec(header("ratelimit-policy") ?? "")
-    const window = /;\s*w\s*=\s*(\d+)/.exec(header("ratelimit-policy") ?? "")
-    const [current] = parseRateLimitField(header("ratelimit"))
-    if (policy?.[1] && window?.[1] && Number(window[1]) > 0) {
-      return {
-        rate: Number(policy[1]) / Number(window[1]),
-        ...(current?.remaining !== undefined ? { remaining: current.remaining } : {}),
-        ...(current?.resetSeconds !== undefined ? { resetSeconds: current.resetSeconds } : {}),
-      }
-    }
-    const limit = Number(header("x-ratelimit-limit"))
-    const remaining = Number(header("x-ratelimit-remaining"))
-    const reset = Number(header("x-ratelimit-reset"))
-    // Only a reset given as seconds to wait names a window; an epoch says when, not how long.
-    if (limit > 0 && reset > 0 && reset < 1e9) {
-      return { rate: limit / reset, ...(Number.isFinite(remaining) ? { remaining } : {}), resetSeconds: reset }
-    }
-    return undefined
-  }
-
   /** Learns from one response. */
-  observe(now: number, status: number, header: HeaderLookup): void {
-    const stated = this.statedRate(header)
+  observe(now: number, status: number, facts: RateLimitFacts): void {
+    const stated = facts.stated
     if (stated) {
       this.phase = "informed"
-      this.rate = this.clamp(stated.rate * this.options.margin)
+      this.rate = this.clamp(stated.ratePerSecond * this.options.margin)
       // Quota spent: skip a slot at the stated rate, so the next request finds a token again.
-      if (stated.remaining === 0) this.nextFree = Math.max(this.nextFree, now + 1000 / stated.rate)
+      if (stated.remaining === 0) this.nextFree = Math.max(this.nextFree, now + 1000 / stated.ratePerSecond)
     }
     if (status === 429) {
-      const wait = requestedWait(header, now)
-      if (wait) this.blockedUntil = Math.max(this.blockedUntil, now + wait.delayMs)
+      const wait = facts.wait
+      if (wait && now + wait.delayMs >= this.blockedUntil) {
+        this.blockedUntil = now + wait.delayMs
+        this.blockedBy = wait.source
+      }
       if (!stated) {
         // The vendor's real rate is about what it accepted in the last second, when that is known.
         // After the first 429, probe back quickly (the estimate is rough); after the next, slowly.
@@ -158,7 +124,7 @@ export class Pacer {
 export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>()
 
-  constructor(readonly options: PacerOptions = DEFAULT_PACER_OPTIONS) {}
+  constructor(readonly options: PacerOptions = ENGINE_DEFAULTS.pacer) {}
 
   for(key: string): Pacer {
     let pacer = this.pacers.get(key)

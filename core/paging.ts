@@ -65,6 +65,13 @@ export const pageRequest = (paging: Paging, position: Position): PageRequest => 
   return { query: {}, body: {} }
 }
 
+/** Whether a body is a column set at all. */
+export const isColumnSet = (body: unknown): boolean =>
+  typeof body === "object" &&
+  body !== null &&
+  typeof (body as { columns?: unknown }).columns === "object" &&
+  (body as { columns?: unknown }).columns !== null
+
 /** A column set (`{columns: {id: {storage, values | value}}, rows}`) as row objects. */
 export const columnSetRows = (body: unknown): Array<Record<string, unknown>> | undefined => {
   const set = body as {

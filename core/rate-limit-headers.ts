@@ -1,12 +1,20 @@
 /**
- * Reading how long a vendor asks us to wait. Every form vendors use is read, whatever the definition
- * says the vendor sends, and the strictest (longest) wait wins:
+ * The one reader of rate-limit headers. Every form vendors use is read, whatever the definition says
+ * the vendor sends, into two facts: how long the vendor asks us to wait (the strictest, that is the
+ * longest, wait wins), and the limit it states, if any. The retry decision uses the first, the pacer
+ * both; neither parses a header itself.
+ *
+ * Waits:
  * - `Retry-After` as delay-seconds or as an HTTP-date (RFC 9110 §10.2.3)
  * - `X-RateLimit-Reset` as epoch seconds (or ms), or as seconds to wait
  * - the IETF `RateLimit` field (`"policy";r=0;t=5`), and the older draft's `RateLimit-Reset`
  *
+ * Stated limits: the IETF `RateLimit-Policy` (`"default";q=100;w=60`, the strictest item wins), or
+ * `X-RateLimit-Limit` with a reset given as seconds to wait.
+ *
  * The clock is passed in (`now`, in ms): parsing is pure.
  */
+import { ENGINE_DEFAULTS } from "./defaults.ts"
 
 export type WaitSource =
   | "retry-after-seconds"
@@ -22,8 +30,21 @@ export interface RequestedWait {
   readonly source: WaitSource
 }
 
-/** No header can ask for more than this; a larger value is clamped, never trusted. */
-export const MAX_HEADER_WAIT_MS = 24 * 60 * 60 * 1000
+export interface StatedLimit {
+  /** Requests per second the vendor allows. */
+  readonly ratePerSecond: number
+  /** Requests left in the current window, when the vendor says. */
+  readonly remaining?: number
+  /** Seconds until the window resets, when the vendor says. */
+  readonly resetSeconds?: number
+}
+
+export interface RateLimitFacts {
+  readonly wait: RequestedWait | undefined
+  readonly stated: StatedLimit | undefined
+}
+
+export const MAX_HEADER_WAIT_MS = ENGINE_DEFAULTS.maxHeaderWaitMs
 
 export type HeaderLookup = (name: string) => string | undefined
 
@@ -52,27 +73,29 @@ const xRateLimitReset = (value: string | undefined, now: number): RequestedWait 
   return { delayMs: clamp(number * 1000), source: "x-ratelimit-reset-delta" }
 }
 
-/** One item of an IETF RateLimit field: its remaining quota `r` and seconds to reset `t`. */
-export const parseRateLimitField = (
-  value: string | undefined,
-): ReadonlyArray<{ readonly remaining: number | undefined; readonly resetSeconds: number | undefined }> =>
+/** One item of an IETF structured-field list: `"name";key=1;other=2`. Only whole-number parameters are kept. */
+interface FieldItem {
+  readonly name: string
+  readonly params: ReadonlyMap<string, number>
+}
+
+const PARAM = /;\s*([a-z][a-z0-9_-]*)\s*=\s*(\d{1,12})(?![\d.])/g
+
+const parseField = (value: string | undefined): ReadonlyArray<FieldItem> =>
   (value ?? "")
     .split(",")
     .filter((item) => item.trim() !== "")
-    .map((item) => {
-      const param = (name: string) => {
-        const match = new RegExp(`;\\s*${name}\\s*=\\s*(\\d{1,12})(?![\\d.])`).exec(item)
-        return match ? Number(match[1]) : undefined
-      }
-      return { remaining: param("r"), resetSeconds: param("t") }
-    })
+    .map((item) => ({
+      name: (item.split(";")[0] ?? "").trim().replace(/^"|"$/g, ""),
+      params: new Map([...item.matchAll(PARAM)].map((m) => [m[1] as string, Number(m[2])] as const)),
+    }))
 
-const ietfRateLimit = (value: string | undefined): RequestedWait | undefined => {
-  // Only an exhausted quota (r=0) asks for a wait; the longest such reset wins.
-  const exhausted = parseRateLimitField(value).filter((item) => item.remaining === 0 && item.resetSeconds !== undefined)
-  if (exhausted.length === 0) return undefined
-  const seconds = Math.max(...exhausted.map((item) => item.resetSeconds as number))
-  return { delayMs: clamp(seconds * 1000), source: "ratelimit" }
+/** Only an exhausted quota (r=0) asks for a wait; the longest such reset wins. */
+const ietfWait = (items: ReadonlyArray<FieldItem>): RequestedWait | undefined => {
+  const resets = items.flatMap((item) =>
+    item.params.get("r") === 0 && item.params.has("t") ? [item.params.get("t") as number] : [],
+  )
+  return resets.length === 0 ? undefined : { delayMs: clamp(Math.max(...resets) * 1000), source: "ratelimit" }
 }
 
 const olderDraftReset = (remaining: string | undefined, reset: string | undefined): RequestedWait | undefined => {
@@ -81,19 +104,59 @@ const olderDraftReset = (remaining: string | undefined, reset: string | undefine
   return { delayMs: clamp(Number(seconds[1]) * 1000), source: "ratelimit-reset" }
 }
 
-/** The longest wait any header asks for, or undefined when none asks. */
-export const requestedWait = (header: HeaderLookup, now: number): RequestedWait | undefined => {
-  const candidates = [
-    retryAfter(header("retry-after"), now),
-    xRateLimitReset(header("x-ratelimit-reset"), now),
-    ietfRateLimit(header("ratelimit")),
-    olderDraftReset(header("ratelimit-remaining"), header("ratelimit-reset")),
-  ].filter((wait): wait is RequestedWait => wait !== undefined)
-  return candidates.reduce<RequestedWait | undefined>(
-    (longest, wait) => (longest === undefined || wait.delayMs > longest.delayMs ? wait : longest),
+const longest = (waits: ReadonlyArray<RequestedWait | undefined>): RequestedWait | undefined =>
+  waits.reduce<RequestedWait | undefined>(
+    (best, wait) => (wait !== undefined && (best === undefined || wait.delayMs > best.delayMs) ? wait : best),
     undefined,
   )
+
+/** The strictest stated policy (fewest requests per second), with the matching current quota. */
+const ietfLimit = (policies: ReadonlyArray<FieldItem>, current: ReadonlyArray<FieldItem>): StatedLimit | undefined => {
+  let strictest: { item: FieldItem; rate: number } | undefined
+  for (const item of policies) {
+    const quota = item.params.get("q")
+    const window = item.params.get("w")
+    if (quota === undefined || !window) continue
+    const rate = quota / window
+    if (!strictest || rate < strictest.rate) strictest = { item, rate }
+  }
+  if (!strictest) return undefined
+  const now = current.find((item) => item.name === strictest.item.name) ?? current[0]
+  const remaining = now?.params.get("r")
+  const resetSeconds = now?.params.get("t")
+  return {
+    ratePerSecond: strictest.rate,
+    ...(remaining !== undefined ? { remaining } : {}),
+    ...(resetSeconds !== undefined ? { resetSeconds } : {}),
+  }
 }
+
+const xRateLimitLimit = (header: HeaderLookup): StatedLimit | undefined => {
+  const limit = Number(header("x-ratelimit-limit"))
+  const remaining = Number(header("x-ratelimit-remaining") ?? Number.NaN)
+  const reset = Number(header("x-ratelimit-reset"))
+  // Only a reset given as seconds to wait names a window; an epoch says when, not how long.
+  if (!(limit > 0 && reset > 0 && reset < 1e9)) return undefined
+  return { ratePerSecond: limit / reset, ...(Number.isFinite(remaining) ? { remaining } : {}), resetSeconds: reset }
+}
+
+/** Everything the rate-limit headers of one response say. */
+export const readRateLimitHeaders = (header: HeaderLookup, now: number): RateLimitFacts => {
+  const current = parseField(header("ratelimit"))
+  return {
+    wait: longest([
+      retryAfter(header("retry-after"), now),
+      xRateLimitReset(header("x-ratelimit-reset"), now),
+      ietfWait(current),
+      olderDraftReset(header("ratelimit-remaining"), header("ratelimit-reset")),
+    ]),
+    stated: ietfLimit(parseField(header("ratelimit-policy")), current) ?? xRateLimitLimit(header),
+  }
+}
+
+/** The longest wait any header asks for, or undefined when none asks. */
+export const requestedWait = (header: HeaderLookup, now: number): RequestedWait | undefined =>
+  readRateLimitHeaders(header, now).wait
 
 /** A header lookup over a plain record (undici's response headers), case-insensitive. */
 export const headerLookup =

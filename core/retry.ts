@@ -3,6 +3,9 @@
  * function; `retrySchedule` wraps it in an Effect `Schedule`, so the time it waits is Effect's Clock
  * (virtual under `TestClock`) and its randomness is Effect's `Random` (seeded in tests).
  *
+ * The engine (`runner/http/engine.ts`) only executes what this module decides: it steps the schedule
+ * after a failed attempt and sleeps what the schedule says.
+ *
  * Jitter is "equal jitter": half the exponential delay is fixed, half random. Full jitter can
  * shrink a delay to almost nothing and hammer a vendor that just throttled us; equal jitter keeps
  * a floor of half the backoff while still spreading clients apart.
@@ -12,8 +15,10 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
+import { ENGINE_DEFAULTS } from "./defaults.ts"
 import type { RateLimit } from "./definition.ts"
-import { type HeaderLookup, requestedWait, type WaitSource } from "./rate-limit-headers.ts"
+import { networkErrorFor } from "./network-errors.ts"
+import type { RequestedWait, WaitSource } from "./rate-limit-headers.ts"
 
 export interface RetryPolicy {
   /** First backoff delay, before jitter. */
@@ -22,7 +27,7 @@ export interface RetryPolicy {
   readonly maxDelayMs: number
   /** Attempts in all, the first included. */
   readonly maxAttempts: number
-  /** Cap on the total time spent waiting between attempts. */
+  /** The time a whole exchange may take, waits included: its deadline is this long after it starts. */
   readonly budgetMs: number
   /** Statuses worth retrying. */
   readonly retryStatuses: ReadonlySet<number>
@@ -31,23 +36,36 @@ export interface RetryPolicy {
 /** Never retried, whatever a definition says: retrying a rejected key only locks accounts. */
 export const NEVER_RETRIED = new Set([401, 403, 404])
 
-/** Network failures worth retrying, for read-only requests only. */
-export const RETRYABLE_NETWORK_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "ECONNREFUSED"])
-
 export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync"): RetryPolicy => ({
   baseDelayMs: rateLimit.baseDelayMs,
   maxDelayMs: rateLimit.maxDelayMs,
   maxAttempts: rateLimit.maxAttempts,
-  budgetMs: purpose === "saveAndTest" ? rateLimit.saveAndTestBudgetMs : (rateLimit.syncBudgetMs ?? 300_000),
-  // A sync also retries other server errors: it can resume, but a blip should not stop a long pull.
+  budgetMs:
+    purpose === "saveAndTest"
+      ? rateLimit.saveAndTestBudgetMs
+      : (rateLimit.syncBudgetMs ?? ENGINE_DEFAULTS.retry.syncBudgetMs),
   retryStatuses: new Set(
-    [...rateLimit.retryOn, ...(purpose === "sync" ? [500, 502, 503, 504] : [])].filter((s) => !NEVER_RETRIED.has(s)),
+    [...rateLimit.retryOn, ...(purpose === "sync" ? ENGINE_DEFAULTS.retry.syncAlsoRetries : [])].filter(
+      (s) => !NEVER_RETRIED.has(s),
+    ),
   ),
 })
 
-/** What went wrong with one attempt, as the engine sees it. */
+/**
+ * With a pacer that has already slowed down after a 429 without a wait header, the first backoff is
+ * about one paced slot, doubling from there, instead of a delay sized for a vendor we know nothing of.
+ */
+export const withPacedBase = (policy: RetryPolicy, pacedRate: number): RetryPolicy => ({
+  ...policy,
+  baseDelayMs: Math.min(
+    policy.baseDelayMs,
+    Math.max(ENGINE_DEFAULTS.retry.pacedRetryFloorMs, Math.round(2000 / pacedRate)),
+  ),
+})
+
+/** What went wrong with one attempt, as the engine sees it: a status with its wait headers already read. */
 export type AttemptFailure =
-  | { readonly kind: "status"; readonly status: number; readonly header: HeaderLookup }
+  | { readonly kind: "status"; readonly status: number; readonly wait: RequestedWait | undefined }
   | { readonly kind: "network"; readonly code: string; readonly readOnly: boolean }
 
 export type DelayReason = WaitSource | "backoff"
@@ -64,13 +82,14 @@ export type Decision =
 export interface RetryState {
   /** Retries made so far (0 before the first retry). */
   readonly retries: number
-  readonly waitedMs: number
+  /** When the exchange must be over, in ms; by default `budgetMs` after the first decision. */
+  readonly deadlineAt?: number
 }
 
 export const isRetryable = (policy: RetryPolicy, failure: AttemptFailure): boolean =>
   failure.kind === "status"
     ? policy.retryStatuses.has(failure.status) && !NEVER_RETRIED.has(failure.status)
-    : failure.readOnly && RETRYABLE_NETWORK_CODES.has(failure.code)
+    : failure.readOnly && networkErrorFor(failure.code).retryable
 
 /** The exponential delay for this retry, capped, with equal jitter from `random` in [0, 1). */
 export const backoffDelay = (policy: RetryPolicy, retries: number, random: number): number => {
@@ -87,9 +106,9 @@ export const decide = (
   random: number,
 ): Decision => {
   if (!isRetryable(policy, failure)) return { retry: false, reason: "not_retryable" }
-  const asked = failure.kind === "status" ? requestedWait(failure.header, now) : undefined
+  const asked = failure.kind === "status" ? failure.wait : undefined
   const delayMs = asked?.delayMs ?? backoffDelay(policy, state.retries, random)
-  if (state.waitedMs + delayMs > policy.budgetMs) {
+  if (now + delayMs > (state.deadlineAt ?? now + policy.budgetMs)) {
     return { retry: false, reason: "budget_exceeded", retryAfterMs: delayMs }
   }
   if (state.retries + 1 >= policy.maxAttempts) {
@@ -100,20 +119,25 @@ export const decide = (
 
 /**
  * The policy as a Schedule over attempt failures. Each step's output is the decision, so callers
- * can log it (`Schedule.tapOutput`); the schedule stops as soon as a decision says not to retry.
+ * can log it (`Schedule.tapOutput`, or a driver's output); the schedule stops as soon as a decision
+ * says not to retry. Without `deadlineAt`, the deadline is `budgetMs` after the first failure.
  */
 export const retrySchedule = <E>(
   policy: RetryPolicy,
   toFailure: (error: E) => AttemptFailure | undefined,
+  deadlineAt?: number,
 ): Schedule.Schedule<Decision, E> =>
-  Schedule.makeWithState<RetryState, E, Decision>({ retries: 0, waitedMs: 0 }, (now, error, state) =>
-    Effect.map(Random.next, (random) => {
-      const failure = toFailure(error)
-      const decision: Decision = failure
-        ? decide(policy, failure, state, now, random)
-        : { retry: false, reason: "not_retryable" }
-      if (!decision.retry) return [state, decision, ScheduleDecision.done] as const
-      const next = { retries: state.retries + 1, waitedMs: state.waitedMs + decision.delayMs }
-      return [next, decision, ScheduleDecision.continueWith(ScheduleInterval.after(now + decision.delayMs))] as const
-    }),
+  Schedule.makeWithState<RetryState, E, Decision>(
+    { retries: 0, ...(deadlineAt !== undefined ? { deadlineAt } : {}) },
+    (now, error, state) =>
+      Effect.map(Random.next, (random) => {
+        const failure = toFailure(error)
+        const bounded = { ...state, deadlineAt: state.deadlineAt ?? now + policy.budgetMs }
+        const decision: Decision = failure
+          ? decide(policy, failure, bounded, now, random)
+          : { retry: false, reason: "not_retryable" }
+        if (!decision.retry) return [bounded, decision, ScheduleDecision.done] as const
+        const next = { ...bounded, retries: state.retries + 1 }
+        return [next, decision, ScheduleDecision.continueWith(ScheduleInterval.after(now + decision.delayMs))] as const
+      }),
   )

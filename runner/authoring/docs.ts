@@ -5,7 +5,8 @@
  * committed page is stale.
  */
 import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
-import { OUTCOME_INFO } from "../../core/outcomes.ts"
+import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, OUTCOME_INFO } from "../../core/outcomes.ts"
+import { placeAuth } from "../../core/placements.ts"
 import { type Reference, renderWith } from "../../core/template.ts"
 
 const cell = (text: string): string =>
@@ -49,16 +50,16 @@ export const curlFor = (
 ) => {
   const fill = (template: string) => renderWith(template, placeholder(definition))
   const base = fill(definition.baseUrl.url).replace(/\/$/, "")
+  const { placed } = placeAuth(placements, fill)
   const query = [
     ...Object.entries(request.query ?? {}).map(([name, template]) => `${name}=${fill(template)}`),
-    ...placements.flatMap((p) => (p.in === "query" ? [`${p.name}=${fill(p.value)}`] : [])),
+    ...placed.flatMap((p) => (p.in === "query" ? [`${p.name}=${p.value}`] : [])),
   ]
   const parts = ["curl"]
   if ((request.method ?? "GET") !== "GET") parts.push("-X", request.method ?? "GET")
-  for (const placement of placements) {
-    if (placement.in === "header") parts.push("-H", shellQuote(`${placement.name}: ${fill(placement.value)}`))
-    if (placement.in === "basic")
-      parts.push("-u", shellQuote(`${fill(placement.username)}:${fill(placement.password)}`))
+  for (const p of placed) {
+    if (p.in === "header") parts.push("-H", shellQuote(`${p.name}: ${p.value}`))
+    if (p.in === "basic") parts.push("-u", shellQuote(`${p.username}:${p.password}`))
   }
   parts.push(shellQuote(`${base}${fill(request.path)}${query.length > 0 ? `?${query.join("&")}` : ""}`))
   return parts.join(" ")
@@ -189,7 +190,11 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
       ]),
     ),
     "",
-    `Other statuses follow Keyway's default table: 401 \`invalid_credentials\`, 403 \`insufficient_permissions\`, 404 \`not_found\`, 429 \`rate_limited\`, 5xx \`server_error\`. A timeout is \`timeout\` and an unreachable server \`unreachable\`: ${OUTCOME_INFO.unreachable.remediation}`,
+    `Other statuses follow Keyway's default table: ${DEFAULT_STATUS_TABLE.filter((row) => row.status !== "2xx")
+      .map((row) => `${row.status} \`${row.outcome}\``)
+      .join(
+        ", ",
+      )}, any other \`${DEFAULT_OTHER_OUTCOME}\`. A timeout is \`timeout\` and an unreachable server \`unreachable\`: ${OUTCOME_INFO.unreachable.remediation}`,
     "",
     "## Security notes",
     "",

@@ -1,9 +1,14 @@
 /**
- * Reading connector files from disk. The pure work is in `load.ts`; this is the I/O edge.
+ * The catalog: connector definitions read from disk, as a service. The pure work (parsing, decoding,
+ * lint rules) is in `core/load.ts`; this is the I/O edge.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { type LoadResult, loadDefinitionText } from "../../core/load.ts"
 
@@ -59,8 +64,45 @@ export const loadConnectorDir = (dir: string = CONNECTORS_DIR): ReadonlyArray<Lo
 
 /** Every valid definition, by id. Invalid files are left out; `keyway validate` reports them. */
 export const loadCatalog = (dir: string = CONNECTORS_DIR): ReadonlyMap<string, ConnectorDefinition> =>
-  new Map(
-    loadConnectorDir(dir).flatMap((result) =>
-      result.definition ? [[result.definition.id, result.definition] as const] : [],
-    ),
-  )
+  definitionsOf(loadConnectorDir(dir))
+
+const definitionsOf = (results: ReadonlyArray<LoadResult>): ReadonlyMap<string, ConnectorDefinition> =>
+  new Map(results.flatMap((result) => (result.definition ? [[result.definition.id, result.definition] as const] : [])))
+
+export interface CatalogService {
+  /** Every valid definition, by id. */
+  readonly definitions: ReadonlyMap<string, ConnectorDefinition>
+  /** Files that did not load, each with its problems. */
+  readonly invalid: ReadonlyArray<LoadResult>
+}
+
+export class Catalog extends Context.Tag("keyway/Catalog")<Catalog, CatalogService>() {}
+
+/** No definition has this id. */
+export class UnknownConnector extends Data.TaggedError("UnknownConnector")<{
+  readonly id: string
+  readonly known: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `no connector "${this.id}"; one of: ${this.known.join(", ")}`
+  }
+}
+
+/** The definitions in a folder of connector files (by default the project's `connectors/`). */
+export const catalogFromDir = (dir: string = CONNECTORS_DIR): Layer.Layer<Catalog> =>
+  Layer.sync(Catalog, () => {
+    const results = loadConnectorDir(dir)
+    return { definitions: definitionsOf(results), invalid: results.filter((r) => !r.definition) }
+  })
+
+/** A catalog of definitions already in memory. */
+export const catalogOf = (definitions: Iterable<ConnectorDefinition>): Layer.Layer<Catalog> =>
+  Layer.succeed(Catalog, { definitions: new Map([...definitions].map((d) => [d.id, d])), invalid: [] })
+
+export const findDefinition = (id: string): Effect.Effect<ConnectorDefinition, UnknownConnector, Catalog> =>
+  Effect.flatMap(Catalog, ({ definitions }) => {
+    const definition = definitions.get(id)
+    return definition
+      ? Effect.succeed(definition)
+      : Effect.fail(new UnknownConnector({ id, known: [...definitions.keys()] }))
+  })

@@ -1,68 +1,57 @@
 /**
- * What the commands that touch connections share: the catalog, a Keyway instance (pointed at the
- * sandbox with --sandbox), and the vault (store + master keys), each opened only when needed.
+ * The services a command runs with, as Layers: the catalog always; the exchange engine for commands
+ * that talk to vendors; the sandbox with `--sandbox` (loaded only then); the vault (store and master
+ * keys) for commands that keep connections. Each is built when its command starts and closed when it
+ * ends.
  */
-import { loadCatalog } from "../catalog/catalog.ts"
-import { createKeyway, type Keyway } from "../library/index.ts"
-import type { Vault } from "../vault/connections.ts"
-import { loadKeyring } from "../vault/sealing.ts"
-import { openStore, storeConfigFromEnv } from "../vault/store.ts"
-import { UsageError } from "./io.ts"
-
-export interface Context {
-  readonly keyway: Keyway
-  readonly sandboxUrl: string | undefined
-  readonly vault: () => Promise<Vault>
-  readonly close: () => Promise<void>
-}
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { type Catalog, catalogFromDir } from "../catalog/catalog.ts"
+import { engineLayer, type HttpEngine } from "../http/engine.ts"
+import { transportLayer } from "../http/transport.ts"
+import type { SandboxFailed } from "../sandbox/layer.ts"
+import type { MasterKeyProblem } from "../vault/errors.ts"
+import { type Keyring, keyringLayer } from "../vault/sealing.ts"
+import { type Store, storeConfigFromEnv, storeLayer } from "../vault/store.ts"
 
 export interface ContextFlags {
   readonly sandbox: boolean
   readonly workspace: string | undefined
 }
 
+const catalog: Layer.Layer<Catalog> = catalogFromDir()
+
 /**
- * With `--sandbox`: KEYWAY_SANDBOX_URL if it is set (a sandbox already running), otherwise a sandbox
- * started in this process for the length of the command.
+ * With `--sandbox`: KEYWAY_SANDBOX_URL when it is set (a sandbox already running), otherwise a sandbox
+ * started in this process for the length of the command. Its type provides nothing, because the
+ * `Sandbox` service is optional: a check routes to it only when it is there.
  */
-export const openContext = async (flags: ContextFlags, env: NodeJS.ProcessEnv = process.env): Promise<Context> => {
-  const closers: Array<() => Promise<void>> = []
-  let sandboxUrl = flags.sandbox ? env.KEYWAY_SANDBOX_URL : undefined
-  const catalog = loadCatalog()
-  if (flags.sandbox && !sandboxUrl) {
-    const { SANDBOX_VENDORS, startSandbox } = await import("../sandbox/server.ts")
-    // Connectors with no hand-written fake get one derived from their definition.
-    const sandbox = await startSandbox({ generic: [...catalog.values()].filter((d) => !(d.id in SANDBOX_VENDORS)) })
-    closers.push(sandbox.stop)
-    sandboxUrl = sandbox.url
-  }
-  const keyway = createKeyway({ catalog, sandboxUrl })
-  closers.push(keyway.close)
-  let vault: Promise<Vault> | undefined
+const sandbox = (flags: ContextFlags, env: NodeJS.ProcessEnv): Layer.Layer<never, SandboxFailed, Catalog> =>
+  flags.sandbox
+    ? Layer.unwrapEffect(
+        Effect.map(
+          Effect.promise(() => import("../sandbox/layer.ts")),
+          ({ sandboxLayer }) => sandboxLayer(env.KEYWAY_SANDBOX_URL),
+        ),
+      )
+    : Layer.empty
+
+export const network = (
+  flags: ContextFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Layer.Layer<HttpEngine | Catalog, SandboxFailed> =>
+  Layer.mergeAll(engineLayer.pipe(Layer.provide(transportLayer())), sandbox(flags, env)).pipe(
+    Layer.provideMerge(catalog),
+  )
+
+export const vault = (
+  flags: Pick<ContextFlags, "workspace">,
+  env: NodeJS.ProcessEnv = process.env,
+): Layer.Layer<Store | Keyring, MasterKeyProblem> => {
   const config = storeConfigFromEnv(env, flags.workspace)
-  return {
-    keyway,
-    sandboxUrl,
-    vault: () => {
-      vault ??= openStore(config).then((store) => {
-        closers.push(store.close)
-        return { store, keyring: loadKeyring(config.home, env) }
-      })
-      return vault
-    },
-    close: async () => {
-      for (const close of closers.reverse()) await close()
-    },
-  }
+  return Layer.merge(storeLayer(config), keyringLayer(config.home, env))
 }
 
-/** `--setting k=v` pairs, as a record. */
-export const parseSettings = (pairs: ReadonlyArray<string>): Record<string, string> => {
-  const settings: Record<string, string> = {}
-  for (const pair of pairs) {
-    const at = pair.indexOf("=")
-    if (at < 1) throw new UsageError({ detail: `--setting takes key=value, not "${pair}"` })
-    settings[pair.slice(0, at)] = pair.slice(at + 1)
-  }
-  return settings
-}
+/** Everything a command that talks to vendors and keeps connections needs. */
+export const everything = (flags: ContextFlags, env: NodeJS.ProcessEnv = process.env) =>
+  Layer.merge(network(flags, env), vault(flags, env))

@@ -2,7 +2,7 @@
  * Documented exit codes (README, "Exit codes"). They follow the outcome's actor, so scripts can tell
  * "fix your key" from "try again later".
  */
-import { type Actor, OUTCOME_INFO, type Outcome } from "../../core/outcomes.ts"
+import type { Actor, Verdict } from "../../core/outcomes.ts"
 
 export const EXIT = {
   ok: 0,
@@ -25,7 +25,7 @@ const BY_ACTOR: { readonly [A in Actor]: number } = {
   vendor: EXIT.unexpectedResponse,
 }
 
-export const exitCodeForOutcome = (outcome: Outcome): number => BY_ACTOR[OUTCOME_INFO[outcome].actor]
+export const exitCodeFor = (verdict: Pick<Verdict, "actor">): number => BY_ACTOR[verdict.actor]
 
 /** The most serious of several exit codes: bad input, then user, then vendor, then retry. */
 export const worstExitCode = (codes: ReadonlyArray<number>): number => {

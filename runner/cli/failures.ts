@@ -1,54 +1,62 @@
 /**
- * Expected failures, each as lines to print and a documented exit code. Anything not here is a bug.
- *
- * Errors are told apart by their `_tag`, not by `instanceof`: importing their classes here would load
- * the store, the transport and their drivers on every start, even for `keyway --help`.
+ * The closed set of failures a command can end in, each as lines to print and a documented exit
+ * code. Anything else is a defect: a bug in Keyway. Only types are imported here, so matching on a
+ * failure loads none of the modules that raise it.
  */
-import type { InvalidInput } from "../http/request.ts"
+import type { InvalidInput } from "../../core/fields.ts"
+import type { UnknownConnector } from "../catalog/catalog.ts"
+import type { SandboxFailed } from "../sandbox/layer.ts"
 import type { SyncFailed } from "../sync/sync.ts"
-import { EXIT, exitCodeForOutcome } from "./exit-codes.ts"
+import type { ConnectionNotFound, MasterKeyProblem, StoreUnavailable, UnsealFailed } from "../vault/errors.ts"
+import { EXIT, exitCodeFor } from "./exit-codes.ts"
+import type { UsageError } from "./io.ts"
 
-export interface ExpectedFailure {
+export type CliFailure =
+  | UsageError
+  | UnknownConnector
+  | InvalidInput
+  | ConnectionNotFound
+  | StoreUnavailable
+  | UnsealFailed
+  | MasterKeyProblem
+  | SyncFailed
+  | SandboxFailed
+
+export interface FailureReport {
   readonly code: number
   readonly kind: string
   readonly lines: ReadonlyArray<string>
 }
 
-const tagOf = (error: unknown): string | undefined =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
-    ? error._tag
-    : undefined
-
-export const expectedFailure = (error: unknown): ExpectedFailure | undefined => {
-  const message = error instanceof Error ? error.message : String(error)
-  switch (tagOf(error)) {
+export const reportFailure = (failure: CliFailure): FailureReport => {
+  switch (failure._tag) {
     case "UsageError":
-      return { code: EXIT.badInput, kind: "usage", lines: [message] }
+    case "UnknownConnector":
+      return { code: EXIT.badInput, kind: "usage", lines: [failure.message] }
     case "InvalidInput":
       return {
         code: EXIT.badInput,
         kind: "invalid_input",
-        lines: (error as InvalidInput).problems.map((p) => `${p.field} ${p.message}`),
+        lines: failure.problems.map((p) => `${p.field} ${p.message}`),
       }
     case "ConnectionNotFound":
-      return { code: EXIT.badInput, kind: "not_found", lines: [message] }
+      return { code: EXIT.badInput, kind: "not_found", lines: [failure.message] }
     case "StoreUnavailable":
-      return { code: EXIT.tryLater, kind: "store_unavailable", lines: [message] }
+      return { code: EXIT.tryLater, kind: "store_unavailable", lines: [failure.message] }
     case "UnsealFailed":
     case "MasterKeyProblem":
-      return { code: EXIT.badInput, kind: "master_key", lines: [message] }
-    case "SyncFailed": {
-      const failed = error as SyncFailed
+      return { code: EXIT.badInput, kind: "master_key", lines: [failure.message] }
+    case "SandboxFailed":
+      return { code: EXIT.badInput, kind: "sandbox", lines: [failure.message] }
+    case "SyncFailed":
       return {
-        code: exitCodeForOutcome(failed.outcome),
-        kind: failed.outcome,
+        code: exitCodeFor(failure.verdict),
+        kind: failure.verdict.code,
         lines: [
-          `sync stopped: ${failed.outcome}: ${failed.message}`,
-          `What to do: ${failed.remediation}`,
-          `Then resume with: ${failed.resume}`,
+          `sync stopped: ${failure.verdict.outcome}: ${failure.message}`,
+          `What to do: ${failure.verdict.remediation}`,
+          `Then resume with: ${failure.resume}`,
         ],
       }
-    }
   }
-  return undefined
 }

@@ -4,6 +4,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from "node:util"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 
 export interface Io {
   readonly out: (text: string) => void
@@ -17,6 +18,8 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail
     return this.detail
   }
 }
+
+export const usage = (detail: string): Effect.Effect<never, UsageError> => Effect.fail(new UsageError({ detail }))
 
 export const printJson = (io: Io, value: unknown): void => io.out(`${JSON.stringify(value, null, 2)}\n`)
 
@@ -40,10 +43,23 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
 export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(
   args: ReadonlyArray<string>,
   options: O,
-) => {
-  try {
-    return parseArgs({ args: [...args], options, allowPositionals: true, strict: true })
-  } catch (error) {
-    throw new UsageError({ detail: (error as Error).message })
-  }
-}
+) =>
+  Effect.try({
+    try: () => parseArgs({ args: [...args], options, allowPositionals: true, strict: true }),
+    catch: (error) => new UsageError({ detail: error instanceof Error ? error.message : String(error) }),
+  })
+
+/** `--setting k=v` pairs, as a record. */
+export const parsePairs = (
+  flag: string,
+  pairs: ReadonlyArray<string>,
+): Effect.Effect<Record<string, string>, UsageError> =>
+  Effect.suspend(() => {
+    const values: Record<string, string> = {}
+    for (const pair of pairs) {
+      const at = pair.indexOf("=")
+      if (at < 1) return usage(`--${flag} takes key=value, not "${pair}"`)
+      values[pair.slice(0, at)] = pair.slice(at + 1)
+    }
+    return Effect.succeed(values)
+  })

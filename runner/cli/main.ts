@@ -1,15 +1,21 @@
 /**
  * The `keyway` command. Every command, with its usage, is in the one table below; each command's
- * module loads only when it runs, which keeps start-up fast. This file is the one exit point.
+ * module loads only when it runs, which keeps start-up fast. `main` runs one Effect and is the one
+ * exit point: a command's typed failure becomes its documented exit code, anything else is a bug.
  */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import { EXIT } from "./exit-codes.ts"
-import { expectedFailure } from "./failures.ts"
-import { type Io, UsageError } from "./io.ts"
+import { type CliFailure, reportFailure } from "./failures.ts"
+import { type Io, usage } from "./io.ts"
+
+/** A command: its arguments and output in, its exit code out, failing only with a `CliFailure`. */
+export type CommandRun = (args: ReadonlyArray<string>, io: Io) => Effect.Effect<number, CliFailure>
 
 interface Command {
   readonly usage: string
   readonly summary: string
-  readonly load: () => Promise<{ run: (args: ReadonlyArray<string>, io: Io) => Promise<number> }>
+  readonly load: () => Promise<{ readonly run: CommandRun }>
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
@@ -86,34 +92,50 @@ const help = (): string =>
     "",
   ].join("\n")
 
-export const main = async (argv: ReadonlyArray<string>, io: Omit<Io, "json">): Promise<number> => {
+const report = (failure: CliFailure, io: Io): number => {
+  const { code, kind, lines } = reportFailure(failure)
+  if (io.json) io.out(`${JSON.stringify({ error: kind, problems: lines }, null, 2)}\n`)
+  for (const line of lines) io.err(`keyway: ${line}\n`)
+  return code
+}
+
+/**
+ * Not a user error: say so plainly. The defect's own text is not printed, since an unexpected error
+ * could in principle carry request details; its type and stack frames are enough.
+ */
+const bug = (cause: Cause.Cause<never>, io: Io): number => {
+  const defect = Cause.squash(cause)
+  const where =
+    defect instanceof Error ? `${defect.name}: ${defect.stack?.split("\n").slice(1, 4).join(" | ")}` : typeof defect
+  io.err(`keyway: this is a bug in Keyway. Please report it with the command you ran and: ${where}\n`)
+  return EXIT.bug
+}
+
+export const program = (argv: ReadonlyArray<string>, output: Omit<Io, "json">): Effect.Effect<number> => {
   const json = argv.includes("--json")
-  const args = argv.filter((arg) => arg !== "--json")
-  const [name, ...rest] = args
+  const io: Io = { ...output, json }
+  const [name, ...rest] = argv.filter((arg) => arg !== "--json")
   if (!name || name === "--help" || name === "help") {
-    io.out(help())
-    return name ? EXIT.ok : EXIT.badInput
+    return Effect.sync(() => {
+      io.out(help())
+      return name ? EXIT.ok : EXIT.badInput
+    })
   }
   const command = COMMANDS[name]
-  try {
-    if (!command) throw new UsageError({ detail: `unknown command "${name}"; run keyway --help` })
-    const module = await command.load()
-    return await module.run(rest, { ...io, json })
-  } catch (error) {
-    const expected = expectedFailure(error)
-    if (expected) {
-      if (json) io.out(`${JSON.stringify({ error: expected.kind, problems: expected.lines }, null, 2)}\n`)
-      for (const line of expected.lines) io.err(`keyway: ${line}\n`)
-      return expected.code
-    }
-    // Not a user error: say so plainly. The error's own text is not printed, since an unexpected
-    // error could in principle carry request details; its type and stack frames are enough.
-    const where =
-      error instanceof Error ? `${error.name}: ${error.stack?.split("\n").slice(1, 4).join(" | ")}` : typeof error
-    io.err(`keyway: this is a bug in Keyway. Please report it with the command you ran and: ${where}\n`)
-    return EXIT.bug
-  }
+  const run: Effect.Effect<number, CliFailure> = command
+    ? Effect.flatMap(
+        Effect.promise(() => command.load()),
+        (module) => module.run(rest, io),
+      )
+    : usage(`unknown command "${name}"; run keyway --help`)
+  return run.pipe(
+    Effect.catchAll((failure) => Effect.sync(() => report(failure, io))),
+    Effect.catchAllCause((cause) => Effect.sync(() => bug(cause, io))),
+  )
 }
+
+export const main = (argv: ReadonlyArray<string>, output: Omit<Io, "json">): Promise<number> =>
+  Effect.runPromise(program(argv, output))
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin/keyway.js")) {
   const code = await main(process.argv.slice(2), {

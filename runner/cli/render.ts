@@ -1,7 +1,7 @@
-/** How a TestResult reads on a terminal. JSON output is the TestResult itself. */
-import type { TestResult } from "../check/check.ts"
+/** How a check reads on a terminal. JSON output is the CheckResult itself. */
+import type { CheckResult } from "../check/check.ts"
 
-const attemptsLine = (result: TestResult): string =>
+const attemptsLine = (result: CheckResult): string =>
   result.attempts
     .map((a) => {
       const what = a.status !== undefined ? String(a.status) : (a.error ?? "?")
@@ -9,13 +9,14 @@ const attemptsLine = (result: TestResult): string =>
     })
     .join(" → ")
 
-export const renderResult = (name: string, result: TestResult): string => {
+export const renderResult = (name: string, result: CheckResult): string => {
+  const { verdict } = result
   const keys = Object.entries(result.fingerprints)
     .map(([key, print]) => `${key} ${print}`)
     .join(", ")
-  const lines = [`${name}: ${result.outcome}`, `  ${result.message}`]
-  if (result.outcome !== "connected") lines.push(`  What to do: ${result.remediation}`)
-  if (result.vendorMessage) lines.push(`  ${name} said: "${result.vendorMessage}"`)
+  const lines = [`${name}: ${verdict.outcome}`, `  ${verdict.message}`]
+  if (verdict.outcome !== "connected") lines.push(`  What to do: ${verdict.remediation}`)
+  if (verdict.vendorMessage) lines.push(`  ${name} said: "${verdict.vendorMessage}"`)
   lines.push(
     `  ${keys ? `${keys} · ` : ""}${result.attempts.length} attempt${result.attempts.length === 1 ? "" : "s"}: ${attemptsLine(result)} · ${result.durationMs} ms`,
   )

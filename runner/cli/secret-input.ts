@@ -3,15 +3,19 @@
  * environment variables, or a JSON object on standard input. Never the command line, where
  * secrets end up in shell history and process lists.
  */
+import * as Effect from "effect/Effect"
 import { read } from "read"
 import type { Credential } from "../../core/definition.ts"
-import { UsageError } from "./io.ts"
+import { type UsageError, usage } from "./io.ts"
 
 /** `apiKey` → `KEYWAY_API_KEY` */
 export const envName = (key: string): string => `KEYWAY_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
 
 /** Refuses any argument that looks like a secret being passed on the command line. */
-export const refuseSecretsInArgv = (args: ReadonlyArray<string>, credentials: ReadonlyArray<Credential>): void => {
+export const refuseSecretsInArgv = (
+  args: ReadonlyArray<string>,
+  credentials: ReadonlyArray<Credential>,
+): Effect.Effect<void, UsageError> => {
   const names = new Set(
     credentials.flatMap((c) => [c.key.toLowerCase(), c.key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()]),
   )
@@ -21,11 +25,12 @@ export const refuseSecretsInArgv = (args: ReadonlyArray<string>, credentials: Re
   for (const arg of args) {
     const flag = /^--([A-Za-z-]+)(=|$)/.exec(arg)?.[1]?.toLowerCase()
     if (flag && names.has(flag)) {
-      throw new UsageError({
-        detail: `secrets are never taken as arguments (--${flag}): they end up in shell history and process lists. Use the prompt on a terminal, ${credentials.map((c) => envName(c.key)).join(" / ")}, or a JSON object on standard input`,
-      })
+      return usage(
+        `secrets are never taken as arguments (--${flag}): they end up in shell history and process lists. Use the prompt on a terminal, ${credentials.map((c) => envName(c.key)).join(" / ")}, or a JSON object on standard input`,
+      )
     }
   }
+  return Effect.void
 }
 
 const readStdin = async (): Promise<string> => {
@@ -34,43 +39,50 @@ const readStdin = async (): Promise<string> => {
   return Buffer.concat(chunks).toString("utf8")
 }
 
-export const collectSecrets = async (
-  credentials: ReadonlyArray<Credential>,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<Record<string, string>> => {
-  const values: Record<string, string> = {}
-  for (const credential of credentials) {
-    const fromEnv = env[envName(credential.key)]
-    if (fromEnv) values[credential.key] = fromEnv
-  }
-  if (process.stdin.isTTY) {
-    for (const credential of credentials) {
-      if (values[credential.key]) continue
-      const optional = !(credential.required ?? true)
-      const answer = await read({
-        prompt: `${credential.label}${optional ? " (optional, Enter to skip)" : ""}: `,
-        silent: credential.secret,
-        replace: credential.secret ? "*" : "",
-        output: process.stderr,
-      })
-      if (answer) values[credential.key] = String(answer)
-    }
-    return values
-  }
-  const text = (await readStdin()).trim()
-  if (text === "") return values
+const NOT_AN_OBJECT = 'standard input must be a JSON object such as {"apiKey": "..."}'
+
+const parseStdin = (text: string): Effect.Effect<Record<string, string>, UsageError> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
   } catch {
-    throw new UsageError({ detail: 'standard input must be a JSON object such as {"apiKey": "..."}' })
+    return usage(NOT_AN_OBJECT)
   }
-  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new UsageError({ detail: 'standard input must be a JSON object such as {"apiKey": "..."}' })
-  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return usage(NOT_AN_OBJECT)
+  const values: Record<string, string> = {}
   for (const [key, value] of Object.entries(parsed)) {
-    if (typeof value !== "string") throw new UsageError({ detail: `"${key}" on standard input must be a string` })
+    if (typeof value !== "string") return usage(`"${key}" on standard input must be a string`)
     values[key] = value
   }
-  return values
+  return Effect.succeed(values)
 }
+
+export const collectSecrets = (
+  credentials: ReadonlyArray<Credential>,
+  env: NodeJS.ProcessEnv = process.env,
+): Effect.Effect<Record<string, string>, UsageError> =>
+  Effect.gen(function* () {
+    const values: Record<string, string> = {}
+    for (const credential of credentials) {
+      const fromEnv = env[envName(credential.key)]
+      if (fromEnv) values[credential.key] = fromEnv
+    }
+    if (process.stdin.isTTY) {
+      for (const credential of credentials) {
+        if (values[credential.key]) continue
+        const optional = !(credential.required ?? true)
+        const answer = yield* Effect.promise(() =>
+          read({
+            prompt: `${credential.label}${optional ? " (optional, Enter to skip)" : ""}: `,
+            silent: credential.secret,
+            replace: credential.secret ? "*" : "",
+            output: process.stderr,
+          }),
+        )
+        if (answer) values[credential.key] = String(answer)
+      }
+      return values
+    }
+    const text = (yield* Effect.promise(readStdin)).trim()
+    return text === "" ? values : { ...values, ...(yield* parseStdin(text)) }
+  })

@@ -1,21 +1,21 @@
 /**
  * Building one request from a definition: base URL, path and query templating, and the auth
- * placements. Every header value is checked for CR, LF, NUL and other control characters before
- * anything is sent; a problem names the credential, never its value.
+ * placements (read by `core/placements.ts`). Every header value is checked for CR, LF, NUL and other
+ * control characters before anything is sent; a problem names the credential, never its value.
+ * Secrets are unwrapped from `Redacted` here, and only here, where a header or query is written.
  */
-import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import type { Placement } from "../../core/definition.ts"
-import { type FieldProblem, hasControlCharacter } from "../../core/fields.ts"
+import { type FieldProblem, hasControlCharacter, InvalidInput } from "../../core/fields.ts"
+import { placeAuth, wireParts } from "../../core/placements.ts"
 import { renderTemplate, templateReferences } from "../../core/template.ts"
-import type { OutgoingRequest } from "./transport.ts"
 
-/** Input that cannot be sent: wrong or missing fields, or a value that would corrupt a request. */
-export class InvalidInput extends Data.TaggedError("InvalidInput")<{ readonly problems: ReadonlyArray<FieldProblem> }> {
-  override get message(): string {
-    return this.problems.map((p) => `${p.field} ${p.message}`).join("; ")
-  }
+export interface OutgoingRequest {
+  readonly method: string
+  readonly url: URL
+  readonly headers: Readonly<Record<string, string>>
+  readonly body?: string
 }
 
 export interface RequestSpec {
@@ -53,12 +53,13 @@ export const buildRequest = (
     now: context.now,
   }
   const problems: FieldProblem[] = []
+  const missing = (template: string) =>
+    problems.push({ field: credentialsIn(template)[0] ?? "request", message: "is required for this request" })
   const render = (template: string): string | undefined => {
     try {
       return renderTemplate(template, templateContext)
     } catch {
-      const missing = credentialsIn(template)
-      problems.push({ field: missing[0] ?? "request", message: "is required for this request" })
+      missing(template)
       return undefined
     }
   }
@@ -72,32 +73,32 @@ export const buildRequest = (
   }
 
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "keyway/0.1" }
-  const setHeader = (name: string, value: string, template: string) => {
-    if (hasControlCharacter(value)) {
-      for (const field of credentialsIn(template).length > 0 ? credentialsIn(template) : [`header ${name}`]) {
-        problems.push({ field, message: "contains a line break or control character and cannot be sent in a header" })
-      }
+  const auth = placeAuth(placements, (template) => {
+    try {
+      return renderTemplate(template, templateContext)
+    } catch {
+      return undefined
+    }
+  })
+  for (const template of auth.unfilled) missing(template)
+  const { headers: authHeaders, query } = wireParts(auth.placed)
+  authHeaders.forEach(([name, value], index) => {
+    if (!hasControlCharacter(value)) {
+      headers[name] = value
       return
     }
-    headers[name.toLowerCase()] = value
-  }
-  for (const placement of placements) {
-    if (placement.in === "header") {
-      const value = render(placement.value)
-      if (value !== undefined) setHeader(placement.name, value, placement.value)
-    } else if (placement.in === "query") {
-      const value = render(placement.value)
-      if (value !== undefined) url.searchParams.set(placement.name, value)
-    } else {
-      const username = render(placement.username)
-      const password = render(placement.password)
-      if (username !== undefined && password !== undefined) {
-        const both = `${placement.username}${placement.password}`
-        if (hasControlCharacter(username + password)) setHeader("authorization", "\n", both)
-        else setHeader("authorization", `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`, both)
-      }
+    const placed = auth.placed[index]
+    const templates =
+      placed?.in === "basic"
+        ? placements.flatMap((p) => (p.in === "basic" ? [p.username, p.password] : []))
+        : placements.flatMap((p) => (p.in === "header" && p.name.toLowerCase() === name ? [p.value] : []))
+    const fields = templates.flatMap(credentialsIn)
+    for (const field of fields.length > 0 ? fields : [`header ${name}`]) {
+      problems.push({ field, message: "contains a line break or control character and cannot be sent in a header" })
     }
-  }
+  })
+  for (const [name, value] of query) url.searchParams.set(name, value)
+
   let body: string | undefined
   if (spec.body !== undefined) {
     const renderBody = (value: unknown): unknown => {

@@ -2,7 +2,8 @@
  * The HTTP transport: undici's `request` on one shared `Agent`, made a scoped resource (created on
  * acquire, closed on release) behind its own service tag, so tests and benchmarks can supply theirs.
  *
- * It never follows a redirect (callers decide), never buffers more than `maxBodyBytes`, and its
+ * It never follows a redirect (callers decide), never buffers more than `maxBodyBytes`, stops a
+ * request when its time is up (headers and body alike, however slowly the body trickles), and its
  * errors name the origin only: a path or query string may hold a credential.
  */
 import * as Context from "effect/Context"
@@ -10,34 +11,11 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Agent, request } from "undici"
-import { PacerRegistry } from "../../core/pacer.ts"
+import { ENGINE_DEFAULTS, type TransportDefaults } from "../../core/defaults.ts"
+import { type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
+import type { OutgoingRequest } from "./request.ts"
 
-export interface TransportOptions {
-  readonly connectTimeoutMs: number
-  readonly headersTimeoutMs: number
-  readonly bodyTimeoutMs: number
-  /** Bodies larger than this are cut off, and the response is flagged `truncated`. */
-  readonly maxBodyBytes: number
-  /** Keep-alive connections per origin. */
-  readonly connectionsPerOrigin: number
-  readonly keepAliveTimeoutMs: number
-}
-
-export const DEFAULT_TRANSPORT_OPTIONS: TransportOptions = {
-  connectTimeoutMs: 10_000,
-  headersTimeoutMs: 15_000,
-  bodyTimeoutMs: 30_000,
-  maxBodyBytes: 8 * 1024 * 1024,
-  connectionsPerOrigin: 16,
-  keepAliveTimeoutMs: 30_000,
-}
-
-export interface OutgoingRequest {
-  readonly method: string
-  readonly url: URL
-  readonly headers: Readonly<Record<string, string>>
-  readonly body?: string
-}
+export type TransportOptions = TransportDefaults
 
 export interface HttpResult {
   readonly status: number
@@ -48,18 +26,8 @@ export interface HttpResult {
   readonly truncated: boolean
 }
 
-export type TransportProblem =
-  | "connect_timeout"
-  | "headers_timeout"
-  | "body_timeout"
-  | "connection_reset"
-  | "connection_refused"
-  | "dns_failure"
-  | "tls_failure"
-  | "network_error"
-
 export class TransportError extends Data.TaggedError("TransportError")<{
-  readonly problem: TransportProblem
+  readonly problem: NetworkProblem
   /** The underlying error code, e.g. ECONNRESET or UND_ERR_HEADERS_TIMEOUT. */
   readonly code: string
   /** Origin only (scheme, host, port): never a path or query. */
@@ -70,42 +38,28 @@ export class TransportError extends Data.TaggedError("TransportError")<{
   }
 }
 
-const problemFor = (code: string): TransportProblem => {
-  switch (code) {
-    case "UND_ERR_CONNECT_TIMEOUT":
-      return "connect_timeout"
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return "headers_timeout"
-    case "UND_ERR_BODY_TIMEOUT":
-      return "body_timeout"
-    case "ECONNRESET":
-    case "EPIPE":
-    case "UND_ERR_SOCKET":
-    case "UND_ERR_CLOSED":
-      return "connection_reset"
-    case "ECONNREFUSED":
-      return "connection_refused"
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return "dns_failure"
-  }
-  return code.startsWith("ERR_TLS") || code.includes("CERT") ? "tls_failure" : "network_error"
+/** The request's time ran out: its share of the caller's deadline, not a network fault. */
+export class TimeUp extends Data.TaggedError("TimeUp")<{ readonly origin: string }> {}
+
+export interface SendOptions {
+  /** How long this request may take in all, headers and body: what is left of the caller's deadline. */
+  readonly timeoutMs: number
+  /** The caller's own cancellation, passed to undici only when there is one. */
+  readonly signal?: AbortSignal
 }
+
+export interface Transport {
+  readonly send: (request: OutgoingRequest, options: SendOptions) => Effect.Effect<HttpResult, TransportError | TimeUp>
+  readonly options: TransportOptions
+}
+
+export class HttpTransport extends Context.Tag("keyway/HttpTransport")<HttpTransport, Transport>() {}
 
 const errorCode = (error: unknown): string => {
   const candidate = error as { code?: unknown; cause?: { code?: unknown } }
   const code = candidate?.code ?? candidate?.cause?.code
   return typeof code === "string" ? code : "UNKNOWN"
 }
-
-export interface Transport {
-  readonly send: (request: OutgoingRequest) => Effect.Effect<HttpResult, TransportError>
-  readonly options: TransportOptions
-  /** One pacer per credential and host, shared by every request through this transport. */
-  readonly pacers: PacerRegistry
-}
-
-export class HttpTransport extends Context.Tag("keyway/HttpTransport")<HttpTransport, Transport>() {}
 
 /** Reads at most `limit` bytes, then stops reading (and so closes the connection). */
 const readCapped = async (
@@ -125,33 +79,67 @@ const readCapped = async (
   return { text: Buffer.concat(chunks).toString("utf8"), truncated: false }
 }
 
+const TIME_UP = Symbol("time up")
+
 export const makeTransport = (agent: Agent, options: TransportOptions): Transport => ({
   options,
-  pacers: new PacerRegistry(),
-  send: (outgoing) =>
-    Effect.tryPromise({
-      try: async (signal) => {
-        const response = await request(outgoing.url, {
-          dispatcher: agent,
-          method: outgoing.method as "GET",
-          headers: outgoing.headers,
-          ...(outgoing.body !== undefined ? { body: outgoing.body } : {}),
-          signal,
-          headersTimeout: options.headersTimeoutMs,
-          bodyTimeout: options.bodyTimeoutMs,
+  send: (outgoing, { timeoutMs, signal }) =>
+    Effect.async<HttpResult, TransportError | TimeUp>((resume) => {
+      const origin = outgoing.url.origin
+      const started = performance.now()
+      const limit = Math.max(1, Math.floor(timeoutMs))
+      // undici's own headers timer covers the wait for headers; it is the deadline when that is sooner.
+      const headersByDeadline = limit < options.headersTimeoutMs
+      let bodyTimer: NodeJS.Timeout | undefined
+      let body: { destroy: (error?: Error) => void } | undefined
+      let interrupted = false
+      request(outgoing.url, {
+        dispatcher: agent,
+        method: outgoing.method as "GET",
+        headers: outgoing.headers,
+        ...(outgoing.body !== undefined ? { body: outgoing.body } : {}),
+        ...(signal ? { signal } : {}),
+        headersTimeout: headersByDeadline ? limit : options.headersTimeoutMs,
+        bodyTimeout: Math.min(options.bodyTimeoutMs, limit),
+      })
+        .then(async (response) => {
+          body = response.body
+          if (interrupted) return response.body.destroy()
+          const left = limit - (performance.now() - started)
+          // A body that trickles in resets undici's idle timer for ever; this one bounds it as a whole.
+          bodyTimer = setTimeout(
+            () => response.body.destroy(Object.assign(new Error("time up"), { [TIME_UP]: true })),
+            Math.max(1, left),
+          )
+          const { text, truncated } = await readCapped(response.body, options.maxBodyBytes)
+          resume(
+            Effect.succeed({
+              status: response.statusCode,
+              headers: response.headers as HttpResult["headers"],
+              body: text,
+              truncated,
+            }),
+          )
         })
-        const { text, truncated } = await readCapped(response.body, options.maxBodyBytes)
-        return {
-          status: response.statusCode,
-          headers: response.headers as HttpResult["headers"],
-          body: text,
-          truncated,
-        }
-      },
-      catch: (error) => {
-        const code = errorCode(error)
-        return new TransportError({ problem: problemFor(code), code, origin: outgoing.url.origin })
-      },
+        .catch((error: unknown) => {
+          if (interrupted) return
+          const code = errorCode(error)
+          const timeUp =
+            (error as Record<symbol, unknown>)?.[TIME_UP] === true ||
+            (headersByDeadline && code === "UND_ERR_HEADERS_TIMEOUT")
+          resume(
+            Effect.fail(
+              timeUp
+                ? new TimeUp({ origin })
+                : new TransportError({ problem: networkErrorFor(code).problem, code, origin }),
+            ),
+          )
+        })
+        .finally(() => clearTimeout(bodyTimer))
+      return Effect.sync(() => {
+        interrupted = true
+        body?.destroy()
+      })
     }),
 })
 
@@ -166,7 +154,7 @@ export const makeAgent = (options: TransportOptions): Agent =>
 
 /** The transport as a scoped layer: the Agent is closed when the scope ends. */
 export const transportLayer = (options: Partial<TransportOptions> = {}): Layer.Layer<HttpTransport> => {
-  const resolved = { ...DEFAULT_TRANSPORT_OPTIONS, ...options }
+  const resolved = { ...ENGINE_DEFAULTS.transport, ...options }
   return Layer.scoped(
     HttpTransport,
     Effect.map(

@@ -8,19 +8,21 @@
  * sync wait budget.
  */
 import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { classifyResponse, parseJson } from "../../core/classify.ts"
-import type { ConnectorDefinition, ReportStream } from "../../core/definition.ts"
-import type { FieldProblem } from "../../core/fields.ts"
-import { OUTCOME_INFO, type Outcome } from "../../core/outcomes.ts"
+import { classify, type SuccessCheck } from "../../core/classify.ts"
+import type { ReportStream } from "../../core/definition.ts"
+import { type FieldProblem, InvalidInput, invalidInput } from "../../core/fields.ts"
+import type { Verdict } from "../../core/outcomes.ts"
 import {
   type DateSlice,
   dateSlices,
   firstPosition,
+  isColumnSet,
   nextPosition,
   type Position,
   pageRequest,
@@ -29,16 +31,17 @@ import {
   sliceParams,
   totalOf,
 } from "../../core/paging.ts"
-import { headerLookup } from "../../core/rate-limit-headers.ts"
-import { cleanVendorText } from "../../core/redact.ts"
+import { prepare } from "../../core/prepare.ts"
 import { policyFor } from "../../core/retry.ts"
 import { templateReferences } from "../../core/template.ts"
-import { type Attempt, exchange, pacingKey, prepare, type TestOptions, transportOutcome } from "../check/check.ts"
-import { buildRequest, InvalidInput } from "../http/request.ts"
-import type { HttpTransport } from "../http/transport.ts"
-import { type ConnectionNotFound, findConnection, openCredentials, type Vault } from "../vault/connections.ts"
-import type { UnsealFailed } from "../vault/sealing.ts"
-import type { StoreUnavailable } from "../vault/store.ts"
+import { Catalog } from "../catalog/catalog.ts"
+import { HttpEngine, pacingKey } from "../http/engine.ts"
+import { buildRequest } from "../http/request.ts"
+import { Sandbox } from "../sandbox/service.ts"
+import { findConnection, openCredentials } from "../vault/connections.ts"
+import type { ConnectionNotFound, StoreUnavailable, UnsealFailed } from "../vault/errors.ts"
+import type { Keyring } from "../vault/sealing.ts"
+import { Store } from "../vault/store.ts"
 import type { Sink } from "./sinks.ts"
 
 export interface SyncState {
@@ -64,13 +67,16 @@ export interface SyncState {
 }
 
 export class SyncFailed extends Data.TaggedError("SyncFailed")<{
-  readonly outcome: Outcome
-  readonly message: string
-  readonly remediation: string
-  readonly httpStatus?: number
+  /** The page that failed, counted from 1 across the whole sync. */
+  readonly page: number
+  readonly verdict: Verdict
   /** How to carry on, e.g. the command with --resume. */
   readonly resume: string
-}> {}
+}> {
+  override get message(): string {
+    return `page ${this.page}: ${this.verdict.message}${this.verdict.vendorMessage ? ` (the vendor said: ${this.verdict.vendorMessage})` : ""}`
+  }
+}
 
 export interface SyncProgress {
   readonly records: number
@@ -125,7 +131,7 @@ export const checkpointKey = (connectionId: string, streamId: string, params: Re
 const DAY_MS = 86_400_000
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
-const invalid = (field: string, message: string) => new InvalidInput({ problems: [{ field, message }] })
+const invalid = invalidInput
 
 /** The stream's query, less the parameters whose templates name an optional param not given. */
 const queryFor = (stream: ReportStream, params: Readonly<Record<string, string>>): Record<string, string> =>
@@ -158,21 +164,31 @@ const largest = (a: string | number | undefined, b: unknown): string | number | 
   return typeof a === "number" && typeof b === "number" ? Math.max(a, b) : String(b) > String(a) ? b : a
 }
 
+/** A page is a success when its body is JSON with the stream's records where the stream says. */
+const pageCheck =
+  (stream: ReportStream): SuccessCheck =>
+  (facts) => {
+    if (facts.status < 200 || facts.status >= 300) return `status ${facts.status} was not expected`
+    if (facts.json === undefined) return "the body is not JSON"
+    return recordsOf(stream, facts.json) ? undefined : `there are no records at "${stream.records}"`
+  }
+
 export const runSync = (
-  catalog: ReadonlyMap<string, ConnectorDefinition>,
-  vault: Vault,
   request: SyncRequest,
-  options: TestOptions = {},
 ): Effect.Effect<
   SyncSummary,
   SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreUnavailable,
-  HttpTransport
+  HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
-    const started = performance.now()
-    const now = options.now?.() ?? new Date()
-    const record = yield* findConnection(vault, request.connectionId)
-    const definition = catalog.get(record.connector)
+    const clock = yield* Effect.clock
+    const started = clock.unsafeCurrentTimeMillis()
+    const store = yield* Store
+    const engine = yield* HttpEngine
+    const sandbox = yield* Effect.serviceOption(Sandbox)
+    const { definitions } = yield* Catalog
+    const record = yield* findConnection(request.connectionId)
+    const definition = definitions.get(record.connector)
     const stream = definition?.reports?.find((s) => s.id === request.streamId)
     if (!definition || !stream) {
       const known = definition?.reports?.map((s) => s.id).join(", ") ?? "none"
@@ -183,7 +199,7 @@ export const runSync = (
     const params = request.params ?? {}
     const paramProblems = checkParams(stream, params)
     if (paramProblems.length > 0) return yield* Effect.fail(new InvalidInput({ problems: paramProblems }))
-    const stored = yield* openCredentials(vault, record)
+    const stored = yield* openCredentials(record)
     for (const key of stream.whenCredentials ?? []) {
       if (!stored[key]) {
         return yield* Effect.fail(
@@ -194,14 +210,15 @@ export const runSync = (
     const prepared = prepare(
       definition,
       { connectorId: definition.id, credentials: stored, settings: record.settings },
-      options,
+      Option.getOrUndefined(sandbox)?.url,
     )
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
-    const { baseUrl, credentials, settings } = prepared.right
+    const { baseUrl, credentials, settings, secrets } = prepared.right
+    const now = new Date(started)
 
     // Where to start: a checkpoint to resume, or a fresh run (from the last sync's end, if incremental).
     const key = checkpointKey(record.id, stream.id, params)
-    const previous = yield* vault.store.getState<SyncState>(key)
+    const previous = yield* store.getState<SyncState>(key)
     const resumeCommand = `keyway sync ${record.id} ${stream.id}${Object.entries(params)
       .map(([k, v]) => ` --param ${k}=${v}`)
       .join("")} --resume`
@@ -261,26 +278,18 @@ export const runSync = (
           resumePoint: carriedOver,
           updatedAt: now.toISOString(),
         }
-    yield* vault.store.putState(key, state)
+    yield* store.putState(key, state)
 
     const policy = policyFor(definition.rateLimit, "sync")
     const pacing = pacingKey(baseUrl.href, credentials)
-    const secrets = Object.values(credentials)
     const placements = stream.auth ?? definition.auth
     const baseQuery = queryFor(stream, params)
+    const success = pageCheck(stream)
     let waits = 0
     let waitedMs = 0
     let total: number | undefined
     const sliceCount = slices?.length ?? 1
-
-    const fail = (outcome: Outcome, message: string, httpStatus?: number) =>
-      new SyncFailed({
-        outcome,
-        message,
-        remediation: OUTCOME_INFO[outcome].remediation,
-        resume: resumeCommand,
-        ...(httpStatus !== undefined ? { httpStatus } : {}),
-      })
+    const isoNow = () => new Date(clock.unsafeCurrentTimeMillis()).toISOString()
 
     /** One page: its records, and where the next one starts. */
     const fetchPage = (slice: DateSlice | undefined, position: Position) =>
@@ -296,63 +305,27 @@ export const runSync = (
         const built = buildRequest(
           { method: stream.method, path: stream.path, query, ...(body ? { body } : {}) },
           placements,
-          { baseUrl, credentials, settings: { ...settings }, params, now },
+          { baseUrl, credentials, settings, params, now },
         )
         if (Either.isLeft(built)) return yield* Effect.fail(built.left)
-        const done = yield* exchange(built.right, policy, pacing)
-        for (const attempt of done.attempts as Attempt[]) {
+        // Each page has the whole sync budget for itself, waits included.
+        const done = yield* engine.exchange(built.right, {
+          policy,
+          pacing,
+          deadlineAt: clock.unsafeCurrentTimeMillis() + policy.budgetMs,
+        })
+        for (const attempt of done.attempts) {
           if (attempt.waitMs !== undefined) {
             waits++
             waitedMs += attempt.waitMs
           }
         }
-        if (done.heldBackMs !== undefined) {
-          return yield* Effect.fail(
-            fail(
-              "rate_limited",
-              `page ${state.pages + 1}: ${definition.name} asked Keyway to wait ${Math.ceil(done.heldBackMs / 1000)} s, longer than the sync's wait budget`,
-            ),
-          )
+        const verdict = classify(definition, done.observation, { success, secrets })
+        if (verdict.outcome !== "connected" || done.observation.kind !== "response") {
+          return yield* Effect.fail(new SyncFailed({ page: state.pages + 1, verdict, resume: resumeCommand }))
         }
-        const result = Either.isRight(done.result) ? done.result.right : done.result.left.result
-        if (!result) {
-          const error = Either.isLeft(done.result) ? done.result.left.error : undefined
-          return yield* Effect.fail(
-            fail(
-              transportOutcome(error?.problem ?? "network_error"),
-              `page ${state.pages + 1} failed after ${done.attempts.length} attempts: ${error?.message ?? "network error"}`,
-            ),
-          )
-        }
-        const json = parseJson(result.body)
-        const classified = classifyResponse(
-          definition,
-          {
-            status: result.status,
-            header: headerLookup(result.headers),
-            text: result.body,
-            json,
-            truncated: result.truncated,
-          },
-          { status: "2xx" },
-        )
-        if (classified.outcome !== "connected") {
-          const vendor = classified.vendorMessage
-            ? ` (${definition.name} said: ${cleanVendorText(classified.vendorMessage, secrets, 200)})`
-            : ""
-          return yield* Effect.fail(
-            fail(classified.outcome, `page ${state.pages + 1}: ${classified.message}${vendor}`, result.status),
-          )
-        }
-        if (json === undefined) {
-          return yield* Effect.fail(fail("unexpected_response", `page ${state.pages + 1} is not JSON`, result.status))
-        }
-        const records = recordsOf(stream, json)
-        if (!records) {
-          return yield* Effect.fail(
-            fail("unexpected_response", `page ${state.pages + 1} has no records at "${stream.records}"`, result.status),
-          )
-        }
+        const json = done.observation.facts.json
+        const records = recordsOf(stream, json) ?? []
         total = totalOf(stream.paging, json) ?? total
         const next = nextPosition(stream.paging, position, json, records.length)
         const resumePoint = resumePointOf(position, json, stream.paging)
@@ -388,9 +361,9 @@ export const runSync = (
                 pages: state.pages + 1,
                 outputBytes: sink.position(),
                 resumePoint,
-                updatedAt: new Date().toISOString(),
+                updatedAt: isoNow(),
               }
-              yield* vault.store.putState(key, state)
+              yield* store.putState(key, state)
               request.onProgress?.({
                 records: state.records,
                 pages: state.pages,
@@ -399,7 +372,7 @@ export const runSync = (
                 total,
                 slice: index + 1,
                 slices: sliceCount,
-                elapsedMs: performance.now() - started,
+                elapsedMs: clock.unsafeCurrentTimeMillis() - started,
               })
             }),
           )
@@ -409,31 +382,25 @@ export const runSync = (
 
     if (Either.isLeft(writeOutcome)) {
       const error = writeOutcome.left
-      const message = error instanceof SyncFailed ? error.message : String(error.message)
-      yield* vault.store.putState(key, {
-        ...state,
-        status: "failed",
-        error: message,
-        updatedAt: new Date().toISOString(),
-      })
+      yield* store.putState(key, { ...state, status: "failed", error: error.message, updatedAt: isoNow() })
       yield* Effect.promise(() => sink.abort())
-      if (error instanceof SyncFailed && OUTCOME_INFO[error.outcome].actor === "user") {
+      if (error._tag === "SyncFailed" && error.verdict.actor === "user") {
         // Credentials rejected mid-sync: operators see it on the connection itself.
-        yield* vault.store.put({
+        const at = isoNow()
+        yield* store.put({
           ...record,
-          updatedAt: new Date().toISOString(),
+          updatedAt: at,
           lastTest: {
-            outcome: error.outcome,
-            at: new Date().toISOString(),
-            message: `credentials rejected during sync: ${error.message}`,
+            at,
             by: "sync",
+            verdict: { ...error.verdict, message: `credentials rejected during sync: ${error.message}` },
           },
         })
       }
       return yield* Effect.fail(error)
     }
-    state = { ...state, status: "done", position: undefined, updatedAt: new Date().toISOString() }
-    yield* vault.store.putState(key, state)
+    state = { ...state, status: "done", position: undefined, updatedAt: isoNow() }
+    yield* store.putState(key, state)
     yield* Effect.promise(() => sink.commit())
     return {
       connectionId: record.id,
@@ -443,7 +410,7 @@ export const runSync = (
       slices: sliceCount,
       waits,
       waitedMs,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: Math.round(clock.unsafeCurrentTimeMillis() - started),
       resumed: resuming,
       resumePoint: state.resumePoint,
       out: sink.describe,

@@ -10,8 +10,11 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto"
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import * as Data from "effect/Data"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import { MasterKeyProblem, UnsealFailed } from "./errors.ts"
 
 export interface Sealed {
   readonly v: 1
@@ -23,29 +26,15 @@ export interface Sealed {
   readonly data: string
 }
 
-export interface Keyring {
+export interface MasterKeys {
   readonly current: { readonly id: string; readonly key: Buffer }
   readonly byId: ReadonlyMap<string, Buffer>
   /** Where the keys came from: files can be rotated by Keyway, environment keys by the operator. */
   readonly source: "environment" | "files"
 }
 
-export class MasterKeyProblem extends Data.TaggedError("MasterKeyProblem")<{ readonly detail: string }> {
-  override get message(): string {
-    return this.detail
-  }
-}
-
-export class UnsealFailed extends Data.TaggedError("UnsealFailed")<{
-  readonly reason: "unknown_key" | "tampered"
-  readonly kid: string
-}> {
-  override get message(): string {
-    return this.reason === "unknown_key"
-      ? `the record was sealed with master key ${this.kid}, which is not available; set KEYWAY_PREVIOUS_MASTER_KEYS`
-      : "the sealed credentials failed authentication: the record was altered or belongs to another record"
-  }
-}
+/** The master keys of this process, as a service. */
+export class Keyring extends Context.Tag("keyway/Keyring")<Keyring, MasterKeys>() {}
 
 export const keyId = (key: Buffer): string => createHash("sha256").update(key).digest("hex").slice(0, 12)
 
@@ -75,7 +64,7 @@ const writeKeyFile = (home: string, key: Buffer): string => {
 }
 
 /** The keyring for this process; creates a key file on first use when no key is configured. */
-export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env): Keyring => {
+export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env): MasterKeys => {
   if (env.KEYWAY_MASTER_KEY) {
     const current = parseKey(env.KEYWAY_MASTER_KEY, "KEYWAY_MASTER_KEY")
     const previous = (env.KEYWAY_PREVIOUS_MASTER_KEYS ?? "")
@@ -98,6 +87,24 @@ export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env):
   return { current: { id: currentId, key }, byId, source: "files" }
 }
 
+/** The keyring of `home` (or of the environment's keys), made on first use. */
+export const keyringLayer = (
+  home: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Layer.Layer<Keyring, MasterKeyProblem> =>
+  Layer.effect(
+    Keyring,
+    Effect.try({
+      try: () => loadKeyring(home, env),
+      catch: (error) =>
+        error instanceof MasterKeyProblem
+          ? error
+          : new MasterKeyProblem({
+              detail: `cannot read the master key in ${home}: ${error instanceof Error ? error.message : String(error)}`,
+            }),
+    }),
+  )
+
 /** A new current key file; the old ones stay until `retireKeys` once every record is re-sealed. */
 export const addKeyFile = (home: string): string => writeKeyFile(home, randomBytes(32))
 
@@ -107,7 +114,7 @@ export const retireKeys = (home: string, keep: string): void => {
   }
 }
 
-export const seal = (keyring: Keyring, plaintext: string, boundTo: string): Sealed => {
+export const seal = (keyring: MasterKeys, plaintext: string, boundTo: string): Sealed => {
   const iv = randomBytes(12)
   const cipher = createCipheriv("aes-256-gcm", keyring.current.key, iv)
   cipher.setAAD(Buffer.from(boundTo))
@@ -122,7 +129,7 @@ export const seal = (keyring: Keyring, plaintext: string, boundTo: string): Seal
   }
 }
 
-export const unseal = (keyring: Keyring, sealed: Sealed, boundTo: string): Either.Either<string, UnsealFailed> => {
+export const unseal = (keyring: MasterKeys, sealed: Sealed, boundTo: string): Either.Either<string, UnsealFailed> => {
   const key = keyring.byId.get(sealed.kid)
   if (!key) return Either.left(new UnsealFailed({ reason: "unknown_key", kid: sealed.kid }))
   try {

@@ -9,21 +9,15 @@
 import { chmodSync, existsSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { join } from "node:path"
-import KeyvRedis from "@keyv/redis"
-import KeyvSqlite from "@keyv/sqlite"
-import * as Data from "effect/Data"
+import type { RedisClientOptions } from "@keyv/redis"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
-import type { Outcome } from "../../core/outcomes.ts"
+import type { Verdict } from "../../core/outcomes.ts"
+import { StoreUnavailable } from "./errors.ts"
 import { ensureHome, type Sealed } from "./sealing.ts"
-
-export interface LastTest {
-  readonly outcome: Outcome
-  readonly at: string
-  readonly message: string
-  /** `save & test`, `re-test`, `sync`: what produced it. */
-  readonly by: string
-}
 
 export interface ConnectionRecord {
   readonly v: 1
@@ -36,17 +30,9 @@ export interface ConnectionRecord {
   readonly fingerprints: Readonly<Record<string, string>>
   readonly createdAt: string
   readonly updatedAt: string
-  readonly lastTest: LastTest | undefined
+  /** The last check of these credentials: when, what ran it (`save & test`, `re-test`, `sync`), and its verdict. */
+  readonly lastTest: { readonly at: string; readonly by: string; readonly verdict: Verdict } | undefined
   readonly expiresAt: string | undefined
-}
-
-export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
-  readonly backend: "sqlite" | "redis"
-  readonly detail: string
-}> {
-  override get message(): string {
-    return `the ${this.backend === "redis" ? "Redis" : "SQLite"} credential store is unavailable: ${this.detail}`
-  }
 }
 
 export interface ConnectionStore {
@@ -59,8 +45,10 @@ export interface ConnectionStore {
   readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreUnavailable>
   readonly remove: (id: string) => Effect.Effect<boolean, StoreUnavailable>
   readonly list: () => Effect.Effect<ReadonlyArray<ConnectionRecord>, StoreUnavailable>
-  readonly close: () => Promise<void>
 }
+
+/** The connection store of one workspace, as a service. */
+export class Store extends Context.Tag("keyway/Store")<Store, ConnectionStore>() {}
 
 export interface StoreConfig {
   /** `KEYWAY_HOME`: where the SQLite file and key files live. */
@@ -87,7 +75,36 @@ const describe = (error: unknown): string => {
 const isConnectionRecord = (value: unknown): value is ConnectionRecord =>
   typeof value === "object" && value !== null && "connector" in value && "credentials" in value && "id" in value
 
-export const openStore = async (config: StoreConfig): Promise<ConnectionStore> => {
+/**
+ * The store for the length of the scope. It connects on first use, not before, so a command that
+ * never touches it never opens it; a connection that failed is tried again by the next call; and it
+ * is closed when the scope ends.
+ */
+export const openStore = (config: StoreConfig): Effect.Effect<ConnectionStore, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    let opening: Promise<{ keyv: Keyv; backend: "sqlite" | "redis" }> | undefined
+    const open = () => {
+      opening ??= connectKeyv(config).catch((error: unknown) => {
+        opening = undefined
+        throw error
+      })
+      return opening
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        const opened = await opening?.catch(() => undefined)
+        await opened?.keyv.disconnect().catch(() => undefined)
+      }),
+    )
+    return storeOver(open, isRedisUrl(config.url) ? "redis" : "sqlite", config.workspace)
+  })
+
+export const storeLayer = (config: StoreConfig): Layer.Layer<Store> => Layer.scoped(Store, openStore(config))
+
+const isRedisUrl = (url: string | undefined): boolean =>
+  url?.startsWith("redis://") === true || url?.startsWith("rediss://") === true
+
+const connectKeyv = async (config: StoreConfig): Promise<{ keyv: Keyv; backend: "sqlite" | "redis" }> => {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.workspace)) {
     throw new StoreUnavailable({ backend: "sqlite", detail: "a workspace name is 1 to 64 letters, digits, - or _" })
   }
@@ -95,17 +112,21 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
   const namespace = `keyway-${config.workspace}`
   let keyv: Keyv
   let backend: "sqlite" | "redis"
-  if (config.url?.startsWith("redis://") || config.url?.startsWith("rediss://")) {
+  if (config.url !== undefined && isRedisUrl(config.url)) {
     backend = "redis"
     const timeout = config.connectTimeoutMs ?? 2000
-    const adapter = new KeyvRedis(
-      {
-        url: config.url,
-        disableOfflineQueue: true,
-        socket: { connectTimeout: timeout, reconnectStrategy: (retries: number) => (retries > 3 ? false : 200) },
-      },
-      { throwOnConnectError: true, throwOnErrors: true, connectionTimeout: timeout },
-    )
+    // Drivers load when a store opens, not when this module does.
+    const { default: KeyvRedis } = await import("@keyv/redis")
+    const client: RedisClientOptions = {
+      url: config.url,
+      disableOfflineQueue: true,
+      socket: { connectTimeout: timeout, reconnectStrategy: (retries: number) => (retries > 3 ? false : 200) },
+    }
+    const adapter = new KeyvRedis(client, {
+      throwOnConnectError: true,
+      throwOnErrors: true,
+      connectionTimeout: timeout,
+    })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
   } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
     backend = "sqlite"
@@ -114,6 +135,7 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
     // Create the file with owner-only permissions before SQLite opens it.
     if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 })
     chmodSync(file, 0o600)
+    const { default: KeyvSqlite } = await import("@keyv/sqlite")
     const adapter = new KeyvSqlite(`sqlite://${file}`)
     // WAL with synchronous=NORMAL survives a crashed or killed process (what resume relies on) and
     // spares an fsync per write, which a checkpoint after every page would otherwise pay.
@@ -129,25 +151,38 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
   keyv.on("error", () => {
     // Errors surface through the rejected calls below (throwOnErrors); the event is not a second channel.
   })
-  const attempt = <A>(run: () => Promise<A>) =>
-    Effect.tryPromise({ try: run, catch: (error) => new StoreUnavailable({ backend, detail: describe(error) }) })
+  return { keyv, backend }
+}
+
+const storeOver = (
+  open: () => Promise<{ keyv: Keyv }>,
+  backend: "sqlite" | "redis",
+  workspace: string,
+): ConnectionStore => {
+  const namespace = `keyway-${workspace}`
+  const attempt = <A>(run: (keyv: Keyv) => Promise<A>) =>
+    Effect.tryPromise({
+      try: () => open().then(({ keyv }) => run(keyv)),
+      catch: (error) =>
+        error instanceof StoreUnavailable ? error : new StoreUnavailable({ backend, detail: describe(error) }),
+    })
 
   return {
     backend,
-    workspace: config.workspace,
-    get: (id) => attempt(() => keyv.get<ConnectionRecord>(id)),
-    getState: <S>(key: string) => attempt(() => keyv.get<S>(`sync:${key}`)),
+    workspace,
+    get: (id) => attempt((keyv) => keyv.get<ConnectionRecord>(id)),
+    getState: <S>(key: string) => attempt((keyv) => keyv.get<S>(`sync:${key}`)),
     putState: (key, state) =>
-      attempt(async () => {
+      attempt(async (keyv) => {
         await keyv.set(`sync:${key}`, state)
       }),
     put: (record) =>
-      attempt(async () => {
+      attempt(async (keyv) => {
         await keyv.set(record.id, record)
       }),
-    remove: (id) => attempt(() => keyv.delete(id)),
+    remove: (id) => attempt((keyv) => keyv.delete(id)),
     list: () =>
-      attempt(async () => {
+      attempt(async (keyv) => {
         const records: ConnectionRecord[] = []
         if (!keyv.iterator) throw new Error("this store cannot list its records")
         for await (const [key, value] of keyv.iterator(namespace)) {
@@ -156,8 +191,5 @@ export const openStore = async (config: StoreConfig): Promise<ConnectionStore> =
         }
         return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       }),
-    close: async () => {
-      await keyv.disconnect().catch(() => undefined)
-    },
   }
 }

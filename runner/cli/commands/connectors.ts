@@ -2,11 +2,12 @@
  * `keyway connectors`: one line per connector.
  * `keyway connectors show <id>`: its credentials, settings, placements, test request and error table.
  */
-
+import * as Effect from "effect/Effect"
 import type { ConnectorDefinition, Placement, StatusMatch } from "../../../core/definition.ts"
-import { loadCatalog } from "../../catalog/catalog.ts"
+import { Catalog, catalogFromDir, findDefinition } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, table, UsageError } from "../io.ts"
+import { type Io, printJson, table, usage } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
 const describePlacement = (placement: Placement): string =>
   placement.in === "basic"
@@ -93,31 +94,24 @@ const show = (definition: ConnectorDefinition, io: Io): void => {
   io.out(`${lines.join("\n")}\n`)
 }
 
-export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const catalog = loadCatalog()
-  if (args[0] === "show") {
-    const id = args[1]
-    const definition = id ? catalog.get(id) : undefined
-    if (!definition) {
-      throw new UsageError({
-        detail: `${id ? `no connector "${id}"` : "which connector?"}; one of: ${[...catalog.keys()].join(", ")}`,
-      })
+export const run: CommandRun = (args, io) =>
+  Effect.gen(function* () {
+    if (args[0] === "show") {
+      if (!args[1]) return yield* usage("which connector? keyway connectors show <id>")
+      show(yield* findDefinition(args[1]), io)
+      return EXIT.ok
     }
-    show(definition, io)
+    if (args.length > 0) return yield* usage(`unknown argument "${args[0]}"; try: keyway connectors show <id>`)
+    const summaries = [...(yield* Catalog).definitions.values()].map(summarise)
+    if (io.json) {
+      printJson(io, summaries)
+      return EXIT.ok
+    }
+    io.out(
+      `${table([
+        ["ID", "NAME", "AUTH", "TEST"],
+        ...summaries.map((s) => [s.id, s.name, s.auth.map((a) => a.replace(/:.*/, "")).join(" + "), s.test.join("; ")]),
+      ])}\n`,
+    )
     return EXIT.ok
-  }
-  if (args.length > 0)
-    throw new UsageError({ detail: `unknown argument "${args[0]}"; try: keyway connectors show <id>` })
-  const summaries = [...catalog.values()].map(summarise)
-  if (io.json) {
-    printJson(io, summaries)
-    return EXIT.ok
-  }
-  io.out(
-    `${table([
-      ["ID", "NAME", "AUTH", "TEST"],
-      ...summaries.map((s) => [s.id, s.name, s.auth.map((a) => a.replace(/:.*/, "")).join(" + "), s.test.join("; ")]),
-    ])}\n`,
-  )
-  return EXIT.ok
-}
+  }).pipe(Effect.provide(catalogFromDir()))

@@ -7,18 +7,22 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Writable } from "node:stream"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { formatProblem } from "../../../core/load.ts"
-import { loadConnectorDir } from "../../catalog/catalog.ts"
-import type { TestResult } from "../../check/check.ts"
-import { createKeyway, runOrThrow, runPlain } from "../../library/index.ts"
-import { startSandbox } from "../../sandbox/server.ts"
+import { catalogFromDir, loadConnectorDir } from "../../catalog/catalog.ts"
+import type { CheckResult } from "../../check/check.ts"
+import { engineLayer } from "../../http/engine.ts"
+import { transportLayer } from "../../http/transport.ts"
+import { sandboxLayer } from "../../sandbox/layer.ts"
 import { writableSink } from "../../sync/sinks.ts"
 import { runSync } from "../../sync/sync.ts"
 import { connect } from "../../vault/connections.ts"
-import { loadKeyring } from "../../vault/sealing.ts"
-import { openStore } from "../../vault/store.ts"
+import { keyringLayer } from "../../vault/sealing.ts"
+import { Store, storeLayer } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, table } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
 const SCENARIOS = [
   ["valid key", "sandbox-valid"],
@@ -39,48 +43,43 @@ const credentialsFor = (connector: string, key: string): Record<string, string> 
   return { apiKey: key }
 }
 
-export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const loaded = loadConnectorDir()
-  const problems = loaded.flatMap((r) => r.problems)
-  for (const problem of problems) io.err(`${formatProblem(problem)}\n`)
-  const definitions = loaded.flatMap((r) => (r.definition ? [r.definition] : []))
-  if (!io.json) io.out(`${definitions.length} connector definitions valid. Starting the sandbox...\n\n`)
+/** A throwaway home for the demo's store and key, removed when the demo ends. */
+const throwawayHome = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "keyway-demo-"))),
+  (home) => Effect.sync(() => rmSync(home, { recursive: true, force: true })),
+)
 
-  const sandbox = await startSandbox()
-  const home = mkdtempSync(join(tmpdir(), "keyway-demo-"))
-  // A short headers timeout, so the slow-server scenario shows a timeout without a long wait.
-  const keyway = createKeyway({ sandboxUrl: sandbox.url, transport: { headersTimeoutMs: 2000 } })
-  const store = await openStore({ home, url: undefined, workspace: "demo" })
-  const vault = { store, keyring: loadKeyring(home, {}) }
-  try {
-    const rows = await Promise.all(
-      definitions.flatMap((definition) =>
-        SCENARIOS.map(async ([scenario, key]) => {
-          const input = { connectorId: definition.id, credentials: credentialsFor(definition.id, key), label: scenario }
-          const { result, saved } = await runOrThrow(
-            keyway.runtime,
-            connect(definition, input, vault, { sandboxUrl: sandbox.url }),
-          )
-          return { connector: definition.name, scenario, saved, result }
-        }),
-      ),
+const demo = (io: Io) =>
+  Effect.gen(function* () {
+    const loaded = loadConnectorDir()
+    for (const problem of loaded.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)
+    const definitions = loaded.flatMap((r) => (r.definition ? [r.definition] : []))
+    if (!io.json) io.out(`${definitions.length} connector definitions valid. Starting the sandbox...\n\n`)
+
+    const rows = yield* Effect.forEach(
+      definitions.flatMap((definition) => SCENARIOS.map(([scenario, key]) => ({ definition, scenario, key }))),
+      ({ definition, scenario, key }) =>
+        Effect.map(
+          connect(definition, {
+            connectorId: definition.id,
+            credentials: credentialsFor(definition.id, key),
+            label: scenario,
+          }),
+          ({ result, saved }) => ({ connector: definition.name, scenario, saved, result }),
+        ),
+      { concurrency: "unbounded" },
     )
-    const saved = (await runPlain(store.list())).length
+    const store = yield* Store
+    const saved = (yield* store.list()).length
 
     // A short sync: a saved ActivTrak connection pulls two weeks of working hours, page by page.
     const activtrak = definitions.find((d) => d.id === "activtrak")
     const { connection } = activtrak
-      ? await runOrThrow(
-          keyway.runtime,
-          connect(
-            activtrak,
-            { connectorId: "activtrak", credentials: { apiKey: "sandbox-records-3000" }, label: "sync demo" },
-            vault,
-            {
-              sandboxUrl: sandbox.url,
-            },
-          ),
-        )
+      ? yield* connect(activtrak, {
+          connectorId: "activtrak",
+          credentials: { apiKey: "sandbox-records-3000" },
+          label: "sync demo",
+        })
       : { connection: undefined }
     let lines = 0
     const counting = writableSink(
@@ -95,23 +94,19 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
     const to = new Date().toISOString().slice(0, 10)
     const from = new Date(Date.now() - 13 * 86_400_000).toISOString().slice(0, 10)
     const summary = connection
-      ? await runOrThrow(
-          keyway.runtime,
-          runSync(
-            keyway.catalog,
-            vault,
-            { connectionId: connection.id, streamId: "workingHoursUsers", from, to, openSink: async () => counting },
-            {
-              sandboxUrl: sandbox.url,
-            },
-          ),
-        )
+      ? yield* runSync({
+          connectionId: connection.id,
+          streamId: "workingHoursUsers",
+          from,
+          to,
+          openSink: async () => counting,
+        })
       : undefined
     if (io.json) {
-      printJson(io, { sandbox: sandbox.url, results: rows, savedConnections: saved, sync: summary })
+      printJson(io, { results: rows, savedConnections: saved, sync: summary })
       return EXIT.ok
     }
-    const describeAttempts = (result: TestResult) =>
+    const describeAttempts = (result: CheckResult) =>
       result.attempts
         .map((a) =>
           a.waitMs !== undefined
@@ -125,9 +120,12 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
         ...rows.map((row) => [
           row.connector,
           row.scenario,
-          row.result.outcome + (row.result.retryAfterSeconds ? ` (retry in ${row.result.retryAfterSeconds} s)` : ""),
+          row.result.verdict.outcome +
+            (row.result.verdict.retryAfterSeconds ? ` (retry in ${row.result.verdict.retryAfterSeconds} s)` : ""),
           describeAttempts(row.result),
-          row.result.message.length > 90 ? `${row.result.message.slice(0, 89)}…` : row.result.message,
+          row.result.verdict.message.length > 90
+            ? `${row.result.verdict.message.slice(0, 89)}…`
+            : row.result.verdict.message,
         ]),
       ])}\n\n`,
     )
@@ -143,10 +141,17 @@ export const run = async (_args: ReadonlyArray<string>, io: Io): Promise<number>
       "Try it yourself: npx keyway sandbox, npx keyway connect activtrak --sandbox, npx keyway sync <id> <stream> --sandbox.\n",
     )
     return EXIT.ok
-  } finally {
-    await store.close()
-    await keyway.close()
-    await sandbox.stop()
-    rmSync(home, { recursive: true, force: true })
-  }
-}
+  })
+
+export const run: CommandRun = (_args, io) =>
+  Effect.gen(function* () {
+    const home = yield* throwawayHome
+    const services = Layer.mergeAll(
+      // A short headers timeout, so the slow-server scenario shows a timeout without a long wait.
+      engineLayer.pipe(Layer.provide(transportLayer({ headersTimeoutMs: 2000 }))),
+      sandboxLayer(undefined),
+      storeLayer({ home, url: undefined, workspace: "demo" }),
+      keyringLayer(home, {}),
+    ).pipe(Layer.provideMerge(catalogFromDir()))
+    return yield* demo(io).pipe(Effect.provide(services))
+  }).pipe(Effect.scoped)

@@ -4,49 +4,50 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
+import * as Effect from "effect/Effect"
 import { formatProblem } from "../../../core/load.ts"
 import { connectorPage, indexPage } from "../../authoring/docs.ts"
 import { CONNECTORS_DIR, loadConnectorDir, PROJECT_ROOT } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, parseFlags, printJson } from "../io.ts"
+import { parseFlags, printJson } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
 export const DOCS_DIR = join(PROJECT_ROOT, "docs", "connectors")
 
-export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values } = parseFlags(args, {
-    check: { type: "boolean" },
-    connectors: { type: "string" },
-    out: { type: "string" },
-  })
-  const results = loadConnectorDir(values.connectors ?? CONNECTORS_DIR)
-  const broken = results.filter((r) => !r.definition)
-  if (broken.length > 0) {
-    for (const problem of broken.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)
-    io.err("keyway: fix the definitions above first; docs are generated only from valid ones\n")
-    return EXIT.badInput
-  }
-  const definitions = results.flatMap((r) => (r.definition ? [r.definition] : []))
-  const out = values.out ?? DOCS_DIR
-  const pages = new Map<string, string>([
-    ...results.flatMap((r) =>
-      r.definition
-        ? [[`${r.definition.id}.md`, connectorPage(r.definition, `connectors/${basename(r.file)}`)] as const]
-        : [],
-    ),
-    ["README.md", indexPage(definitions)],
-  ])
-  if (values.check) {
-    const stale = [...pages].filter(([name, text]) => {
-      const path = join(out, name)
-      return !existsSync(path) || readFileSync(path, "utf8") !== text
-    })
-    if (io.json) printJson(io, { ok: stale.length === 0, stale: stale.map(([name]) => name) })
-    for (const [name] of stale) io.err(`keyway: ${join(out, name)} is stale; run keyway docs and commit it\n`)
-    return stale.length === 0 ? EXIT.ok : EXIT.badInput
-  }
-  mkdirSync(out, { recursive: true })
-  for (const [name, text] of pages) writeFileSync(join(out, name), text)
-  if (io.json) printJson(io, { wrote: [...pages.keys()].map((name) => join(out, name)) })
-  else io.out(`Wrote ${pages.size} pages to ${out}\n`)
-  return EXIT.ok
-}
+export const run: CommandRun = (args, io) =>
+  Effect.map(
+    parseFlags(args, { check: { type: "boolean" }, connectors: { type: "string" }, out: { type: "string" } }),
+    ({ values }) => {
+      const results = loadConnectorDir(values.connectors ?? CONNECTORS_DIR)
+      const broken = results.filter((r) => !r.definition)
+      if (broken.length > 0) {
+        for (const problem of broken.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)
+        io.err("keyway: fix the definitions above first; docs are generated only from valid ones\n")
+        return EXIT.badInput
+      }
+      const definitions = results.flatMap((r) => (r.definition ? [r.definition] : []))
+      const out = values.out ?? DOCS_DIR
+      const pages = new Map<string, string>([
+        ...results.flatMap((r) =>
+          r.definition
+            ? [[`${r.definition.id}.md`, connectorPage(r.definition, `connectors/${basename(r.file)}`)] as const]
+            : [],
+        ),
+        ["README.md", indexPage(definitions)],
+      ])
+      if (values.check) {
+        const stale = [...pages].filter(([name, text]) => {
+          const path = join(out, name)
+          return !existsSync(path) || readFileSync(path, "utf8") !== text
+        })
+        if (io.json) printJson(io, { ok: stale.length === 0, stale: stale.map(([name]) => name) })
+        for (const [name] of stale) io.err(`keyway: ${join(out, name)} is stale; run keyway docs and commit it\n`)
+        return stale.length === 0 ? EXIT.ok : EXIT.badInput
+      }
+      mkdirSync(out, { recursive: true })
+      for (const [name, text] of pages) writeFileSync(join(out, name), text)
+      if (io.json) printJson(io, { wrote: [...pages.keys()].map((name) => join(out, name)) })
+      else io.out(`Wrote ${pages.size} pages to ${out}\n`)
+      return EXIT.ok
+    },
+  )

@@ -2,96 +2,111 @@
  * `keyway sandbox [--port N] [--records N] [--rate N --burst N --mode M]`: serves the four vendor
  * fakes on loopback until interrupted, and prints their base URLs and the scenario keys.
  */
-
-import { conformanceCredentials } from "../../../fixtures/generic-fake.ts"
-import { SCENARIO_TABLE, WAIT_MODE_TABLE, WAIT_MODES, type WaitMode } from "../../../fixtures/scenarios.ts"
-import { loadCatalog } from "../../catalog/catalog.ts"
-import { SANDBOX_VENDORS, startSandbox } from "../../sandbox/server.ts"
+import * as Effect from "effect/Effect"
+import { Catalog, catalogFromDir } from "../../catalog/catalog.ts"
+import { SandboxFailed } from "../../sandbox/layer.ts"
+import {
+  derivedFakeCredentials,
+  SCENARIO_TABLE,
+  WAIT_MODE_TABLE,
+  WAIT_MODES,
+  type WaitMode,
+} from "../../sandbox/scenarios.ts"
+import { derivedFakeDefinitions, startSandbox } from "../../sandbox/server.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, parseFlags, printJson, table, UsageError } from "../io.ts"
+import { parseFlags, printJson, table, usage } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
-const wholeNumber = (name: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined
-  if (!/^\d+$/.test(text)) throw new UsageError({ detail: `--${name} takes a whole number, not "${text}"` })
-  return Number(text)
-}
+const wholeNumber = (name: string, text: string | undefined) =>
+  text === undefined
+    ? Effect.succeed(undefined)
+    : /^\d+$/.test(text)
+      ? Effect.succeed(Number(text))
+      : usage(`--${name} takes a whole number, not "${text}"`)
 
-export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values } = parseFlags(args, {
-    port: { type: "string" },
-    records: { type: "string" },
-    rate: { type: "string" },
-    burst: { type: "string" },
-    mode: { type: "string" },
+const isWaitMode = (mode: string): mode is WaitMode => (WAIT_MODES as ReadonlyArray<string>).includes(mode)
+
+/** Resolves when the process is asked to stop. */
+const interrupted = Effect.async<void>((resume) => {
+  const stop = () => resume(Effect.void)
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+  return Effect.sync(() => {
+    process.off("SIGINT", stop)
+    process.off("SIGTERM", stop)
   })
-  const mode = values.mode ?? "vendor"
-  if (mode !== "vendor" && !(WAIT_MODES as ReadonlyArray<string>).includes(mode)) {
-    throw new UsageError({ detail: `--mode is one of vendor, ${WAIT_MODES.join(", ")}` })
-  }
-  const rate = wholeNumber("rate", values.rate)
-  const records = wholeNumber("records", values.records)
-  const port = wholeNumber("port", values.port)
-  // Connectors with no hand-written fake get one derived from their definition.
-  const generic = [...loadCatalog().values()].filter((d) => !(d.id in SANDBOX_VENDORS))
-  const sandbox = await startSandbox({
-    generic,
-    ...(port !== undefined ? { port } : {}),
-    ...(records !== undefined ? { records } : {}),
-    ...(rate
-      ? {
-          rateLimit: {
-            perSecond: rate,
-            burst: wholeNumber("burst", values.burst) ?? rate,
-            mode: mode as WaitMode | "vendor",
-          },
-        }
-      : {}),
-  })
+})
 
-  if (io.json) {
-    printJson(io, {
-      url: sandbox.url,
-      baseUrls: sandbox.baseUrls,
-      scenarios: SCENARIO_TABLE,
-      waitModes: WAIT_MODE_TABLE,
+export const run: CommandRun = (args, io) =>
+  Effect.gen(function* () {
+    const { values } = yield* parseFlags(args, {
+      port: { type: "string" },
+      records: { type: "string" },
+      rate: { type: "string" },
+      burst: { type: "string" },
+      mode: { type: "string" },
     })
-  } else {
-    io.out(
-      [
-        `Keyway sandbox on ${sandbox.url} (loopback only). Ctrl-C stops it.`,
-        "",
-        table([["VENDOR", "BASE URL"], ...Object.entries(sandbox.baseUrls)]),
-        "",
-        "Scenarios: the credential value picks the vendor's behaviour.",
-        table([["KEY", "BEHAVIOUR"], ...SCENARIO_TABLE.map((s) => [s.key, s.behaviour])]),
-        "",
-        ...(generic.length > 0
-          ? [
-              "Connectors served by a fake derived from their definition accept these credentials:",
-              table([
-                ["VENDOR", "CREDENTIALS"],
-                ...generic.map((d) => [
-                  d.id,
-                  Object.entries(conformanceCredentials(d))
-                    .map(([key, value]) => `${key}=${value}`)
-                    .join(" "),
-                ]),
-              ]),
-              "",
-            ]
-          : []),
-        "Wait modes for sandbox-429-<mode>-<n>:",
-        table([["MODE", "HEADERS"], ...WAIT_MODE_TABLE.map((m) => [m.mode, m.headers])]),
-        "",
-        `Try: curl -H 'x-api-key: sandbox-valid' '${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=2026-01-01&to=2026-01-07&pageSize=2'`,
-        "",
-      ].join("\n"),
+    const mode = values.mode ?? "vendor"
+    if (mode !== "vendor" && !isWaitMode(mode)) return yield* usage(`--mode is one of vendor, ${WAIT_MODES.join(", ")}`)
+    const rate = yield* wholeNumber("rate", values.rate)
+    const burst = yield* wholeNumber("burst", values.burst)
+    const records = yield* wholeNumber("records", values.records)
+    const port = yield* wholeNumber("port", values.port)
+    const generic = derivedFakeDefinitions((yield* Catalog).definitions.values())
+    const sandbox = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          startSandbox({
+            generic,
+            ...(port !== undefined ? { port } : {}),
+            ...(records !== undefined ? { records } : {}),
+            ...(rate ? { rateLimit: { perSecond: rate, burst: burst ?? rate, mode } } : {}),
+          }),
+        catch: (error) => new SandboxFailed({ detail: error instanceof Error ? error.message : String(error) }),
+      }),
+      (started) => Effect.promise(() => started.stop()),
     )
-  }
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve)
-    process.once("SIGTERM", resolve)
-  })
-  await sandbox.stop()
-  return EXIT.ok
-}
+
+    if (io.json) {
+      printJson(io, {
+        url: sandbox.url,
+        baseUrls: sandbox.baseUrls,
+        scenarios: SCENARIO_TABLE,
+        waitModes: WAIT_MODE_TABLE,
+      })
+    } else {
+      io.out(
+        [
+          `Keyway sandbox on ${sandbox.url} (loopback only). Ctrl-C stops it.`,
+          "",
+          table([["VENDOR", "BASE URL"], ...Object.entries(sandbox.baseUrls)]),
+          "",
+          "Scenarios: the credential value picks the vendor's behaviour.",
+          table([["KEY", "BEHAVIOUR"], ...SCENARIO_TABLE.map((s) => [s.key, s.behaviour])]),
+          "",
+          ...(generic.length > 0
+            ? [
+                "Connectors served by a fake derived from their definition accept these credentials:",
+                table([
+                  ["VENDOR", "CREDENTIALS"],
+                  ...generic.map((d) => [
+                    d.id,
+                    Object.entries(derivedFakeCredentials(d))
+                      .map(([key, value]) => `${key}=${value}`)
+                      .join(" "),
+                  ]),
+                ]),
+                "",
+              ]
+            : []),
+          "Wait modes for sandbox-429-<mode>-<n>:",
+          table([["MODE", "HEADERS"], ...WAIT_MODE_TABLE.map((m) => [m.mode, m.headers])]),
+          "",
+          `Try: curl -H 'x-api-key: sandbox-valid' '${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=2026-01-01&to=2026-01-07&pageSize=2'`,
+          "",
+        ].join("\n"),
+      )
+    }
+    yield* interrupted
+    return EXIT.ok
+  }).pipe(Effect.scoped, Effect.provide(catalogFromDir()))

@@ -1,32 +1,34 @@
 /** `keyway schema [--write | --check]`: the JSON Schema for editors, derived from the effect Schema. */
 import { readFileSync, writeFileSync } from "node:fs"
+import * as Effect from "effect/Effect"
 import { join } from "node:path"
 import { connectorJsonSchemaText } from "../../../core/json-schema.ts"
 import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import type { Io } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
 export const SCHEMA_FILE = join(CONNECTORS_DIR, "schema.json")
 
-export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const text = connectorJsonSchemaText()
-  if (args.includes("--write")) {
-    writeFileSync(SCHEMA_FILE, text)
-    io.out(`wrote ${SCHEMA_FILE}\n`)
+export const run: CommandRun = (args, io) =>
+  Effect.sync(() => {
+    const text = connectorJsonSchemaText()
+    if (args.includes("--write")) {
+      writeFileSync(SCHEMA_FILE, text)
+      io.out(`wrote ${SCHEMA_FILE}\n`)
+      return EXIT.ok
+    }
+    if (args.includes("--check")) {
+      const current = (() => {
+        try {
+          return readFileSync(SCHEMA_FILE, "utf8")
+        } catch {
+          return ""
+        }
+      })()
+      if (current === text) return EXIT.ok
+      io.err("connectors/schema.json is stale: run `npm run schema` and commit it\n")
+      return EXIT.badInput
+    }
+    io.out(text)
     return EXIT.ok
-  }
-  if (args.includes("--check")) {
-    const current = (() => {
-      try {
-        return readFileSync(SCHEMA_FILE, "utf8")
-      } catch {
-        return ""
-      }
-    })()
-    if (current === text) return EXIT.ok
-    io.err("connectors/schema.json is stale: run `npm run schema` and commit it\n")
-    return EXIT.badInput
-  }
-  io.out(text)
-  return EXIT.ok
-}
+  })

@@ -2,12 +2,13 @@
  * `keyway sync <connection> <stream> [--from D --to D] [--param k=v] [--out file] [--resume]
  *   [--sandbox] [--workspace W]`: pulls a report as NDJSON, to stdout or to a file.
  */
-import { runOrThrow } from "../../library/index.ts"
+import * as Effect from "effect/Effect"
 import { fileSink, writableSink } from "../../sync/sinks.ts"
 import { runSync, type SyncProgress } from "../../sync/sync.ts"
-import { openContext, parseSettings } from "../context.ts"
+import { everything } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, parseFlags, UsageError } from "../io.ts"
+import { parseFlags, parsePairs, usage } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
 const number = (n: number) => n.toLocaleString("en-US")
 
@@ -22,46 +23,42 @@ const progressLine = (p: SyncProgress): string => {
   return `${number(p.records)} records · ${number(p.pages)} pages · ${number(Math.round(rate))} records/s · ${waits}${slices}${eta}`
 }
 
-export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const { values, positionals } = parseFlags(args, {
-    from: { type: "string" },
-    to: { type: "string" },
-    param: { type: "string", multiple: true },
-    out: { type: "string" },
-    resume: { type: "boolean" },
-    sandbox: { type: "boolean" },
-    workspace: { type: "string" },
-  })
-  const [connectionId, streamId] = positionals
-  if (!connectionId || !streamId) {
-    throw new UsageError({
-      detail: "usage: keyway sync <connection> <stream>; see keyway connections and keyway streams <connector>",
+export const run: CommandRun = (args, io) =>
+  Effect.gen(function* () {
+    const { values, positionals } = yield* parseFlags(args, {
+      from: { type: "string" },
+      to: { type: "string" },
+      param: { type: "string", multiple: true },
+      out: { type: "string" },
+      resume: { type: "boolean" },
+      sandbox: { type: "boolean" },
+      workspace: { type: "string" },
     })
-  }
-  const context = await openContext({ sandbox: values.sandbox ?? false, workspace: values.workspace })
-  const live = !io.json && process.stderr.isTTY === true
-  try {
-    const vault = await context.vault()
-    const summary = await runOrThrow(
-      context.keyway.runtime,
-      runSync(
-        context.keyway.catalog,
-        vault,
-        {
-          connectionId,
-          streamId,
-          params: parseSettings(values.param ?? []),
-          ...(values.from ? { from: values.from } : {}),
-          ...(values.to ? { to: values.to } : {}),
-          resume: values.resume ?? false,
-          openSink: (resumeAt) =>
-            values.out ? fileSink(values.out, resumeAt) : Promise.resolve(writableSink(process.stdout)),
-          ...(live ? { onProgress: (p: SyncProgress) => process.stderr.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
-        },
-        { sandboxUrl: context.sandboxUrl },
-      ),
+    const [connectionId, streamId] = positionals
+    if (!connectionId || !streamId) {
+      return yield* usage(
+        "usage: keyway sync <connection> <stream>; see keyway connections and keyway streams <connector>",
+      )
+    }
+    const params = yield* parsePairs("param", values.param ?? [])
+    const live = !io.json && process.stderr.isTTY === true
+    const clearLine = Effect.sync(() => {
+      if (live) process.stderr.write("\r\x1b[2K")
+    })
+    const summary = yield* runSync({
+      connectionId,
+      streamId,
+      params,
+      ...(values.from ? { from: values.from } : {}),
+      ...(values.to ? { to: values.to } : {}),
+      resume: values.resume ?? false,
+      openSink: (resumeAt) =>
+        values.out ? fileSink(values.out, resumeAt) : Promise.resolve(writableSink(process.stdout)),
+      ...(live ? { onProgress: (p: SyncProgress) => process.stderr.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
+    }).pipe(
+      Effect.provide(everything({ sandbox: values.sandbox ?? false, workspace: values.workspace })),
+      Effect.ensuring(clearLine),
     )
-    if (live) process.stderr.write("\r\x1b[2K")
     // Records may be on stdout; the summary goes there only when they are in a file.
     const say = values.out ? io.out : io.err
     if (io.json) say(`${JSON.stringify(summary)}\n`)
@@ -73,8 +70,4 @@ export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> 
       )
     }
     return EXIT.ok
-  } finally {
-    if (live) process.stderr.write("\r\x1b[2K")
-    await context.close()
-  }
-}
+  })

@@ -2,32 +2,34 @@
  * `keyway validate [--strict] [files...]`: every problem in every definition; exit 2 if there is an
  * error, or with --strict a warning.
  */
-
+import * as Effect from "effect/Effect"
 import { formatProblem } from "../../../core/load.ts"
 import { connectorFiles, loadConnectorFile } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson } from "../io.ts"
+import { printJson } from "../io.ts"
+import type { CommandRun } from "../main.ts"
 
-export const run = async (args: ReadonlyArray<string>, io: Io): Promise<number> => {
-  const strict = args.includes("--strict")
-  const named = args.filter((arg) => arg !== "--strict")
-  const files = named.length > 0 ? named : connectorFiles()
-  const results = files.map(loadConnectorFile)
-  const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error" || strict).length
-  const warnings = results.flatMap((r) => r.problems).length - errors
-  if (io.json) {
-    printJson(io, {
-      ok: errors === 0,
-      files: results.map((r) => ({ file: r.file, id: r.definition?.id ?? null, problems: r.problems })),
-    })
-  } else {
-    for (const result of results) {
-      for (const problem of result.problems) io.err(`${formatProblem(problem)}\n`)
+export const run: CommandRun = (args, io) =>
+  Effect.sync(() => {
+    const strict = args.includes("--strict")
+    const named = args.filter((arg) => arg !== "--strict")
+    const files = named.length > 0 ? named : connectorFiles()
+    const results = files.map(loadConnectorFile)
+    const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error" || strict).length
+    const warnings = results.flatMap((r) => r.problems).length - errors
+    if (io.json) {
+      printJson(io, {
+        ok: errors === 0,
+        files: results.map((r) => ({ file: r.file, id: r.definition?.id ?? null, problems: r.problems })),
+      })
+    } else {
+      for (const result of results) {
+        for (const problem of result.problems) io.err(`${formatProblem(problem)}\n`)
+      }
+      const valid = results.filter((r) => r.definition).length
+      io.out(
+        `${valid} of ${results.length} definitions valid; ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}\n`,
+      )
     }
-    const valid = results.filter((r) => r.definition).length
-    io.out(
-      `${valid} of ${results.length} definitions valid; ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}\n`,
-    )
-  }
-  return errors === 0 ? EXIT.ok : EXIT.badInput
-}
+    return errors === 0 ? EXIT.ok : EXIT.badInput
+  })

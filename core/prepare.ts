@@ -1,0 +1,70 @@
+/**
+ * Before any request: a customer's input checked against a definition (every problem at once, by
+ * field), and where requests will go. Save & test and sync both start here. Pure: no network.
+ */
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import { resolveBaseUrl, sandboxBaseUrl, withSettingDefaults } from "./base-url.ts"
+import type { ConnectorDefinition } from "./definition.ts"
+import { checkCredentials, checkSettings, type FieldProblem, InvalidInput } from "./fields.ts"
+import { templateReferences } from "./template.ts"
+
+export interface CredentialInput {
+  readonly connectorId: string
+  readonly credentials: Readonly<Record<string, string | undefined>>
+  readonly settings?: Readonly<Record<string, string | undefined>>
+  /** When the customer knows it: the date a credential expires, `YYYY-MM-DD`. */
+  readonly expiresAt?: string
+}
+
+export interface Prepared {
+  readonly baseUrl: URL
+  /** The credentials given, as opaque values: unwrapped only where a header or query is written. */
+  readonly credentials: Readonly<Record<string, Redacted.Redacted<string>>>
+  /** The settings given, each unset one with the definition's default. */
+  readonly settings: Readonly<Record<string, string | undefined>>
+  /** Every secret given, for redaction. */
+  readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
+}
+
+/** The setting a base-URL problem is the customer's to fix in. */
+const baseUrlSetting = (definition: ConnectorDefinition): string => {
+  const named = definition.baseUrl.selfHostedSetting ?? definition.baseUrl.bySetting?.setting
+  if (named) return named
+  const fromTemplate = templateReferences(definition.baseUrl.url).references.find(
+    (r) => r.kind === "scoped" && r.namespace === "settings",
+  )
+  return fromTemplate?.kind === "scoped" ? fromTemplate.key : "baseUrl"
+}
+
+/** `sandboxUrl` sends every request to that loopback sandbox instead of the vendor (`--sandbox`). */
+export const prepare = (
+  definition: ConnectorDefinition,
+  input: CredentialInput,
+  sandboxUrl: string | undefined,
+): Either.Either<Prepared, InvalidInput> => {
+  const given = input.settings ?? {}
+  const problems: FieldProblem[] = [
+    ...checkCredentials(definition, input.credentials),
+    ...checkSettings(definition, given),
+  ]
+  if (input.expiresAt !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(input.expiresAt)) {
+    problems.push({ field: "expiresAt", message: "must be a date, YYYY-MM-DD" })
+  }
+  // The real base URL is checked even in sandbox mode, so settings fail the same way in both.
+  const real = resolveBaseUrl(definition, given)
+  if (Either.isLeft(real)) problems.push({ field: `settings.${baseUrlSetting(definition)}`, message: real.left.detail })
+  const baseUrl = sandboxUrl ? sandboxBaseUrl(definition.id, sandboxUrl) : real
+  if (Either.isLeft(baseUrl) && sandboxUrl) problems.push({ field: "sandbox", message: baseUrl.left.detail })
+  if (problems.length > 0 || Either.isLeft(baseUrl)) return Either.left(new InvalidInput({ problems }))
+  const credentials: Record<string, Redacted.Redacted<string>> = {}
+  for (const [key, value] of Object.entries(input.credentials)) {
+    if (value !== undefined && value !== "") credentials[key] = Redacted.make(value)
+  }
+  return Either.right({
+    baseUrl: baseUrl.right,
+    credentials,
+    settings: withSettingDefaults(definition, given),
+    secrets: Object.values(credentials),
+  })
+}

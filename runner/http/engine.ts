@@ -1,0 +1,213 @@
+/**
+ * The one exchange engine. Save & test's requests, its probes and every sync page go through
+ * `exchange`, which sends one request under:
+ * - pacing: one pacer per credential and base URL, shared by every exchange of this engine;
+ * - one deadline: connecting, headers, body, retries and pacing holds all end by `deadlineAt`;
+ * - the retry policy: `core/retry.ts` decides, this module only executes. The schedule is built
+ *   only after a failed attempt, so a request that succeeds first time pays nothing for it;
+ * - the body cap and timeouts of the transport;
+ * - the attempt log: every attempt, and every wait with its length and what set it.
+ *
+ * Whatever happens comes back as an `Observation` for the one classifier; the engine never fails.
+ */
+import { createHash } from "node:crypto"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import { type Observation, parseJson, type RetryStop } from "../../core/classify.ts"
+import type { NetworkProblem } from "../../core/network-errors.ts"
+import { type Pacer, PacerRegistry } from "../../core/pacer.ts"
+import {
+  headerLookup,
+  type RateLimitFacts,
+  readRateLimitHeaders,
+  type WaitSource,
+} from "../../core/rate-limit-headers.ts"
+import {
+  type AttemptFailure,
+  type DelayReason,
+  type RetryPolicy,
+  retrySchedule,
+  withPacedBase,
+} from "../../core/retry.ts"
+import { describeRequest, type OutgoingRequest } from "./request.ts"
+import { HttpTransport, type HttpResult, type Transport } from "./transport.ts"
+
+export interface Attempt {
+  /** `GET /path`: never the query string, which may hold a key. */
+  readonly request: string
+  readonly status?: number
+  readonly error?: NetworkProblem | "time_up"
+  /** A pacing hold before this attempt was sent, and what set it. */
+  readonly heldMs?: number
+  readonly heldBy?: WaitSource | "pace"
+  /** The wait before the next attempt, and what set it. */
+  readonly waitMs?: number
+  readonly waitSetBy?: DelayReason
+}
+
+export interface ExchangePlan {
+  readonly policy: RetryPolicy
+  /** The pace this request shares (`pacingKey`); undefined sends it unpaced. */
+  readonly pacing: string | undefined
+  /** When everything must be over, in ms by Effect's Clock. */
+  readonly deadlineAt: number
+  /** The caller's cancellation, when it has one; interruption works without it. */
+  readonly signal?: AbortSignal
+}
+
+export interface Exchanged {
+  readonly observation: Observation
+  readonly attempts: ReadonlyArray<Attempt>
+}
+
+export interface Engine {
+  readonly exchange: (request: OutgoingRequest, plan: ExchangePlan) => Effect.Effect<Exchanged>
+  readonly pacers: PacerRegistry
+}
+
+export class HttpEngine extends Context.Tag("keyway/HttpEngine")<HttpEngine, Engine>() {}
+
+/**
+ * The pacer's key: the base URL, and a hash of the credentials, so every request with the same key to
+ * the same vendor shares one pace. The hash never leaves the process and cannot be reversed.
+ */
+export const pacingKey = (baseUrl: string, credentials: Readonly<Record<string, Redacted.Redacted<string>>>): string =>
+  `${baseUrl}|${createHash("sha256")
+    .update(
+      JSON.stringify(
+        Object.entries(credentials)
+          .map(([k, v]) => [k, Redacted.value(v)])
+          .sort(),
+      ),
+    )
+    .digest("hex")
+    .slice(0, 24)}`
+
+/** One attempt's result: what the classifier will see, and the rate-limit headers it carried. */
+interface Sent {
+  readonly observation: Observation
+  readonly limits?: RateLimitFacts
+}
+
+const toObservation = (result: HttpResult, limits: RateLimitFacts | undefined): Sent => ({
+  observation: {
+    kind: "response",
+    facts: {
+      status: result.status,
+      header: headerLookup(result.headers),
+      text: result.body,
+      json: parseJson(result.body),
+      truncated: result.truncated,
+    },
+  },
+  ...(limits ? { limits } : {}),
+})
+
+export const makeEngine = (transport: Transport, pacers: PacerRegistry = new PacerRegistry()): Engine => ({
+  pacers,
+  exchange: (request, plan) =>
+    Effect.gen(function* () {
+      const clock = yield* Effect.clock
+      const now = () => clock.unsafeCurrentTimeMillis()
+      const attempts: Attempt[] = []
+      const line = describeRequest(request)
+      const readOnly = request.method === "GET" || request.method === "HEAD"
+      const pacer: Pacer | undefined = plan.pacing === undefined ? undefined : pacers.for(plan.pacing)
+      const budgetMs = plan.policy.budgetMs
+
+      const attempt: Effect.Effect<Sent> = Effect.suspend(() => {
+        const at = now()
+        if (pacer) {
+          const hold = pacer.delayFor(at)
+          if (at + hold > plan.deadlineAt) {
+            // Sending now would ignore a wait the vendor asked for; waiting would break the deadline.
+            return Effect.succeed({ observation: { kind: "held-back", waitMs: hold, setBy: pacer.heldBy(at) } })
+          }
+        }
+        const heldBy = pacer?.heldBy(at)
+        const heldMs = pacer ? pacer.reserve(at) : 0
+        const send = Effect.suspend(() => {
+          const sentAt = now()
+          const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
+          return transport
+            .send(request, { timeoutMs: plan.deadlineAt - sentAt, ...(plan.signal ? { signal: plan.signal } : {}) })
+            .pipe(
+              Effect.map((result): Sent => {
+                attempts.push({ request: line, status: result.status, ...held })
+                if (!pacer) return toObservation(result, undefined)
+                const answeredAt = now()
+                const limits = readRateLimitHeaders(headerLookup(result.headers), answeredAt)
+                pacer.observe(answeredAt, result.status, limits)
+                return toObservation(result, limits)
+              }),
+              Effect.catchTags({
+                TransportError: (error) =>
+                  Effect.sync((): Sent => {
+                    attempts.push({ request: line, error: error.problem, ...held })
+                    return {
+                      observation: { kind: "network", problem: error.problem, code: error.code, detail: error.message },
+                    }
+                  }),
+                TimeUp: () =>
+                  Effect.sync((): Sent => {
+                    attempts.push({ request: line, error: "time_up", ...held })
+                    return { observation: { kind: "deadline", budgetMs } }
+                  }),
+              }),
+            )
+        })
+        // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
+        return heldMs >= 1 ? Effect.zipRight(Effect.sleep(heldMs), send) : send
+      })
+
+      const failureOf = (sent: Sent): AttemptFailure | undefined => {
+        const { observation } = sent
+        if (observation.kind === "response" && plan.policy.retryStatuses.has(observation.facts.status)) {
+          return { kind: "status", status: observation.facts.status, wait: sent.limits?.wait ?? readWait(observation) }
+        }
+        if (observation.kind === "network") return { kind: "network", code: observation.code, readOnly }
+        return undefined
+      }
+      const readWait = (observation: Extract<Observation, { kind: "response" }>) =>
+        readRateLimitHeaders(observation.facts.header, now()).wait
+
+      const policy = pacer ? withPacedBase(plan.policy, pacer.currentRate) : plan.policy
+      let sent = yield* attempt
+      let failure = failureOf(sent)
+      if (!failure) return { observation: sent.observation, attempts }
+
+      // Only after a failure: the retry schedule, stepped one failure at a time.
+      const driver = yield* Schedule.driver(retrySchedule(policy, (f: AttemptFailure) => f, plan.deadlineAt))
+      while (failure) {
+        const stepped = yield* Effect.option(driver.next(failure))
+        const decision = yield* Effect.orDie(driver.last)
+        if (Option.isNone(stepped) || !decision.retry) {
+          const stopped: RetryStop | undefined =
+            !decision.retry && decision.reason !== "not_retryable" && decision.retryAfterMs !== undefined
+              ? { reason: decision.reason, retryAfterMs: decision.retryAfterMs }
+              : undefined
+          const observation = sent.observation
+          return {
+            observation: observation.kind === "response" && stopped ? { ...observation, stopped } : observation,
+            attempts,
+          }
+        }
+        const last = attempts.length - 1
+        const previous = attempts[last]
+        if (previous) attempts[last] = { ...previous, waitMs: decision.delayMs, waitSetBy: decision.reason }
+        sent = yield* attempt
+        failure = failureOf(sent)
+      }
+      return { observation: sent.observation, attempts }
+    }),
+})
+
+/** The engine over the transport in context, with its own pacers. */
+export const engineLayer: Layer.Layer<HttpEngine, never, HttpTransport> = Layer.effect(
+  HttpEngine,
+  Effect.map(HttpTransport, (transport) => makeEngine(transport)),
+)
