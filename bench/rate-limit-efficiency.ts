@@ -15,14 +15,12 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { request } from "undici"
+import { ENGINE_DEFAULTS } from "../core/defaults.ts"
 import type { ConnectorDefinition } from "../core/definition.ts"
-import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/http/transport.ts"
-import { createKeyway, runOrThrow } from "../runner/library/index.ts"
+import { loadCatalog } from "../runner/catalog/catalog.ts"
+import { makeAgent } from "../runner/http/transport.ts"
+import { createKeyway } from "../runner/library/index.ts"
 import type { Sink } from "../runner/sync/sinks.ts"
-import { runSync } from "../runner/sync/sync.ts"
-import { connect } from "../runner/vault/connections.ts"
-import { loadKeyring } from "../runner/vault/sealing.ts"
-import { openStore } from "../runner/vault/store.ts"
 import { machine, resultsDir } from "./harness.ts"
 import { fixedBackoffMs, sleep, typicalAxios } from "./support/baselines.ts"
 import { startSandboxProcess } from "./support/sandbox-process.ts"
@@ -59,31 +57,27 @@ const results: Outcome[] = []
 const home = mkdtempSync(join(tmpdir(), "keyway-bench-rate-"))
 for (const mode of MODES) {
   const sandbox = await startSandboxProcess(["--rate", String(RATE), "--burst", String(BURST), "--mode", mode])
-  const keyway = createKeyway({ sandboxUrl: sandbox.url })
-  const vault = { store: await openStore({ home, url: undefined, workspace: mode }), keyring: loadKeyring(home) }
+  // Keyway: a sync of TrackVia view records, one record per page, paced by the engine.
+  const trackvia = loadCatalog().get("trackvia") as ConnectorDefinition
+  const onePerPage: ConnectorDefinition = {
+    ...trackvia,
+    reports: trackvia.reports?.map((s) =>
+      s.id === "viewRecords" && s.paging.kind === "offset" ? { ...s, paging: { ...s.paging, limit: 1 } } : s,
+    ),
+  }
+  const keyway = createKeyway({
+    sandboxUrl: sandbox.url,
+    definitions: [onePerPage],
+    store: { home, url: undefined, workspace: mode },
+    env: {},
+  })
   try {
-    // Keyway: a sync of TrackVia view records, one record per page, paced by the engine.
-    const trackvia = keyway.catalog.get("trackvia") as ConnectorDefinition
-    const onePerPage: ConnectorDefinition = {
-      ...trackvia,
-      reports: trackvia.reports?.map((s) =>
-        s.id === "viewRecords" && s.paging.kind === "offset" ? { ...s, paging: { ...s.paging, limit: 1 } } : s,
-      ),
-    }
-    const catalog = new Map([["trackvia", onePerPage]])
-    const { connection } = await runOrThrow(
-      keyway.runtime,
-      connect(
-        onePerPage,
-        { connectorId: "trackvia", credentials: { apiKey: "sandbox-valid", authToken: `sandbox-records-${PAGES}` } },
-        vault,
-        {
-          sandboxUrl: sandbox.url,
-        },
-      ),
-    )
+    const { connection } = await keyway.connect({
+      connectorId: "trackvia",
+      credentials: { apiKey: "sandbox-valid", authToken: `sandbox-records-${PAGES}` },
+    })
     // The connect's own test request used a token; let the bucket refill before timing the sync.
-    await sleep(1000)
+    await sleep((BURST / RATE) * 1000 + 100)
     const discard: Sink = {
       describe: "discard",
       write: async () => {},
@@ -92,22 +86,12 @@ for (const mode of MODES) {
       abort: async () => {},
     }
     const started = performance.now()
-    const summary = await runOrThrow(
-      keyway.runtime,
-      runSync(
-        catalog,
-        vault,
-        {
-          connectionId: connection?.id as string,
-          streamId: "viewRecords",
-          params: { viewId: "341" },
-          openSink: async () => discard,
-        },
-        {
-          sandboxUrl: sandbox.url,
-        },
-      ),
-    )
+    const summary = await keyway.sync({
+      connectionId: connection?.id as string,
+      streamId: "viewRecords",
+      params: { viewId: "341" },
+      openSink: async () => discard,
+    })
     const seconds = (performance.now() - started) / 1000
     results.push({
       contender: "keyway (paced)",
@@ -153,7 +137,7 @@ for (const mode of MODES) {
     console.log(row(results.at(-1) as Outcome))
 
     // Fixed 3 s × 2^n backoff, no jitter, no pacing.
-    const agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+    const agent = makeAgent(ENGINE_DEFAULTS.transport)
     const fixedKey = `sandbox-records-${PAGES}-fixed`
     let fixedPages = 0
     let fixedRequests = 0
@@ -166,7 +150,8 @@ for (const mode of MODES) {
       await response.body.text()
       if (response.statusCode === 429) {
         fixedThrottled++
-        await sleep(fixedBackoffMs(consecutive++))
+        // Its backoff, but never past the end of its time box.
+        await sleep(Math.min(fixedBackoffMs(consecutive++), Math.max(0, fixedStart + BASELINE_SECONDS * 1000 - performance.now())))
       } else {
         consecutive = 0
         fixedPages++
@@ -183,7 +168,6 @@ for (const mode of MODES) {
     })
     console.log(row(results.at(-1) as Outcome))
   } finally {
-    await vault.store.close()
     await keyway.close()
     sandbox.child.kill()
   }

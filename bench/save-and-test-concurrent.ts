@@ -8,7 +8,8 @@
  */
 import { readdirSync } from "node:fs"
 import { request } from "undici"
-import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/http/transport.ts"
+import { ENGINE_DEFAULTS } from "../core/defaults.ts"
+import { makeAgent } from "../runner/http/transport.ts"
 import { createKeyway } from "../runner/library/index.ts"
 import { startSandbox } from "../runner/sandbox/server.ts"
 import { compare, report } from "./harness.ts"
@@ -18,7 +19,7 @@ const N = Number(process.env.N ?? 20_000)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 100)
 const sandbox = await startSandbox({ records: 1 })
 const keyway = createKeyway({ sandboxUrl: sandbox.url })
-const agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+const agent = makeAgent(ENGINE_DEFAULTS.transport)
 const client = typicalAxios()
 const today = new Date().toISOString().slice(0, 10)
 
@@ -83,7 +84,7 @@ try {
       contender("keyway save & test", async (i) => {
         const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]
         const result = await keyway.test({ connectorId: check.connector, credentials: { ...check.credentials } })
-        if (result.outcome !== "connected") throw new Error(`${check.connector}: ${result.outcome}`)
+        if (result.verdict.outcome !== "connected") throw new Error(`${check.connector}: ${result.verdict.outcome}`)
       }),
       contender("raw undici.request", async (i) => {
         const check = CHECKS[i % CHECKS.length] as (typeof CHECKS)[number]

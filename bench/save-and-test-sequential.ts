@@ -7,7 +7,8 @@
  *   npm run bench -- save-and-test-sequential        (N=2000 by default; N=... to change)
  */
 import { type Agent, request } from "undici"
-import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/http/transport.ts"
+import { ENGINE_DEFAULTS } from "../core/defaults.ts"
+import { makeAgent } from "../runner/http/transport.ts"
 import { createKeyway } from "../runner/library/index.ts"
 import { startSandbox } from "../runner/sandbox/server.ts"
 import { compare, report } from "./harness.ts"
@@ -16,7 +17,7 @@ import { typicalAxios } from "./support/baselines.ts"
 const N = Number(process.env.N ?? 2000)
 const sandbox = await startSandbox({ records: 1 })
 const keyway = createKeyway({ sandboxUrl: sandbox.url })
-const agent: Agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+const agent: Agent = makeAgent(ENGINE_DEFAULTS.transport)
 const today = new Date().toISOString().slice(0, 10)
 const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)
 const url = `${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=${week}&to=${today}&pageSize=1`
@@ -30,7 +31,7 @@ try {
         run: async () => {
           for (let i = 0; i < N; i++) {
             const result = await keyway.test({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
-            if (result.outcome !== "connected") throw new Error(`unexpected ${result.outcome}`)
+            if (result.verdict.outcome !== "connected") throw new Error(`unexpected ${result.verdict.outcome}`)
           }
           return N
         },

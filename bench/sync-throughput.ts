@@ -10,14 +10,9 @@ import { mkdtempSync, openSync, writeSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type Agent, request } from "undici"
-import type { ConnectorDefinition } from "../core/definition.ts"
-import { DEFAULT_TRANSPORT_OPTIONS, makeAgent } from "../runner/http/transport.ts"
-import { createKeyway, runOrThrow } from "../runner/library/index.ts"
-import { fileSink } from "../runner/sync/sinks.ts"
-import { runSync } from "../runner/sync/sync.ts"
-import { connect } from "../runner/vault/connections.ts"
-import { loadKeyring } from "../runner/vault/sealing.ts"
-import { openStore } from "../runner/vault/store.ts"
+import { ENGINE_DEFAULTS } from "../core/defaults.ts"
+import { makeAgent } from "../runner/http/transport.ts"
+import { createKeyway, fileSink } from "../runner/library/index.ts"
 import { compare, report } from "./harness.ts"
 import { startSandboxProcess } from "./support/sandbox-process.ts"
 
@@ -28,30 +23,23 @@ const TO = "2026-01-31"
 
 const sandbox = await startSandboxProcess()
 const home = mkdtempSync(join(tmpdir(), "keyway-bench-sync-"))
-const keyway = createKeyway({ sandboxUrl: sandbox.url })
-const vault = { store: await openStore({ home, url: undefined, workspace: "bench" }), keyring: loadKeyring(home) }
-const agent: Agent = makeAgent(DEFAULT_TRANSPORT_OPTIONS)
+const keyway = createKeyway({ sandboxUrl: sandbox.url, store: { home, url: undefined, workspace: "bench" }, env: {} })
+const agent: Agent = makeAgent(ENGINE_DEFAULTS.transport)
 const key = `sandbox-records-${RECORDS}`
 try {
-  const definition = keyway.catalog.get("activtrak") as ConnectorDefinition
-  const { connection } = await runOrThrow(
-    keyway.runtime,
-    connect(definition, { connectorId: "activtrak", credentials: { apiKey: key } }, vault, { sandboxUrl: sandbox.url }),
-  )
+  const { connection } = await keyway.connect({ connectorId: "activtrak", credentials: { apiKey: key } })
   const connectionId = connection?.id as string
   const devNull = openSync("/dev/null", "w")
-  // A one-day range: the fake serves the same records, but the warm-up need not be timed in full.
+  // A one-day range for the warm-up: the fake serves the same records, but it need not be timed in full.
   const keywaySync = async (from: string, to: string) =>
     (
-      await runOrThrow(
-        keyway.runtime,
-        runSync(
-          keyway.catalog,
-          vault,
-          { connectionId, streamId: "workingHoursUsers", from, to, openSink: () => fileSink("/dev/null") },
-          { sandboxUrl: sandbox.url },
-        ),
-      )
+      await keyway.sync({
+        connectionId,
+        streamId: "workingHoursUsers",
+        from,
+        to,
+        openSink: () => fileSink("/dev/null"),
+      })
     ).records
 
   const stats = await compare(
@@ -59,24 +47,7 @@ try {
       {
         name: "keyway sync",
         warmup: () => keywaySync("2026-01-01", "2026-01-01"),
-        run: async () => {
-          const summary = await runOrThrow(
-            keyway.runtime,
-            runSync(
-              keyway.catalog,
-              vault,
-              {
-                connectionId,
-                streamId: "workingHoursUsers",
-                from: FROM,
-                to: TO,
-                openSink: () => fileSink("/dev/null"),
-              },
-              { sandboxUrl: sandbox.url },
-            ),
-          )
-          return summary.records
-        },
+        run: () => keywaySync(FROM, TO),
       },
       {
         name: "undici + JSON.parse",
@@ -106,7 +77,6 @@ try {
     benchProcessPeakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
   })
 } finally {
-  await vault.store.close()
   await keyway.close()
   await agent.destroy()
   sandbox.child.kill()

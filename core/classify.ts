@@ -211,7 +211,12 @@ export const classify = (
   switch (observation.kind) {
     case "response":
       return withRetryAdvice(
-        classifyResponse(definition, observation.facts, context.success ?? expectationCheck(undefined), context.secrets),
+        classifyResponse(
+          definition,
+          observation.facts,
+          context.success ?? expectationCheck(undefined),
+          context.secrets,
+        ),
         observation.stopped,
       )
     case "network": {

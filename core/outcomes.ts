@@ -105,18 +105,20 @@ export const OUTCOME_INFO: { readonly [K in Outcome]: OutcomeInfo } = {
  * Keyway's default table: the outcome of a status that no rule of a definition maps. Tried in order;
  * a definition's own `errors.rules` come first. The docs pages render this same table.
  */
-export const DEFAULT_STATUS_TABLE: ReadonlyArray<{ readonly status: number | "2xx" | "5xx"; readonly outcome: Outcome }> =
-  [
-    { status: "2xx", outcome: "connected" },
-    { status: 401, outcome: "invalid_credentials" },
-    { status: 403, outcome: "insufficient_permissions" },
-    { status: 404, outcome: "not_found" },
-    { status: 408, outcome: "timeout" },
-    { status: 410, outcome: "not_found" },
-    { status: 429, outcome: "rate_limited" },
-    { status: 504, outcome: "timeout" },
-    { status: "5xx", outcome: "server_error" },
-  ]
+export const DEFAULT_STATUS_TABLE: ReadonlyArray<{
+  readonly status: number | "2xx" | "5xx"
+  readonly outcome: Outcome
+}> = [
+  { status: "2xx", outcome: "connected" },
+  { status: 401, outcome: "invalid_credentials" },
+  { status: 403, outcome: "insufficient_permissions" },
+  { status: 404, outcome: "not_found" },
+  { status: 408, outcome: "timeout" },
+  { status: 410, outcome: "not_found" },
+  { status: 429, outcome: "rate_limited" },
+  { status: 504, outcome: "timeout" },
+  { status: "5xx", outcome: "server_error" },
+]
 
 /** Any status the table does not list. */
 export const DEFAULT_OTHER_OUTCOME: Outcome = "unexpected_response"

@@ -49,7 +49,10 @@ export const basicAuthorization = (username: string, password: string): string =
 /** What placed credentials put on the wire: header names are lower-cased, as HTTP compares them. */
 export const wireParts = (
   placed: ReadonlyArray<PlacedAuth>,
-): { readonly headers: ReadonlyArray<readonly [string, string]>; readonly query: ReadonlyArray<readonly [string, string]> } => ({
+): {
+  readonly headers: ReadonlyArray<readonly [string, string]>
+  readonly query: ReadonlyArray<readonly [string, string]>
+} => ({
   headers: placed.flatMap((p) =>
     p.in === "header"
       ? [[p.name.toLowerCase(), p.value] as const]

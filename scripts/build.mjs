@@ -1,23 +1,42 @@
-// Bundles the CLI into dist/ (run by `npm install` through the prepare script), so `keyway` starts
-// without compiling TypeScript in-process. effect and yaml are bundled (tree-shaken): loading their
-// hundreds of ESM files one by one was most of the start-up time. Packages with native code or their
-// own runtime setup stay external, loaded from node_modules. Each command stays a lazy chunk. bin/keyway.js falls back to the TypeScript
-// sources (through tsx) whenever dist/ is missing or older than them.
+// Builds dist/ (run by `npm install` through the prepare script):
+// - the CLI bundle, dist/main.js: effect and yaml bundled (tree-shaken), since loading their hundreds
+//   of ESM files one by one was most of the start-up time; each command stays a lazy chunk;
+// - the library, dist/library/*.js for `import ... from "keyway"` and "keyway/effect": effect stays
+//   external there, so a host program that uses Effect shares one copy of it with Keyway;
+// - its types, dist/types/, emitted from the sources.
+// Packages with native code or their own runtime setup stay external, loaded from node_modules.
+// bin/keyway.js falls back to the TypeScript sources (through tsx) whenever dist/ is older than them.
+import { execFileSync } from "node:child_process"
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { build } from "esbuild"
 
+const external = ["sqlite3", "@keyv/sqlite", "@keyv/redis", "keyv", "msw", "undici", "read", "tsx", "axios", "axios-retry"]
+// yaml is CommonJS and requires node built-ins; an ESM bundle needs a real `require` for that.
+const banner = {
+  js: "import { createRequire as __keywayRequire } from 'node:module'; const require = __keywayRequire(import.meta.url);",
+}
+const common = { bundle: true, splitting: true, format: "esm", platform: "node", target: "node20", banner, logLevel: "warning" }
+
+rmSync("dist", { recursive: true, force: true })
+await build({ ...common, entryPoints: { main: "runner/cli/main.ts" }, outdir: "dist", external, sourcemap: "linked" })
 await build({
-  entryPoints: { main: "runner/cli/main.ts" },
-  outdir: "dist",
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "node",
-  target: "node20",
-  external: ["sqlite3", "@keyv/sqlite", "@keyv/redis", "keyv", "msw", "undici", "read", "tsx", "axios", "axios-retry"],
-  sourcemap: "linked",
-  // yaml is CommonJS and requires node built-ins; an ESM bundle needs a real `require` for that.
-  banner: {
-    js: "import { createRequire as __keywayRequire } from 'node:module'; const require = __keywayRequire(import.meta.url);",
-  },
-  logLevel: "warning",
+  ...common,
+  entryPoints: { index: "runner/library/index.ts", effect: "runner/library/effect.ts" },
+  outdir: "dist/library",
+  external: [...external, "effect", "yaml"],
 })
+
+// Declarations for the two entry points. The sources import each other as `./x.ts`; published
+// declarations must say `./x.js`, which resolves to the `x.d.ts` beside it.
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "scripts/tsconfig.types.json"], { stdio: "inherit" })
+const rewrite = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name)
+    if (statSync(path).isDirectory()) rewrite(path)
+    else if (name.endsWith(".d.ts")) {
+      writeFileSync(path, readFileSync(path, "utf8").replace(/(from\s+["']\.{1,2}\/[^"']+)\.ts(["'])/g, "$1.js$2"))
+    }
+  }
+}
+rewrite("dist/types")

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import { keyway } from "./support/cli.ts"
+import { cli } from "./support/cli.ts"
 
 describe("keyway sync", () => {
   let sandbox: Sandbox
@@ -18,16 +18,16 @@ describe("keyway sync", () => {
   afterAll(() => sandbox.stop())
 
   it("lists streams, and syncs to a file with a summary, renamed into place only when complete", async () => {
-    const streams = await keyway(["streams", "trackvia"], { env })
+    const streams = await cli(["streams", "trackvia"], { env })
     expect(streams.stdout).toMatch(/viewRecords\s+offset\s+viewId\s+-/)
 
-    const connected = await keyway(["connect", "trackvia", "--sandbox", "--json"], {
+    const connected = await cli(["connect", "trackvia", "--sandbox", "--json"], {
       env,
       stdin: JSON.stringify({ apiKey: "sandbox-valid", authToken: "sandbox-records-2500" }),
     })
     const id = JSON.parse(connected.stdout).connection.id as string
     const out = join(home, "views.ndjson")
-    const synced = await keyway(["sync", id, "viewRecords", "--param", "viewId=341", "--out", out, "--sandbox"], {
+    const synced = await cli(["sync", id, "viewRecords", "--param", "viewId=341", "--out", out, "--sandbox"], {
       env,
     })
     expect(synced.code).toBe(0)
@@ -42,13 +42,13 @@ describe("keyway sync", () => {
   })
 
   it("a failed sync says why, how to resume, and leaves only a partial file", async () => {
-    const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+    const connected = await cli(["connect", "activtrak", "--sandbox", "--json"], {
       env,
       stdin: JSON.stringify({ apiKey: "sandbox-revoked-after-3-cli" }),
     })
     const id = JSON.parse(connected.stdout).connection.id as string
     const out = join(home, "hours.ndjson")
-    const failed = await keyway(
+    const failed = await cli(
       ["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-01-10", "--out", out, "--sandbox"],
       {
         env,
@@ -59,7 +59,7 @@ describe("keyway sync", () => {
     expect(failed.stderr).toContain(`keyway: Then resume with: keyway sync ${id} workingHoursUsers --resume`)
     expect(existsSync(out)).toBe(false)
     expect(readFileSync(`${out}.partial`, "utf8").trim().split("\n")).toHaveLength(2000)
-    const listed = await keyway(["connections"], { env })
+    const listed = await cli(["connections"], { env })
     expect(listed.stdout).toMatch(new RegExp(`${id}.*invalid_credentials`))
   })
 })

@@ -1,23 +1,12 @@
-/** The real `keyway` binary, run as a user would: exit codes, output, and no stack traces. */
-import { execFile } from "node:child_process"
+/** `keyway validate` and `keyway connectors`, as a user runs them: exit codes, output, and no stack traces. */
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
 import { minimalWith } from "./minimal-definition.ts"
+import { cli } from "./support/cli.ts"
 
-const BIN = new URL("../bin/keyway.js", import.meta.url).pathname
-
-const keyway = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 20_000 })
-    return { code: 0, stdout, stderr }
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string }
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
-  }
-}
+const keyway = (...args: string[]) => cli(args)
 
 describe("keyway validate", () => {
   it("passes the shipped definitions", async () => {

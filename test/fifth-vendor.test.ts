@@ -8,7 +8,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { scaffoldDefinition } from "../runner/authoring/scaffold.ts"
-import { keyway } from "./support/cli.ts"
+import { cli } from "./support/cli.ts"
 import { registerConformanceSuite } from "./support/conformance.ts"
 
 const root = mkdtempSync(join(tmpdir(), "keyway-fifth-"))
@@ -28,13 +28,13 @@ writeFileSync(
 
 describe("a fifth vendor, added with no code", () => {
   it("validates", async () => {
-    const result = await keyway(["validate", join(connectors, "orbit-metrics.yaml"), join(connectors, "acme.yaml")])
+    const result = await cli(["validate", join(connectors, "orbit-metrics.yaml"), join(connectors, "acme.yaml")])
     expect(result).toMatchObject({ code: 0, stdout: "2 of 2 definitions valid; 0 errors, 0 warnings\n" })
   })
 
   it("gets its customer page and an index", async () => {
     const out = join(root, "docs")
-    const result = await keyway(["docs", "--connectors", connectors, "--out", out])
+    const result = await cli(["docs", "--connectors", connectors, "--out", out])
     expect(result.code).toBe(0)
     const page = readFileSync(join(out, "orbit-metrics.md"), "utf8")
     expect(page).toContain("# Connect Orbit Metrics")
@@ -44,12 +44,12 @@ describe("a fifth vendor, added with no code", () => {
     )
     expect(page).toContain("- API token: Tokens expire 90 days after creation.")
     expect(readFileSync(join(out, "README.md"), "utf8")).toContain("[Orbit Metrics](orbit-metrics.md)")
-    expect((await keyway(["docs", "--check", "--connectors", connectors, "--out", out])).code).toBe(0)
+    expect((await cli(["docs", "--check", "--connectors", connectors, "--out", out])).code).toBe(0)
   })
 
   it("`keyway new` scaffolds the same kind of file, and refuses to overwrite one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "keyway-new-"))
-    const made = await keyway([
+    const made = await cli([
       "new",
       "zeta",
       "--name",
@@ -64,8 +64,8 @@ describe("a fifth vendor, added with no code", () => {
       dir,
     ])
     expect(made.code).toBe(0)
-    expect((await keyway(["validate", join(dir, "zeta.yaml")])).code).toBe(0)
-    const again = await keyway([
+    expect((await cli(["validate", join(dir, "zeta.yaml")])).code).toBe(0)
+    const again = await cli([
       "new",
       "zeta",
       "--name",

@@ -9,7 +9,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createKeyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import { type CliRun, keyway } from "./support/cli.ts"
+import { type CliRun, cli } from "./support/cli.ts"
 
 // Valid in the sandbox (a records scenario), yet unmistakable.
 const VALID_CANARY = "sandbox-records-73195"
@@ -33,35 +33,35 @@ describe("leak canary", () => {
     sandbox = await startSandbox()
     home = mkdtempSync(join(tmpdir(), "keyway-canary-"))
     env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
-    const cli = async (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) => {
-      const run = await keyway(args, {
+    const run = async (args: string[], options: { env?: Record<string, string>; stdin?: string } = {}) => {
+      const done = await cli(args, {
         env: { ...env, ...options.env },
         ...(options.stdin ? { stdin: options.stdin } : {}),
       })
-      runs.push(run)
-      return run
+      runs.push(done)
+      return done
     }
-    await cli(["connect", "activtrak", "--sandbox", "--label", "canary"], {
+    await run(["connect", "activtrak", "--sandbox", "--label", "canary"], {
       stdin: JSON.stringify({ apiKey: VALID_CANARY }),
     })
-    await cli(["connect", "activtrak", "--sandbox", "--json"], { env: { KEYWAY_API_KEY: VALID_CANARY } })
-    await cli(["connect", "trackvia", "--sandbox"], {
+    await run(["connect", "activtrak", "--sandbox", "--json"], { env: { KEYWAY_API_KEY: VALID_CANARY } })
+    await run(["connect", "trackvia", "--sandbox"], {
       stdin: JSON.stringify({ apiKey: "sandbox-valid", authToken: INVALID_CANARY }),
     })
-    await cli(["connect", "trackvia", "--sandbox", "--json", "--save-on-failure"], {
+    await run(["connect", "trackvia", "--sandbox", "--json", "--save-on-failure"], {
       env: { KEYWAY_API_KEY: "sandbox-valid", KEYWAY_AUTH_TOKEN: INVALID_CANARY },
     })
-    await cli(["connect", "peopletray", "--sandbox"], {
+    await run(["connect", "peopletray", "--sandbox"], {
       stdin: JSON.stringify({ apiKey: `${INVALID_CANARY}\r\nX-Injected: 1` }),
     })
-    await cli(["connect", "peopletray", "--sandbox", "--json"], { stdin: JSON.stringify({ apiKey: "short" }) })
-    await cli(["connect", "activtrak", `--api-key=${INVALID_CANARY}`])
-    await cli(["connections"])
-    await cli(["connections", "--json"])
-    await cli(["connections", "test", "--all", "--sandbox"])
-    await cli(["connections", "test", "--all", "--sandbox", "--json"])
-    await cli(["rotate-key"])
-    await cli(["connections", "test", "--all", "--sandbox", "--json"])
+    await run(["connect", "peopletray", "--sandbox", "--json"], { stdin: JSON.stringify({ apiKey: "short" }) })
+    await run(["connect", "activtrak", `--api-key=${INVALID_CANARY}`])
+    await run(["connections"])
+    await run(["connections", "--json"])
+    await run(["connections", "test", "--all", "--sandbox"])
+    await run(["connections", "test", "--all", "--sandbox", "--json"])
+    await run(["rotate-key"])
+    await run(["connections", "test", "--all", "--sandbox", "--json"])
   }, 120_000)
   afterAll(() => sandbox.stop())
 
@@ -101,7 +101,7 @@ describe("leak canary", () => {
         connectorId: "trackvia",
         credentials: { apiKey: "sandbox-valid", authToken: INVALID_CANARY },
       })
-      expect(result.vendorMessage).toBe("Invalid access token: [redacted …heck]")
+      expect(result.verdict.vendorMessage).toBe("Invalid access token: [redacted …heck]")
       for (const canary of CANARIES) expect(JSON.stringify(result)).not.toContain(canary)
     } finally {
       await direct.close()

@@ -22,10 +22,11 @@ const headers =
   (record: Record<string, string>) =>
   (name: string): string | undefined =>
     record[name.toLowerCase()]
+/** A 429 as the engine hands it to the decision: its wait headers already read, at `NOW`. */
 const throttled = (record: Record<string, string> = {}): AttemptFailure => ({
   kind: "status",
   status: 429,
-  header: headers(record),
+  wait: requestedWait(headers(record), NOW),
 })
 
 const POLICY: RetryPolicy = {
@@ -128,8 +129,12 @@ describe("wait headers", () => {
 describe("the retry decision", () => {
   it("never retries 401, 403 or 404, even when a definition lists them", () => {
     for (const status of [401, 403, 404]) {
-      const failure: AttemptFailure = { kind: "status", status, header: headers({ "retry-after": "1" }) }
-      expect(decide(POLICY, failure, { retries: 0, waitedMs: 0 }, NOW, 0.5)).toEqual({
+      const failure: AttemptFailure = {
+        kind: "status",
+        status,
+        wait: requestedWait(headers({ "retry-after": "1" }), NOW),
+      }
+      expect(decide(POLICY, failure, { retries: 0 }, NOW, 0.5)).toEqual({
         retry: false,
         reason: "not_retryable",
       })
@@ -137,7 +142,7 @@ describe("the retry decision", () => {
   })
 
   it("retries a connection reset only for a read-only request", () => {
-    const state = { retries: 0, waitedMs: 0 }
+    const state = { retries: 0 }
     expect(decide(POLICY, { kind: "network", code: "ECONNRESET", readOnly: true }, state, NOW, 0).retry).toBe(true)
     expect(decide(POLICY, { kind: "network", code: "ECONNRESET", readOnly: false }, state, NOW, 0).retry).toBe(false)
     expect(
@@ -153,7 +158,7 @@ describe("the retry decision", () => {
   })
 
   it("stops at once when the vendor asks for more than the budget, and says how long", () => {
-    expect(decide(POLICY, throttled({ "retry-after": "3600" }), { retries: 0, waitedMs: 0 }, NOW, 0.5)).toEqual({
+    expect(decide(POLICY, throttled({ "retry-after": "3600" }), { retries: 0 }, NOW, 0.5)).toEqual({
       retry: false,
       reason: "budget_exceeded",
       retryAfterMs: 3_600_000,

@@ -4,12 +4,17 @@
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { findDefinition } from "../runner/catalog/catalog.ts"
+import { type CheckResult, testCredentials } from "../runner/check/check.ts"
 import { buildRequest } from "../runner/http/request.ts"
-import { createKeyway, InvalidInput, type Keyway, type TestResult } from "../runner/library/index.ts"
+import { createKeyway, InvalidInput, type Keyway, UnknownConnector } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
+import { checkServices } from "./support/services.ts"
+import { fastForward } from "./support/virtual-time.ts"
 
 let sandbox: Sandbox
 let keyway: Keyway
@@ -30,7 +35,7 @@ beforeAll(async () => {
     close: () => server.close(),
   }
   sandbox = await startSandbox({ records: 20, redirectTo: redirectTarget.url })
-  keyway = createKeyway({ sandboxUrl: sandbox.url, transport: { headersTimeoutMs: 1500, maxBodyBytes: 1024 * 1024 } })
+  keyway = createKeyway({ sandboxUrl: sandbox.url, transport: { headersTimeoutMs: 500, maxBodyBytes: 1024 * 1024 } })
 })
 afterAll(async () => {
   await keyway.close()
@@ -49,8 +54,16 @@ const credentialsFor = (connector: Connector, key: string): Record<string, strin
       ? { apiKey: "sandbox-valid", authToken: key }
       : { apiKey: key }
 
-const check = (connector: Connector, key: string): Promise<TestResult> =>
+const check = (connector: Connector, key: string): Promise<CheckResult> =>
   keyway.test({ connectorId: connector, credentials: credentialsFor(connector, key) })
+
+/** The same check as an Effect, for tests in virtual time: the vendor's waits cost nothing real. */
+const checkEffect = (connector: Connector, key: string) =>
+  Effect.flatMap(findDefinition(connector), (definition) =>
+    testCredentials(definition, { connectorId: connector, credentials: credentialsFor(connector, key) }),
+  )
+const inVirtualTime = <A, E>(effect: Effect.Effect<A, E, Effect.Effect.Context<ReturnType<typeof checkEffect>>>) =>
+  fastForward(effect).pipe(Effect.provide(checkServices(sandbox.url)))
 
 let unique = 0
 const fresh = (key: string) => `${key}-t${++unique}`
@@ -123,11 +136,13 @@ describe("every connector crossed with every scenario", () => {
     for (const connector of CONNECTORS) {
       it(`${connector} with ${key} gives ${outcomes[connector]} in one attempt`, async () => {
         const result = await check(connector, key.endsWith("-1") ? fresh(key) : key)
-        expect(result.outcome).toBe(outcomes[connector])
+        expect(result.verdict.outcome).toBe(outcomes[connector])
         // Probes add attempts only after a pass; failures are never retried (500 is not retryable).
-        expect(result.attempts.length).toBe(result.outcome === "connected" && connector === "activityinfo" ? 2 : 1)
-        expect(result.message.length).toBeGreaterThan(10)
-        expect(result.remediation.length).toBeGreaterThan(5)
+        expect(result.attempts.length).toBe(
+          result.verdict.outcome === "connected" && connector === "activityinfo" ? 2 : 1,
+        )
+        expect(result.verdict.message.length).toBeGreaterThan(10)
+        expect(result.verdict.remediation.length).toBeGreaterThan(5)
       })
     }
   }
@@ -136,46 +151,49 @@ describe("every connector crossed with every scenario", () => {
 describe("save & test verdicts", () => {
   it("a 401 carries the definition's own message and the vendor's cleaned message", async () => {
     const result = await check("activtrak", "sandbox-revoked")
-    expect(result).toMatchObject({
+    expect(result.verdict).toMatchObject({
       outcome: "invalid_credentials",
       actor: "user",
+      code: "invalid_credentials",
       httpStatus: 401,
       message: "ActivTrak rejected the API key. It is invalid or has been revoked.",
       vendorMessage: "API key has been revoked",
       reason: "rule 1",
-      fingerprints: { apiKey: "…oked" },
     })
+    expect(result.fingerprints).toEqual({ apiKey: "…oked" })
   })
 
   it("TrackVia's expired token: expired_credentials, with the echoed token redacted", async () => {
     const result = await check("trackvia", "sandbox-expired")
-    expect(result.outcome).toBe("expired_credentials")
-    expect(result.vendorMessage).toBe("Access token expired: [redacted …ired]")
+    expect(result.verdict.outcome).toBe("expired_credentials")
+    expect(result.verdict.vendorMessage).toBe("Access token expired: [redacted …ired]")
     expect(JSON.stringify(result)).not.toContain("sandbox-expired")
   })
 
   it("ActivTrak's 403 means the plan: check the subscription tier", async () => {
     const result = await check("activtrak", "sandbox-plan")
-    expect(result.outcome).toBe("plan_not_eligible")
-    expect(result.remediation).toMatch(/subscription tier \(Advanced Insights\)/)
+    expect(result.verdict.outcome).toBe("plan_not_eligible")
+    expect(result.verdict.remediation).toMatch(/subscription tier \(Advanced Insights\)/)
   })
 
   it("PeopleTray cannot tell a blocked IP from a bad key, and says so", async () => {
     const result = await check("peopletray", "sandbox-ip-blocked")
-    expect(result).toMatchObject({ outcome: "invalid_credentials", vendorMessage: "Unauthorised" })
-    expect(result.message).toMatch(/IP address/)
-    expect(result.remediation).toMatch(/usage log/)
+    expect(result.verdict).toMatchObject({ outcome: "invalid_credentials", vendorMessage: "Unauthorised" })
+    expect(result.verdict.message).toMatch(/IP address/)
+    expect(result.verdict.remediation).toMatch(/usage log/)
   })
 
   it("429 beyond the budget returns rate_limited with retryAfter at once, never invalid credentials", async () => {
     const result = await check("activtrak", fresh("sandbox-429-always"))
-    expect(result).toMatchObject({
+    expect(result.verdict).toMatchObject({
       outcome: "rate_limited",
       actor: "retry",
       retryAfterSeconds: 3600,
       reason: "budget_exceeded",
     })
-    expect(result.message).toBe("ActivTrak is throttling requests. The key was not rejected. Try again in 3600 s.")
+    expect(result.verdict.message).toBe(
+      "ActivTrak is throttling requests. The key was not rejected. Try again in 3600 s.",
+    )
     expect(result.attempts).toEqual([{ request: "GET /activtrak/reports/v2/workinghours/users", status: 429 }])
   })
 
@@ -184,37 +202,37 @@ describe("save & test verdicts", () => {
     await check("peopletray", key)
     const before = [...sandbox.state.statusCounts.values()].reduce((a, b) => a + b, 0)
     const again = await check("peopletray", key)
-    expect(again).toMatchObject({
+    expect(again.attempts).toEqual([])
+    expect(again.verdict).toMatchObject({
       outcome: "rate_limited",
-      attempts: [],
+      code: "rate_limit_hold",
       reason: "held back by the vendor's last wait",
     })
-    expect(again.retryAfterSeconds).toBeGreaterThan(3590)
+    expect(again.verdict.retryAfterSeconds).toBeGreaterThan(3590)
     expect([...sandbox.state.statusCounts.values()].reduce((a, b) => a + b, 0)).toBe(before)
     // Another key to the same vendor is not held back.
-    expect((await check("peopletray", "sandbox-valid")).outcome).toBe("connected")
+    expect((await check("peopletray", "sandbox-valid")).verdict.outcome).toBe("connected")
   })
 
-  it("429 then success, for each wait-header form, waits as asked and connects on the second attempt", async () => {
-    const modes = {
-      none: "backoff",
-      "retry-after": "retry-after-seconds",
-      "http-date": "retry-after-date",
-      "x-ratelimit-reset": "x-ratelimit-reset-epoch",
-      "x-ratelimit-delta": "x-ratelimit-reset-delta",
-      ratelimit: "ratelimit",
-    }
-    const results = await Promise.all(
-      Object.keys(modes).map((mode) => check("peopletray", fresh(`sandbox-429-${mode}-1`))),
-    )
-    results.forEach((result, index) => {
-      const setBy = Object.values(modes)[index]
-      expect(result.outcome).toBe("connected")
-      expect(result.attempts).toHaveLength(2)
-      expect(result.attempts[0]).toMatchObject({ status: 429, waitSetBy: setBy })
-      expect(result.attempts[1]).toMatchObject({ status: 200 })
-    })
-  })
+  it.effect("429 then success, for each wait-header form, waits as asked and connects on the second attempt", () =>
+    Effect.gen(function* () {
+      const modes = {
+        none: "backoff",
+        "retry-after": "retry-after-seconds",
+        "http-date": "retry-after-date",
+        "x-ratelimit-reset": "x-ratelimit-reset-epoch",
+        "x-ratelimit-delta": "x-ratelimit-reset-delta",
+        ratelimit: "ratelimit",
+      }
+      for (const [mode, setBy] of Object.entries(modes)) {
+        const result = yield* inVirtualTime(checkEffect("peopletray", fresh(`sandbox-429-${mode}-1`)))
+        expect(result.verdict.outcome).toBe("connected")
+        expect(result.attempts).toHaveLength(2)
+        expect(result.attempts[0]).toMatchObject({ status: 429, waitSetBy: setBy })
+        expect(result.attempts[1]).toMatchObject({ status: 200 })
+      }
+    }),
+  )
 
   it("aborting the signal stops a check at once, in the middle of a wait", async () => {
     const controller = new AbortController()
@@ -229,16 +247,18 @@ describe("save & test verdicts", () => {
     expect(performance.now() - started).toBeLessThan(900)
   })
 
-  it("503 is retried, then connects", async () => {
-    const result = await check("trackvia", fresh("sandbox-503-1"))
-    expect(result.outcome).toBe("connected")
-    expect(result.attempts.map((a) => a.status)).toEqual([503, 200])
-  })
+  it.effect("503 is retried, then connects", () =>
+    Effect.gen(function* () {
+      const result = yield* inVirtualTime(checkEffect("trackvia", fresh("sandbox-503-1")))
+      expect(result.verdict.outcome).toBe("connected")
+      expect(result.attempts.map((a) => a.status)).toEqual([503, 200])
+    }),
+  )
 
   it("ActivityInfo warns when the account has a READ_WRITE token", async () => {
     expect((await check("activityinfo", "sandbox-readonly")).warnings).toEqual([])
     const result = await check("activityinfo", "sandbox-readwrite")
-    expect(result.outcome).toBe("connected")
+    expect(result.verdict.outcome).toBe("connected")
     expect(result.warnings).toEqual([expect.stringMatching(/READ_WRITE API token/)])
   })
 
@@ -247,7 +267,8 @@ describe("save & test verdicts", () => {
       connectorId: "activtrak",
       credentials: { apiKey: "sandbox-valid", scimToken: "sandbox-valid" },
     })
-    expect(good).toMatchObject({ outcome: "connected", warnings: [] })
+    expect(good.verdict.outcome).toBe("connected")
+    expect(good.warnings).toEqual([])
     expect(good.attempts.map((a) => a.request)).toEqual([
       "GET /activtrak/reports/v2/workinghours/users",
       "GET /activtrak/scim/v1/ping",
@@ -256,7 +277,7 @@ describe("save & test verdicts", () => {
       connectorId: "activtrak",
       credentials: { apiKey: "sandbox-valid", scimToken: "sandbox-revoked" },
     })
-    expect(bad.outcome).toBe("connected")
+    expect(bad.verdict.outcome).toBe("connected")
     expect(bad.warnings).toEqual([expect.stringMatching(/SCIM token/)])
   })
 
@@ -274,7 +295,7 @@ describe("save & test verdicts", () => {
 describe("hostile and broken servers", () => {
   it("slow headers time out as `timeout`, and are not retried", async () => {
     const result = await check("activtrak", "sandbox-slow-5000")
-    expect(result).toMatchObject({ outcome: "timeout", actor: "retry" })
+    expect(result.verdict).toMatchObject({ outcome: "timeout", actor: "retry", code: "headers_timeout" })
     expect(result.attempts).toEqual([
       { request: "GET /activtrak/reports/v2/workinghours/users", error: "headers_timeout" },
     ])
@@ -282,37 +303,36 @@ describe("hostile and broken servers", () => {
 
   it("a body over the cap is cut off: unexpected_response, no crash, no unbounded buffering", async () => {
     const result = await check("activtrak", "sandbox-huge")
-    expect(result.outcome).toBe("unexpected_response")
-    expect(result.message).toMatch(/larger than Keyway accepts/)
+    expect(result.verdict).toMatchObject({ outcome: "unexpected_response", code: "body_too_large" })
+    expect(result.verdict.message).toMatch(/larger than Keyway accepts/)
   })
 
   it("a redirect to another origin is reported and never followed, so no credential reaches it", async () => {
     const before = redirectTarget.hits
     const result = await check("activtrak", "sandbox-redirect")
-    expect(result.outcome).toBe("unexpected_response")
-    expect(result.message).toContain(new URL(redirectTarget.url).origin)
-    expect(result.message).not.toContain("/collect")
+    expect(result.verdict).toMatchObject({ outcome: "unexpected_response", code: "redirect_not_followed" })
+    expect(result.verdict.message).toContain(new URL(redirectTarget.url).origin)
+    expect(result.verdict.message).not.toContain("/collect")
     expect(redirectTarget.hits).toBe(before)
   })
 
-  it("a connection reset of a read-only request is retried, then reported as unreachable", async () => {
-    const result = await check("peopletray", "sandbox-reset")
-    expect(result.outcome).toBe("unreachable")
-    expect(result.attempts.length).toBeGreaterThan(1)
-    expect(result.attempts.every((a) => a.error === "connection_reset")).toBe(true)
-  })
+  it.effect("a connection reset of a read-only request is retried, then reported as unreachable", () =>
+    Effect.gen(function* () {
+      const result = yield* inVirtualTime(checkEffect("peopletray", "sandbox-reset"))
+      expect(result.verdict).toMatchObject({ outcome: "unreachable", code: "connection_reset" })
+      expect(result.attempts.length).toBeGreaterThan(1)
+      expect(result.attempts.every((a) => a.error === "connection_reset")).toBe(true)
+    }),
+  )
 
   it("a key sent to the wrong base URL gives not_found, not connected", async () => {
     const activtrak = keyway.catalog.get("activtrak")
     if (!activtrak) throw new Error("no activtrak definition")
     // ActivTrak's paths, sent to the PeopleTray fake: a wrong base URL.
-    const misdirected = createKeyway({
-      sandboxUrl: sandbox.url,
-      catalog: new Map([["peopletray", { ...activtrak, id: "peopletray" }]]),
-    })
+    const misdirected = createKeyway({ sandboxUrl: sandbox.url, definitions: [{ ...activtrak, id: "peopletray" }] })
     try {
       const result = await misdirected.test({ connectorId: "peopletray", credentials: { apiKey: "sandbox-valid" } })
-      expect(result).toMatchObject({ outcome: "not_found", httpStatus: 404 })
+      expect(result.verdict).toMatchObject({ outcome: "not_found", httpStatus: 404 })
     } finally {
       await misdirected.close()
     }
@@ -385,10 +405,9 @@ describe("bad input never reaches the network", () => {
       expect(error.problems).toEqual([
         { field: "settings.serverUrl", message: expect.stringMatching(/loopback or private address/) },
       ])
-      const unknown = (await direct
-        .test({ connectorId: "nope", credentials: {} })
-        .catch((e: unknown) => e)) as InvalidInput
-      expect(unknown.problems[0]?.field).toBe("connector")
+      const unknown = await direct.test({ connectorId: "nope", credentials: {} }).catch((e: unknown) => e)
+      expect(unknown).toBeInstanceOf(UnknownConnector)
+      expect(String(unknown)).toContain('no connector "nope"')
     } finally {
       await direct.close()
     }

@@ -7,12 +7,20 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createKeyway, type Keyway, runOrThrow } from "../runner/library/index.ts"
+import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import { connect, openCredentials, resealAll, retest, type Vault } from "../runner/vault/connections.ts"
+import { openCredentials, resealAll } from "../runner/vault/connections.ts"
+import { StoreUnavailable } from "../runner/vault/errors.ts"
 import { addKeyFile, loadKeyring, seal, unseal } from "../runner/vault/sealing.ts"
-import { type ConnectionRecord, type ConnectionStore, openStore, StoreUnavailable } from "../runner/vault/store.ts"
+import {
+  type ConnectionRecord,
+  type ConnectionStore,
+  openStore,
+  Store,
+  type StoreConfig,
+} from "../runner/vault/store.ts"
 import { findRedisServer, type RedisServer, startRedis } from "./support/redis.ts"
 
 const home = () => mkdtempSync(join(tmpdir(), "keyway-home-"))
@@ -29,9 +37,26 @@ const sampleRecord = (id: string, workspace = "default"): ConnectionRecord => ({
   fingerprints: { apiKey: "…abcd" },
   createdAt: new Date(Date.UTC(2026, 0, Number(id.slice(-1)) || 1)).toISOString(),
   updatedAt: "2026-01-01T00:00:00.000Z",
-  lastTest: { outcome: "connected", at: "2026-01-01T00:00:00.000Z", message: "ok", by: "save & test" },
+  lastTest: {
+    at: "2026-01-01T00:00:00.000Z",
+    by: "save & test",
+    verdict: {
+      outcome: "connected",
+      actor: "none",
+      code: "connected",
+      reason: "expectation met",
+      message: "ok",
+      remediation: "Nothing to do.",
+    },
+  },
   expiresAt: undefined,
 })
+
+/** Uses a store for as long as `use` runs, then closes it. */
+const withStore = <A>(
+  config: StoreConfig,
+  use: (store: ConnectionStore) => Effect.Effect<A, unknown, Scope.Scope>,
+): Promise<A> => Effect.runPromise(Effect.scoped(Effect.flatMap(openStore(config), use)))
 
 describe("sealing credentials", () => {
   const keyring = loadKeyring(home())
@@ -73,16 +98,13 @@ describe("sealing credentials", () => {
 })
 
 const backends: Array<
-  [string, () => Promise<{ store: (workspace?: string) => Promise<ConnectionStore>; done: () => Promise<void> }>]
+  [string, () => Promise<{ config: (workspace: string) => StoreConfig; done: () => Promise<void> }>]
 > = [
   [
     "SQLite",
     async () => {
       const dir = home()
-      return {
-        store: (workspace = "default") => openStore({ home: dir, url: undefined, workspace }),
-        done: async () => {},
-      }
+      return { config: (workspace) => ({ home: dir, url: undefined, workspace }), done: async () => {} }
     },
   ],
 ]
@@ -91,10 +113,7 @@ if (redisBinary) {
     "Redis",
     async () => {
       const redis = await startRedis(redisBinary)
-      return {
-        store: (workspace = "default") => openStore({ home: home(), url: redis.url, workspace }),
-        done: () => redis.stop(),
-      }
+      return { config: (workspace) => ({ home: home(), url: redis.url, workspace }), done: () => redis.stop() }
     },
   ])
 }
@@ -107,42 +126,39 @@ describe.each(backends)("the %s store", (_name, make) => {
   afterAll(() => made.done())
 
   it("puts, gets, lists in creation order and removes records", async () => {
-    const store = await made.store("crud")
-    try {
-      await Effect.runPromise(store.put(sampleRecord("con_2", "crud")))
-      await Effect.runPromise(store.put(sampleRecord("con_1", "crud")))
-      expect(await Effect.runPromise(store.get("con_1"))).toEqual(sampleRecord("con_1", "crud"))
-      expect((await Effect.runPromise(store.list())).map((r) => r.id)).toEqual(["con_1", "con_2"])
-      expect(await Effect.runPromise(store.remove("con_1"))).toBe(true)
-      expect(await Effect.runPromise(store.get("con_1"))).toBeUndefined()
-    } finally {
-      await store.close()
-    }
+    await withStore(made.config("crud"), (store) =>
+      Effect.gen(function* () {
+        yield* store.put(sampleRecord("con_2", "crud"))
+        yield* store.put(sampleRecord("con_1", "crud"))
+        expect(yield* store.get("con_1")).toEqual(sampleRecord("con_1", "crud"))
+        expect((yield* store.list()).map((r) => r.id)).toEqual(["con_1", "con_2"])
+        expect(yield* store.remove("con_1")).toBe(true)
+        expect(yield* store.get("con_1")).toBeUndefined()
+      }),
+    )
   })
 
   it("keeps sync checkpoints out of the list of connections", async () => {
-    const store = await made.store("states")
-    try {
-      await Effect.runPromise(store.put(sampleRecord("con_1", "states")))
-      await Effect.runPromise(store.putState("con_1:stream:abc", { position: 3 }))
-      expect((await Effect.runPromise(store.list())).map((r) => r.id)).toEqual(["con_1"])
-      expect(await Effect.runPromise(store.getState("con_1:stream:abc"))).toEqual({ position: 3 })
-    } finally {
-      await store.close()
-    }
+    await withStore(made.config("states"), (store) =>
+      Effect.gen(function* () {
+        yield* store.put(sampleRecord("con_1", "states"))
+        yield* store.putState("con_1:stream:abc", { position: 3 })
+        expect((yield* store.list()).map((r) => r.id)).toEqual(["con_1"])
+        expect(yield* store.getState("con_1:stream:abc")).toEqual({ position: 3 })
+      }),
+    )
   })
 
   it("keeps each workspace's records apart", async () => {
-    const a = await made.store("tenant-a")
-    const b = await made.store("tenant-b")
-    try {
-      await Effect.runPromise(a.put(sampleRecord("con_1", "tenant-a")))
-      expect(await Effect.runPromise(b.list())).toEqual([])
-      expect(await Effect.runPromise(b.get("con_1"))).toBeUndefined()
-    } finally {
-      await a.close()
-      await b.close()
-    }
+    await withStore(made.config("tenant-a"), (a) =>
+      Effect.flatMap(openStore(made.config("tenant-b")), (b) =>
+        Effect.gen(function* () {
+          yield* a.put(sampleRecord("con_1", "tenant-a"))
+          expect(yield* b.list()).toEqual([])
+          expect(yield* b.get("con_1")).toBeUndefined()
+        }),
+      ),
+    )
   })
 })
 
@@ -150,16 +166,12 @@ describe("the SQLite file", () => {
   it("is created with mode 0600, and holds no credential in its bytes", async () => {
     const dir = home()
     const keyring = loadKeyring(dir)
-    const store = await openStore({ home: dir, url: undefined, workspace: "default" })
-    try {
-      const record = {
+    await withStore({ home: dir, url: undefined, workspace: "default" }, (store) =>
+      store.put({
         ...sampleRecord("con_1"),
         credentials: seal(keyring, '{"apiKey":"canary-sqlite-9f3k"}', "default/con_1"),
-      }
-      await Effect.runPromise(store.put(record))
-    } finally {
-      await store.close()
-    }
+      }),
+    )
     const file = join(dir, "keyway.sqlite")
     expect(statSync(file).mode & 0o777).toBe(0o600)
     expect(readFileSync(file).includes("canary-sqlite-9f3k")).toBe(false)
@@ -176,33 +188,25 @@ describe.skipIf(!redisBinary)(
     afterAll(() => redis.stop())
 
     it("gives a clear error, not a hang, and leaves no corrupted record", async () => {
-      const store = await openStore({ home: home(), url: redis.url, workspace: "crash", connectTimeoutMs: 500 })
       const original = sampleRecord("con_1", "crash")
-      await Effect.runPromise(store.put(original))
-      await redis.kill()
-      const failed = await Effect.runPromise(Effect.either(store.put({ ...original, label: "changed" })))
-      expect(Either.isLeft(failed) && failed.left).toBeInstanceOf(StoreUnavailable)
-      expect(Either.isLeft(failed) && failed.left.message).toMatch(/^the Redis credential store is unavailable: /)
-      await store.close()
+      await withStore({ home: home(), url: redis.url, workspace: "crash", connectTimeoutMs: 500 }, (store) =>
+        Effect.gen(function* () {
+          yield* store.put(original)
+          yield* Effect.promise(() => redis.kill())
+          const failed = yield* Effect.either(store.put({ ...original, label: "changed" }))
+          expect(Either.isLeft(failed) && failed.left).toBeInstanceOf(StoreUnavailable)
+          expect(Either.isLeft(failed) && failed.left.message).toMatch(/^the Redis credential store is unavailable: /)
+        }),
+      )
       await redis.restart()
-      const reopened = await openStore({ home: home(), url: redis.url, workspace: "crash" })
-      try {
-        expect(await Effect.runPromise(reopened.get("con_1"))).toEqual(original)
-      } finally {
-        await reopened.close()
-      }
+      await withStore({ home: home(), url: redis.url, workspace: "crash" }, (reopened) =>
+        Effect.map(reopened.get("con_1"), (record) => expect(record).toEqual(original)),
+      )
     })
 
     it("a store that cannot connect at all fails fast with a clear error", async () => {
       await expect(
-        openStore({ home: home(), url: "redis://127.0.0.1:1", workspace: "x", connectTimeoutMs: 300 }).then((s) =>
-          Effect.runPromise(
-            Effect.ensuring(
-              s.list(),
-              Effect.promise(() => s.close()),
-            ),
-          ),
-        ),
+        withStore({ home: home(), url: "redis://127.0.0.1:1", workspace: "x", connectTimeoutMs: 300 }, (s) => s.list()),
       ).rejects.toThrow(/Redis credential store is unavailable/)
     })
   },
@@ -211,96 +215,79 @@ describe.skipIf(!redisBinary)(
 describe("save & test with the store: nothing is lost", () => {
   let sandbox: Sandbox
   let keyway: Keyway
-  let vault: Vault
   beforeAll(async () => {
     sandbox = await startSandbox()
-    keyway = createKeyway({ sandboxUrl: sandbox.url })
-    const dir = home()
-    vault = { store: await openStore({ home: dir, url: undefined, workspace: "default" }), keyring: loadKeyring(dir) }
+    keyway = createKeyway({
+      sandboxUrl: sandbox.url,
+      store: { home: home(), url: undefined, workspace: "default" },
+      env: {},
+    })
   })
   afterAll(async () => {
-    await vault.store.close()
     await keyway.close()
     await sandbox.stop()
   })
-  const run = <A, E>(
-    effect: Effect.Effect<A, E, never> | Effect.Effect<A, E, import("../runner/http/transport.ts").HttpTransport>,
-  ) => runOrThrow(keyway.runtime, effect)
-  const activtrak = () => keyway.catalog.get("activtrak") as NonNullable<ReturnType<Keyway["catalog"]["get"]>>
+  const stored = (id: string) => keyway.run(Effect.flatMap(Store, (store) => store.get(id)))
 
   it("saves a new connection only when its test passes", async () => {
-    const failed = await run(
-      connect(activtrak(), { connectorId: "activtrak", credentials: { apiKey: "sandbox-invalid" } }, vault, {
-        sandboxUrl: sandbox.url,
-      }),
-    )
+    const failed = await keyway.connect({ connectorId: "activtrak", credentials: { apiKey: "sandbox-invalid" } })
     expect(failed).toMatchObject({ saved: false, connection: undefined })
-    const kept = await run(
-      connect(
-        activtrak(),
-        { connectorId: "activtrak", credentials: { apiKey: "sandbox-invalid" }, saveOnFailure: true },
-        vault,
-        { sandboxUrl: sandbox.url },
-      ),
-    )
+    const kept = await keyway.connect({
+      connectorId: "activtrak",
+      credentials: { apiKey: "sandbox-invalid" },
+      saveOnFailure: true,
+    })
     expect(kept.saved).toBe(true)
-    expect(kept.connection?.lastTest?.outcome).toBe("invalid_credentials")
-    const saved = await run(
-      connect(
-        activtrak(),
-        { connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" }, label: "Prod" },
-        vault,
-        { sandboxUrl: sandbox.url },
-      ),
-    )
+    expect(kept.connection?.lastTest?.verdict.outcome).toBe("invalid_credentials")
+    const saved = await keyway.connect({
+      connectorId: "activtrak",
+      credentials: { apiKey: "sandbox-valid" },
+      label: "Prod",
+    })
     expect(saved.connection).toMatchObject({ label: "Prod", connector: "activtrak", fingerprints: { apiKey: "…alid" } })
     expect(saved.connection).not.toHaveProperty("credentials")
   })
 
   it("a failed re-test with new credentials keeps the working ones; a passing one replaces them", async () => {
-    const { connection } = await run(
-      connect(activtrak(), { connectorId: "activtrak", credentials: { apiKey: "sandbox-records-7" } }, vault, {
-        sandboxUrl: sandbox.url,
-      }),
-    )
-    const id = connection?.id as string
-    const before = await Effect.runPromise(vault.store.get(id))
-    const typo = await run(
-      retest(keyway.catalog, vault, id, { apiKey: "sandbox-invalld" }, { sandboxUrl: sandbox.url }),
-    )
-    expect(typo).toMatchObject({ replaced: false, result: { outcome: "invalid_credentials" } })
-    expect(await Effect.runPromise(vault.store.get(id))).toEqual(before)
-
-    const better = await run(
-      retest(keyway.catalog, vault, id, { apiKey: "sandbox-records-9" }, { sandboxUrl: sandbox.url }),
-    )
-    expect(better).toMatchObject({ replaced: true, result: { outcome: "connected" } })
-    const record = await Effect.runPromise(vault.store.get(id))
-    expect(await Effect.runPromise(openCredentials(vault, record as ConnectionRecord))).toEqual({
-      apiKey: "sandbox-records-9",
+    const { connection } = await keyway.connect({
+      connectorId: "activtrak",
+      credentials: { apiKey: "sandbox-records-7" },
     })
-    expect(record?.lastTest?.by).toBe("re-test with new credentials")
+    const id = connection?.id as string
+    const before = await stored(id)
+    const typo = await keyway.connections.replace(id, { apiKey: "sandbox-invalld" })
+    expect(typo.replaced).toBe(false)
+    expect(typo.result.verdict.outcome).toBe("invalid_credentials")
+    expect(await stored(id)).toEqual(before)
+
+    const better = await keyway.connections.replace(id, { apiKey: "sandbox-records-9" })
+    expect(better.replaced).toBe(true)
+    expect(better.result.verdict.outcome).toBe("connected")
+    const record = (await stored(id)) as ConnectionRecord
+    expect(await keyway.run(openCredentials(record))).toEqual({ apiKey: "sandbox-records-9" })
+    expect(record.lastTest?.by).toBe("re-test with new credentials")
   })
 
   it("re-seals every record under a new master key", async () => {
     const dir = home()
-    const store = await openStore({ home: dir, url: undefined, workspace: "default" })
+    const config = { home: dir, url: undefined, workspace: "default" }
+    const first = createKeyway({ sandboxUrl: sandbox.url, store: config, env: {} })
+    const { connection } = await first.connect({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
+    const firstKey = loadKeyring(dir, {}).current.id
+    await first.close()
+    addKeyFile(dir)
+    const rotated = createKeyway({ sandboxUrl: sandbox.url, store: config, env: {} })
     try {
-      const first: Vault = { store, keyring: loadKeyring(dir) }
-      const { connection } = await run(
-        connect(activtrak(), { connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } }, first, {
-          sandboxUrl: sandbox.url,
-        }),
-      )
-      addKeyFile(dir)
-      const rotated: Vault = { store, keyring: loadKeyring(dir) }
-      expect(rotated.keyring.current.id).not.toBe(first.keyring.current.id)
-      expect(await Effect.runPromise(resealAll(rotated))).toBe(1)
-      const record = (await Effect.runPromise(store.get(connection?.id as string))) as ConnectionRecord
-      expect(record.credentials.kid).toBe(rotated.keyring.current.id)
-      expect(await Effect.runPromise(openCredentials(rotated, record))).toEqual({ apiKey: "sandbox-valid" })
+      const rotatedKey = loadKeyring(dir, {}).current.id
+      expect(rotatedKey).not.toBe(firstKey)
+      expect(await rotated.run(resealAll)).toBe(1)
+      const record = (await rotated.run(
+        Effect.flatMap(Store, (store) => store.get(connection?.id as string)),
+      )) as ConnectionRecord
+      expect(record.credentials.kid).toBe(rotatedKey)
+      expect(await rotated.run(openCredentials(record))).toEqual({ apiKey: "sandbox-valid" })
     } finally {
-      await store.close()
+      await rotated.close()
     }
   })
 })

@@ -5,31 +5,33 @@
 import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ConnectorDefinition } from "../core/definition.ts"
-import { createKeyway, type Keyway, runOrThrow, runPlain } from "../runner/library/index.ts"
+import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
+import { Sandbox as SandboxService } from "../runner/sandbox/service.ts"
 import { fileSink, partialPath, type Sink } from "../runner/sync/sinks.ts"
 import { checkpointKey, runSync, type SyncRequest, type SyncState } from "../runner/sync/sync.ts"
-import { connect, type Vault } from "../runner/vault/connections.ts"
-import { loadKeyring } from "../runner/vault/sealing.ts"
-import { openStore } from "../runner/vault/store.ts"
+import { connect } from "../runner/vault/connections.ts"
+import { Store } from "../runner/vault/store.ts"
+import { inVirtualTime } from "./support/virtual-time.ts"
 
 let sandbox: Sandbox
 let keyway: Keyway
-let vault: Vault
 const home = mkdtempSync(join(tmpdir(), "keyway-sync-"))
+const store = { home, url: undefined, workspace: "sync" }
 
 beforeAll(async () => {
   sandbox = await startSandbox({ records: 2500 })
-  keyway = createKeyway({ sandboxUrl: sandbox.url })
-  vault = { store: await openStore({ home, url: undefined, workspace: "sync" }), keyring: loadKeyring(home) }
+  keyway = createKeyway({ sandboxUrl: sandbox.url, store, env: {} })
 })
 afterAll(async () => {
-  await vault.store.close()
   await keyway.close()
   await sandbox.stop()
 })
+
+const stored = <A>(read: (store: Store["Type"]) => Effect.Effect<A, unknown>) => keyway.run(Effect.flatMap(Store, read))
 
 /** A sink that keeps records in memory, for the tests that count them. */
 const collecting = () => {
@@ -46,27 +48,15 @@ const collecting = () => {
   return { records, sink }
 }
 
-const save = async (connector: string, credentials: Record<string, string>, catalog = keyway.catalog) => {
-  const definition = catalog.get(connector) as ConnectorDefinition
-  const { connection } = await runOrThrow(
-    keyway.runtime,
-    connect(definition, { connectorId: connector, credentials }, vault, { sandboxUrl: sandbox.url }),
-  )
+const save = async (connector: string, credentials: Record<string, string>, instance = keyway) => {
+  const { connection } = await instance.connect({ connectorId: connector, credentials })
   if (!connection) throw new Error(`could not save a ${connector} connection`)
   return connection.id
 }
 
-const sync = (
-  request: Omit<SyncRequest, "openSink"> & { sink?: Sink },
-  catalog = keyway.catalog,
-  signal?: AbortSignal,
-) => {
+const sync = (request: Omit<SyncRequest, "openSink"> & { sink?: Sink }, instance = keyway, signal?: AbortSignal) => {
   const sink = request.sink ?? collecting().sink
-  return runOrThrow(
-    keyway.runtime,
-    runSync(catalog, vault, { ...request, openSink: async () => sink }, { sandboxUrl: sandbox.url }),
-    signal,
-  )
+  return instance.sync({ ...request, openSink: async () => sink }, signal ? { signal } : undefined)
 }
 
 const pull = async (connectionId: string, streamId: string, extra: Partial<SyncRequest> = {}) => {
@@ -179,11 +169,11 @@ describe("resuming", () => {
           if (++pages === 3) controller.abort()
         },
       },
-      keyway.catalog,
+      keyway,
       controller.signal,
     )
     await expect(interrupted).rejects.toThrow()
-    const state = await runPlain(vault.store.getState<SyncState>(checkpointKey(id, "viewRecords", { viewId: "341" })))
+    const state = await stored((s) => s.getState<SyncState>(checkpointKey(id, "viewRecords", { viewId: "341" })))
     expect(state).toMatchObject({
       status: "running",
       pages: 3,
@@ -192,21 +182,13 @@ describe("resuming", () => {
     })
     expect(readFileSync(partialPath(out), "utf8").split("\n").length - 1).toBe(3000)
 
-    const resumed = await runOrThrow(
-      keyway.runtime,
-      runSync(
-        keyway.catalog,
-        vault,
-        {
-          connectionId: id,
-          streamId: "viewRecords",
-          params: { viewId: "341" },
-          resume: true,
-          openSink: (at) => fileSink(out, at),
-        },
-        { sandboxUrl: sandbox.url },
-      ),
-    )
+    const resumed = await keyway.sync({
+      connectionId: id,
+      streamId: "viewRecords",
+      params: { viewId: "341" },
+      resume: true,
+      openSink: (at) => fileSink(out, at),
+    })
     expect(resumed).toMatchObject({ resumed: true, records: 5500, pages: 6 })
     const ids = readFileSync(out, "utf8")
       .trim()
@@ -227,20 +209,29 @@ describe("errors during a sync", () => {
     const error = await pull(id, "workingHoursUsers", RANGE).catch((e: unknown) => e)
     expect(error).toMatchObject({
       _tag: "SyncFailed",
-      outcome: "invalid_credentials",
-      httpStatus: 401,
+      page: 3,
+      verdict: { outcome: "invalid_credentials", httpStatus: 401 },
       resume: `keyway sync ${id} workingHoursUsers --resume`,
     })
-    const record = await runPlain(vault.store.get(id))
-    expect(record?.lastTest).toMatchObject({ outcome: "invalid_credentials", by: "sync" })
-    expect(record?.lastTest?.message).toMatch(/^credentials rejected during sync: page 3/)
+    const record = await stored((s) => s.get(id))
+    expect(record?.lastTest).toMatchObject({ by: "sync", verdict: { outcome: "invalid_credentials" } })
+    expect(record?.lastTest?.verdict.message).toMatch(/^credentials rejected during sync: page 3/)
   })
 
   it("a page that is not JSON is a clear error, and the state stays resumable at that page", async () => {
     const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-garbled-after-3-sync" })
     const error = await pull(id, "viewRecords", { params: { viewId: "341" } }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ _tag: "SyncFailed", outcome: "unexpected_response", message: "page 3 is not JSON" })
-    const state = await runPlain(vault.store.getState<SyncState>(checkpointKey(id, "viewRecords", { viewId: "341" })))
+    expect(error).toMatchObject({
+      _tag: "SyncFailed",
+      page: 3,
+      verdict: {
+        outcome: "unexpected_response",
+        code: "expectation_failed",
+        reason: "expectation: the body is not JSON",
+      },
+    })
+    expect(String((error as Error).message)).toMatch(/^page 3: /)
+    const state = await stored((s) => s.getState<SyncState>(checkpointKey(id, "viewRecords", { viewId: "341" })))
     expect(state).toMatchObject({
       status: "failed",
       pages: 2,
@@ -255,53 +246,54 @@ describe("errors during a sync", () => {
       ...trackvia,
       reports: trackvia.reports?.map((s) => (s.id === "views" ? { ...s, records: "rows" } : s)),
     }
-    const catalog = new Map([["trackvia", broken]])
-    const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-valid" }, catalog)
-    await expect(sync({ connectionId: id, streamId: "views" }, catalog)).rejects.toMatchObject({
-      message: 'page 1 has no records at "rows"',
-    })
+    const brokenKeyway = createKeyway({ sandboxUrl: sandbox.url, definitions: [broken], store, env: {} })
+    try {
+      const id = await save("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-valid" }, brokenKeyway)
+      await expect(sync({ connectionId: id, streamId: "views" }, brokenKeyway)).rejects.toMatchObject({
+        page: 1,
+        verdict: { outcome: "unexpected_response", reason: 'expectation: there are no records at "rows"' },
+      })
+    } finally {
+      await brokenKeyway.close()
+    }
   })
 })
 
 describe("a 429 storm in the middle of a sync", () => {
   it("is survived, with the vendor's waits honoured and every record delivered once", async () => {
-    const stormy = await startSandbox({ records: 8000, rateLimit: { perSecond: 4, burst: 2, mode: "retry-after" } })
-    const stormKeyway = createKeyway({ sandboxUrl: stormy.url })
-    try {
-      const definition = stormKeyway.catalog.get("trackvia") as ConnectorDefinition
-      const { connection } = await runOrThrow(
-        stormKeyway.runtime,
-        connect(
-          definition,
-          { connectorId: "trackvia", credentials: { apiKey: "sandbox-valid", authToken: "sandbox-valid" } },
-          vault,
-          {
-            sandboxUrl: stormy.url,
-          },
+    // In virtual time: the fake's token bucket and the engine's waits read the same TestClock.
+    const storm = Effect.gen(function* () {
+      const clock = yield* Effect.clock
+      const stormy = yield* Effect.acquireRelease(
+        Effect.promise(() =>
+          startSandbox({
+            records: 8000,
+            rateLimit: { perSecond: 4, burst: 2, mode: "retry-after" },
+            now: () => clock.unsafeCurrentTimeMillis(),
+          }),
         ),
+        (started) => Effect.promise(() => started.stop()),
       )
+      const definition = keyway.catalog.get("trackvia") as ConnectorDefinition
       const { records, sink } = collecting()
-      const summary = await runOrThrow(
-        stormKeyway.runtime,
-        runSync(
-          stormKeyway.catalog,
-          vault,
-          {
-            connectionId: connection?.id as string,
-            streamId: "viewRecords",
-            params: { viewId: "341" },
-            openSink: async () => sink,
-          },
-          { sandboxUrl: stormy.url },
-        ),
-      )
-      expect(summary.records).toBe(8000)
-      expect(new Set(records.map((r) => (r as { id: number }).id)).size).toBe(8000)
-      expect(summary.waits).toBeGreaterThan(0)
-      expect(stormy.state.statusCounts.get(429)).toBe(summary.waits)
-    } finally {
-      await stormKeyway.close()
-      await stormy.stop()
-    }
-  }, 30_000)
+      const summary = yield* Effect.gen(function* () {
+        const { connection } = yield* connect(definition, {
+          connectorId: "trackvia",
+          credentials: { apiKey: "sandbox-valid", authToken: "sandbox-valid" },
+        })
+        return yield* runSync({
+          connectionId: connection?.id as string,
+          streamId: "viewRecords",
+          params: { viewId: "341" },
+          openSink: async () => sink,
+        })
+      }).pipe(Effect.provideService(SandboxService, { url: stormy.url }))
+      return { summary, records, throttled: stormy.state.statusCounts.get(429) }
+    })
+    const { summary, records, throttled } = await keyway.run(inVirtualTime(Effect.scoped(storm)))
+    expect(summary.records).toBe(8000)
+    expect(new Set(records.map((r) => (r as { id: number }).id)).size).toBe(8000)
+    expect(summary.waits).toBeGreaterThan(0)
+    expect(throttled).toBe(summary.waits)
+  })
 })

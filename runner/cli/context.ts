@@ -38,7 +38,7 @@ const sandbox = (flags: ContextFlags, env: NodeJS.ProcessEnv): Layer.Layer<never
 
 export const network = (
   flags: ContextFlags,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Layer.Layer<HttpEngine | Catalog, SandboxFailed> =>
   Layer.mergeAll(engineLayer.pipe(Layer.provide(transportLayer())), sandbox(flags, env)).pipe(
     Layer.provideMerge(catalog),
@@ -46,12 +46,12 @@ export const network = (
 
 export const vault = (
   flags: Pick<ContextFlags, "workspace">,
-  env: NodeJS.ProcessEnv = process.env,
+  env: NodeJS.ProcessEnv,
 ): Layer.Layer<Store | Keyring, MasterKeyProblem> => {
   const config = storeConfigFromEnv(env, flags.workspace)
   return Layer.merge(storeLayer(config), keyringLayer(config.home, env))
 }
 
 /** Everything a command that talks to vendors and keeps connections needs. */
-export const everything = (flags: ContextFlags, env: NodeJS.ProcessEnv = process.env) =>
+export const everything = (flags: ContextFlags, env: NodeJS.ProcessEnv) =>
   Layer.merge(network(flags, env), vault(flags, env))

@@ -2,6 +2,7 @@
  * What a command may touch: its arguments, its output streams and whether the user wants JSON.
  * Commands write through this, never to `process` directly, so tests can run them in-process.
  */
+import type { Writable } from "node:stream"
 import { type ParseArgsConfig, parseArgs } from "node:util"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -10,7 +11,30 @@ export interface Io {
   readonly out: (text: string) => void
   readonly err: (text: string) => void
   readonly json: boolean
+  readonly env: NodeJS.ProcessEnv
+  /** Standard input: a terminal to prompt on, or text piped in. */
+  readonly stdin: { readonly isTTY: boolean; readonly read: () => Promise<string> }
+  /** Where a command streams large output (sync's records), with backpressure. */
+  readonly stdout: Writable
+  /** Standard error is a terminal: progress lines may update in place. */
+  readonly errIsTTY: boolean
 }
+
+const readAll = async (input: AsyncIterable<Buffer | string>): Promise<string> => {
+  const chunks: Buffer[] = []
+  for await (const chunk of input) chunks.push(Buffer.from(chunk))
+  return Buffer.concat(chunks).toString("utf8")
+}
+
+/** The real process's streams and environment. */
+export const processIo = (): Omit<Io, "json"> => ({
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  stdin: { isTTY: process.stdin.isTTY === true, read: () => readAll(process.stdin) },
+  stdout: process.stdout,
+  errIsTTY: process.stderr.isTTY === true,
+})
 
 /** Wrong arguments: printed as one line, exit code 2, no stack trace. */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail: string }> {

@@ -7,7 +7,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import { EXIT } from "./exit-codes.ts"
 import { type CliFailure, reportFailure } from "./failures.ts"
-import { type Io, usage } from "./io.ts"
+import { type Io, processIo, usage } from "./io.ts"
 
 /** A command: its arguments and output in, its exit code out, failing only with a `CliFailure`. */
 export type CommandRun = (args: ReadonlyArray<string>, io: Io) => Effect.Effect<number, CliFailure>
@@ -138,9 +138,5 @@ export const main = (argv: ReadonlyArray<string>, output: Omit<Io, "json">): Pro
   Effect.runPromise(program(argv, output))
 
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin/keyway.js")) {
-  const code = await main(process.argv.slice(2), {
-    out: (text) => process.stdout.write(text),
-    err: (text) => process.stderr.write(text),
-  })
-  process.exitCode = code
+  process.exitCode = await main(process.argv.slice(2), processIo())
 }

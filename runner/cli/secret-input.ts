@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import { read } from "read"
 import type { Credential } from "../../core/definition.ts"
-import { type UsageError, usage } from "./io.ts"
+import { type Io, type UsageError, usage } from "./io.ts"
 
 /** `apiKey` → `KEYWAY_API_KEY` */
 export const envName = (key: string): string => `KEYWAY_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
@@ -33,12 +33,6 @@ export const refuseSecretsInArgv = (
   return Effect.void
 }
 
-const readStdin = async (): Promise<string> => {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString("utf8")
-}
-
 const NOT_AN_OBJECT = 'standard input must be a JSON object such as {"apiKey": "..."}'
 
 const parseStdin = (text: string): Effect.Effect<Record<string, string>, UsageError> => {
@@ -59,15 +53,15 @@ const parseStdin = (text: string): Effect.Effect<Record<string, string>, UsageEr
 
 export const collectSecrets = (
   credentials: ReadonlyArray<Credential>,
-  env: NodeJS.ProcessEnv = process.env,
+  io: Pick<Io, "env" | "stdin">,
 ): Effect.Effect<Record<string, string>, UsageError> =>
   Effect.gen(function* () {
     const values: Record<string, string> = {}
     for (const credential of credentials) {
-      const fromEnv = env[envName(credential.key)]
+      const fromEnv = io.env[envName(credential.key)]
       if (fromEnv) values[credential.key] = fromEnv
     }
-    if (process.stdin.isTTY) {
+    if (io.stdin.isTTY) {
       for (const credential of credentials) {
         if (values[credential.key]) continue
         const optional = !(credential.required ?? true)
@@ -83,6 +77,6 @@ export const collectSecrets = (
       }
       return values
     }
-    const text = (yield* Effect.promise(readStdin)).trim()
+    const text = (yield* Effect.promise(io.stdin.read)).trim()
     return text === "" ? values : { ...values, ...(yield* parseStdin(text)) }
   })

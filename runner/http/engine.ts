@@ -34,7 +34,7 @@ import {
   withPacedBase,
 } from "../../core/retry.ts"
 import { describeRequest, type OutgoingRequest } from "./request.ts"
-import { HttpTransport, type HttpResult, type Transport } from "./transport.ts"
+import { type HttpResult, HttpTransport, type Transport } from "./transport.ts"
 
 export interface Attempt {
   /** `GET /path`: never the query string, which may hold a key. */

@@ -1,5 +1,11 @@
-/** Runs the real `keyway` binary in a child process, as a user would. */
+/**
+ * Running `keyway`: in-process through the same `program` the binary runs (the default tier), or as
+ * the real binary in a child process, as a user would (the e2e tier).
+ */
 import { spawn } from "node:child_process"
+import { Writable } from "node:stream"
+import * as Effect from "effect/Effect"
+import { program } from "../../runner/cli/main.ts"
 
 export const BIN = new URL("../../bin/keyway.js", import.meta.url).pathname
 
@@ -9,10 +15,39 @@ export interface CliRun {
   readonly stderr: string
 }
 
-export const keyway = (
-  args: ReadonlyArray<string>,
-  options: { readonly env?: Record<string, string>; readonly stdin?: string } = {},
-): Promise<CliRun> =>
+export interface CliOptions {
+  readonly env?: Record<string, string>
+  readonly stdin?: string
+}
+
+/** The CLI in this process: what the binary would print and exit with, without starting Node. */
+export const cli = async (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<CliRun> => {
+  let stdout = ""
+  let stderr = ""
+  const code = await Effect.runPromise(
+    program(args, {
+      out: (text) => {
+        stdout += text
+      },
+      err: (text) => {
+        stderr += text
+      },
+      env: { ...process.env, ...options.env },
+      stdin: { isTTY: false, read: async () => options.stdin ?? "" },
+      stdout: new Writable({
+        write: (chunk: Buffer, _encoding, done) => {
+          stdout += chunk.toString()
+          done()
+        },
+      }),
+      errIsTTY: false,
+    }),
+  )
+  return { code, stdout, stderr }
+}
+
+/** The real binary in a child process. */
+export const keyway = (args: ReadonlyArray<string>, options: CliOptions = {}): Promise<CliRun> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       env: { ...process.env, ...options.env },

@@ -4,6 +4,7 @@
  * connector runs them, and each of its error rules, against a generic fake derived from its
  * definition alone (a hand-written fake cannot be told to answer an arbitrary rule's trigger).
  */
+import * as Effect from "effect/Effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { statusMatches } from "../../core/classify.ts"
 import type { ConnectorDefinition } from "../../core/definition.ts"
@@ -11,8 +12,11 @@ import { formatProblem } from "../../core/load.ts"
 import { defaultOutcomeForStatus } from "../../core/outcomes.ts"
 import { conformanceCredentials, conformanceValue } from "../../fixtures/generic-fake.ts"
 import { loadConnectorDir } from "../../runner/catalog/catalog.ts"
+import { testCredentials } from "../../runner/check/check.ts"
 import { createKeyway, InvalidInput, type Keyway } from "../../runner/library/index.ts"
 import { SANDBOX_VENDORS, type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
+import { checkServices } from "./services.ts"
+import { inVirtualTime } from "./virtual-time.ts"
 
 /** What one fake needs to act out each standard scenario. */
 interface Driver {
@@ -24,6 +28,7 @@ interface Driver {
   readonly serverError: () => Record<string, string>
   readonly requests: () => number
   readonly keyway: () => Keyway
+  readonly sandboxUrl: () => string
 }
 
 /**
@@ -59,13 +64,11 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
     let generic: Sandbox
     let handwrittenKeyway: Keyway
     let genericKeyway: Keyway
-    const catalog = new Map(definitions.map((d) => [d.id, d]))
-
     beforeAll(async () => {
       handwritten = await startSandbox()
       generic = await startSandbox({ handwritten: false, generic: definitions })
-      handwrittenKeyway = createKeyway({ catalog, sandboxUrl: handwritten.url })
-      genericKeyway = createKeyway({ catalog, sandboxUrl: generic.url })
+      handwrittenKeyway = createKeyway({ definitions, sandboxUrl: handwritten.url })
+      genericKeyway = createKeyway({ definitions, sandboxUrl: generic.url })
     })
     afterAll(async () => {
       await handwrittenKeyway.close()
@@ -90,6 +93,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           serverError: () => scenario(`sandbox-500-1-c${++unique}`),
           requests: () => [...handwritten.state.statusCounts.values()].reduce((a, b) => a + b, 0),
           keyway: () => handwrittenKeyway,
+          sandboxUrl: () => handwritten.url,
         }
       }
       const genericDriver = (): Driver => {
@@ -113,6 +117,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           serverError: () => inMode({ kind: "status", status: 500 }),
           requests: () => control().requests,
           keyway: () => genericKeyway,
+          sandboxUrl: () => generic.url,
         }
       }
 
@@ -125,20 +130,29 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           })
           const test = (credentials: Record<string, string>) =>
             driver.keyway().test({ connectorId: definition.id, credentials })
+          /** The same check in virtual time, so the vendor's waits cost nothing real. */
+          const testInVirtualTime = (credentials: Record<string, string>) =>
+            Effect.runPromise(
+              inVirtualTime(
+                testCredentials(definition, { connectorId: definition.id, credentials }).pipe(
+                  Effect.provide(checkServices(driver.sandboxUrl(), { definitions })),
+                ),
+              ),
+            )
 
           it("a valid credential gives connected", async () => {
-            expect((await test(driver.valid())).outcome).toBe("connected")
+            expect((await test(driver.valid())).verdict.outcome).toBe("connected")
           })
 
           it("a wrong credential gives the definition's 401 outcome", async () => {
-            const result = await test(driver.wrong())
-            expect(result.httpStatus).toBe(401)
-            expect(outcomesOf401(definition)).toContain(result.outcome)
+            const { verdict } = await test(driver.wrong())
+            expect(verdict.httpStatus).toBe(401)
+            expect(outcomesOf401(definition)).toContain(verdict.outcome)
           })
 
           it("one 429 with Retry-After, then success, gives connected after 2 attempts", async () => {
-            const result = await test(driver.throttledOnce())
-            expect(result.outcome).toBe("connected")
+            const result = await testInVirtualTime(driver.throttledOnce())
+            expect(result.verdict.outcome).toBe("connected")
             expect(result.attempts.slice(0, 2)).toMatchObject([
               { status: 429, waitSetBy: "retry-after-seconds" },
               { status: 200 },
@@ -147,16 +161,13 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
 
           it("a 429 beyond the save & test budget gives rate_limited with retryAfter", async () => {
             // A fresh Keyway: the vendor's hour-long wait holds back every later check with this key.
-            const fresh = createKeyway({
-              catalog,
-              sandboxUrl: makeDriver === handDriver ? handwritten.url : generic.url,
-            })
+            const fresh = createKeyway({ definitions, sandboxUrl: driver.sandboxUrl() })
             try {
               const result = await fresh.test({
                 connectorId: definition.id,
                 credentials: driver.throttledBeyondBudget(),
               })
-              expect(result).toMatchObject({ outcome: "rate_limited", retryAfterSeconds: 3600 })
+              expect(result.verdict).toMatchObject({ outcome: "rate_limited", retryAfterSeconds: 3600 })
               expect(result.attempts).toHaveLength(1)
             } finally {
               await fresh.close()
@@ -164,7 +175,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           })
 
           it("a 5xx gives server_error", async () => {
-            expect((await test(driver.serverError())).outcome).toBe("server_error")
+            expect((await test(driver.serverError())).verdict.outcome).toBe("server_error")
           })
 
           it("a missing credential field fails before any network call", async () => {
@@ -196,13 +207,13 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
                 control.mode = { kind: "rule", index }
                 // A fresh Keyway: a throttling rule's trigger asks for a long wait, which would hold
                 // back the next scenario's check with the same key.
-                const fresh = createKeyway({ catalog, sandboxUrl: generic.url })
-                const result = await fresh
+                const fresh = createKeyway({ definitions, sandboxUrl: generic.url })
+                const { verdict } = await fresh
                   .test({ connectorId: definition.id, credentials })
                   .finally(() => fresh.close())
-                expect(result.outcome).toBe(rule.outcome)
-                expect(result.message.startsWith(rule.message)).toBe(true)
-                expect(result.reason === `rule ${index + 1}` || result.outcome === "rate_limited").toBe(true)
+                expect(verdict.outcome).toBe(rule.outcome)
+                expect(verdict.message.startsWith(rule.message)).toBe(true)
+                expect(verdict.reason === `rule ${index + 1}` || verdict.outcome === "rate_limited").toBe(true)
               })
             })
           }

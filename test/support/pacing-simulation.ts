@@ -1,60 +1,77 @@
 /**
- * The pacer against the fakes' own token bucket and wait headers, in simulated time: each request
- * takes `latencyMs`, 429s wait as the engine would (the vendor's header, or a paced backoff), and the
- * result is the achieved rate and the share of requests throttled.
+ * The pacer, proved on the real engine: `pages` requests through the exchange engine, over a real
+ * loopback socket, to the ActivTrak fake behind the sandbox's real token bucket, in virtual time.
+ * The bucket reads the same virtual clock the engine sleeps on, so a run of minutes takes a second.
+ * The result is the rate achieved against the bucket's physical maximum, and the share throttled.
  */
-import { DEFAULT_PACER_OPTIONS, Pacer, type PacerOptions } from "../../core/pacer.ts"
-import { requestedWait } from "../../core/rate-limit-headers.ts"
-import type { WaitMode } from "../../fixtures/scenarios.ts"
-import { TokenBucket } from "../../fixtures/token-bucket.ts"
-import { quotaHeaders, throttleHeaders } from "../../fixtures/wait-headers.ts"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Redacted from "effect/Redacted"
+import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
+import { policyFor } from "../../core/retry.ts"
+import { loadCatalog } from "../../runner/catalog/catalog.ts"
+import { makeEngine } from "../../runner/http/engine.ts"
+import { buildRequest } from "../../runner/http/request.ts"
+import { makeAgent, makeTransport } from "../../runner/http/transport.ts"
+import type { WaitMode } from "../../runner/sandbox/scenarios.ts"
+import { startSandbox } from "../../runner/sandbox/server.ts"
+import { skipAheadClock } from "./virtual-time.ts"
+
+const activtrak = loadCatalog().get("activtrak")
+
+export interface PacingResult {
+  /** The bucket's physical minimum time for the run, over the time the run took. */
+  readonly achievedFraction: number
+  /** 429s over all requests sent. */
+  readonly throttledShare: number
+  readonly virtualSeconds: number
+}
 
 export const simulate = (
   mode: WaitMode,
   pages: number,
   perSecond: number,
   burst: number,
-  latencyMs = 2,
-  options: PacerOptions = DEFAULT_PACER_OPTIONS,
-) => {
-  const bucket = new TokenBucket({ perSecond, burst }, 0)
-  const pacer = new Pacer(options)
-  let now = 0
-  let requests = 0
-  let throttled = 0
-  let done = 0
-  let retries = 0
-  while (done < pages) {
-    now += pacer.reserve(now)
-    requests++
-    const taken = bucket.take(now)
-    let headers: Record<string, string>
-    if (taken.ok) {
-      headers = quotaHeaders(
-        mode,
-        { remaining: taken.remaining, limit: perSecond, windowSeconds: 1, resetMs: bucket.msUntilFull(now) },
-        now,
-      )
-    } else {
-      headers = throttleHeaders(mode, { waitMs: taken.waitMs, limit: perSecond, windowSeconds: 1 }, now)
+): Effect.Effect<PacingResult, Error> =>
+  Effect.gen(function* () {
+    if (!activtrak) return yield* Effect.fail(new Error("the ActivTrak definition did not load"))
+    const clock = yield* Effect.clock
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const sandbox = yield* Effect.acquireRelease(
+      Effect.promise(() => startSandbox({ rateLimit: { perSecond, burst, mode }, now })),
+      (started) => Effect.promise(() => started.stop()),
+    )
+    const agent = yield* Effect.acquireRelease(
+      Effect.sync(() => makeAgent(ENGINE_DEFAULTS.transport)),
+      (made) => Effect.promise(() => made.destroy()),
+    )
+    const engine = makeEngine(makeTransport(agent, ENGINE_DEFAULTS.transport))
+    const [test] = activtrak.test.requests
+    const built = buildRequest(test ?? { path: "/" }, activtrak.auth, {
+      baseUrl: new URL(sandbox.baseUrls.activtrak),
+      credentials: { apiKey: Redacted.make("sandbox-valid") },
+      settings: {},
+      now: new Date(now()),
+    })
+    if (Either.isLeft(built)) return yield* Effect.fail(new Error(built.left.message))
+    const policy = policyFor(activtrak.rateLimit, "sync")
+    const started = now()
+    for (let page = 0; page < pages; page++) {
+      const { observation } = yield* engine.exchange(built.right, {
+        policy,
+        pacing: "simulation",
+        deadlineAt: now() + policy.budgetMs,
+      })
+      if (observation.kind !== "response" || observation.facts.status !== 200) {
+        return yield* Effect.fail(new Error(`page ${page + 1} failed: ${JSON.stringify(observation.kind)}`))
+      }
     }
-    now += latencyMs
-    const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))
-    const header = (name: string) => lower[name.toLowerCase()]
-    pacer.observe(now, taken.ok ? 200 : 429, header)
-    if (taken.ok) {
-      done++
-      retries = 0
-    } else {
-      throttled++
-      const asked = requestedWait(header, now)?.delayMs
-      now += asked ?? Math.max(20, 2000 / pacer.currentRate) * 2 ** retries++
+    const elapsed = now() - started
+    const throttled = sandbox.state.statusCounts.get(429) ?? 0
+    const sent = [...sandbox.state.statusCounts.values()].reduce((sum, count) => sum + count, 0)
+    return {
+      achievedFraction: (((pages - burst) / perSecond) * 1000) / elapsed,
+      throttledShare: throttled / sent,
+      virtualSeconds: elapsed / 1000,
     }
-  }
-  const physicalMinimumMs = ((pages - burst) / perSecond) * 1000
-  return {
-    achievedFraction: physicalMinimumMs / now,
-    throttledShare: throttled / requests,
-    seconds: now / 1000,
-  }
-}
+  }).pipe(Effect.scoped, Effect.withClock(skipAheadClock()))

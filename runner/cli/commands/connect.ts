@@ -29,8 +29,8 @@ export const run: CommandRun = (args, io) =>
       sandbox: { type: "boolean" },
     })
     const settings = yield* parsePairs("setting", values.setting ?? [])
-    const credentials = yield* collectSecrets(definition.credentials)
-    const services = everything({ sandbox: values.sandbox ?? false, workspace: values.workspace })
+    const credentials = yield* collectSecrets(definition.credentials, io)
+    const services = everything({ sandbox: values.sandbox ?? false, workspace: values.workspace }, io.env)
     return yield* Effect.gen(function* () {
       const outcome = yield* connect(definition, {
         connectorId,

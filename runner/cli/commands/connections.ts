@@ -89,7 +89,7 @@ export const run: CommandRun = (args, io) =>
       sandbox: { type: "boolean" },
     })
     const [action, id] = positionals
-    const services = everything({ sandbox: values.sandbox ?? false, workspace: values.workspace })
+    const services = everything({ sandbox: values.sandbox ?? false, workspace: values.workspace }, io.env)
     if (action === undefined) return yield* list(io).pipe(Effect.provide(services))
     if (action === "remove") return yield* remove(io, id).pipe(Effect.provide(services))
     if (action === "test") return yield* test(io, id, values.all ?? false).pipe(Effect.provide(services))

@@ -11,7 +11,7 @@ import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
 import { type AuthStyle, scaffoldDefinition } from "../../authoring/scaffold.ts"
 import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { parseFlags, printJson, usage } from "../io.ts"
+import { type Io, parseFlags, printJson, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const STYLES: ReadonlyArray<AuthStyle> = ["header", "bearer", "query", "basic"]
@@ -19,9 +19,9 @@ const STYLES: ReadonlyArray<AuthStyle> = ["header", "bearer", "query", "basic"]
 const isStyle = (text: string): text is AuthStyle => (STYLES as ReadonlyArray<string>).includes(text)
 
 /** A flag's value, or an answer at the prompt on a terminal, or the fallback. */
-const ask = (flag: string | undefined, prompt: string, fallback?: string) => {
+const ask = (io: Io, flag: string | undefined, prompt: string, fallback?: string) => {
   if (flag) return Effect.succeed(flag)
-  if (!process.stdin.isTTY) {
+  if (!io.stdin.isTTY) {
     return fallback !== undefined
       ? Effect.succeed(fallback)
       : usage(`${prompt.toLowerCase()} is needed: pass it as a flag (see keyway --help)`)
@@ -55,11 +55,11 @@ export const run: CommandRun = (args, io) =>
     const file = join(values.dir ?? CONNECTORS_DIR, `${id}.yaml`)
     if (existsSync(file)) return yield* usage(`${file} already exists; keyway new never overwrites a definition`)
 
-    const name = yield* ask(values.name, "Vendor name")
-    const baseUrl = yield* ask(values["base-url"], "Base URL (https://...)")
-    const auth = yield* ask(values.auth, `Auth placement (${STYLES.join(", ")})`, "bearer")
+    const name = yield* ask(io, values.name, "Vendor name")
+    const baseUrl = yield* ask(io, values["base-url"], "Base URL (https://...)")
+    const auth = yield* ask(io, values.auth, `Auth placement (${STYLES.join(", ")})`, "bearer")
     if (!isStyle(auth)) return yield* usage(`--auth is one of ${STYLES.join(", ")}`)
-    const testPath = yield* ask(values["test-path"], "Test request path (/...)")
+    const testPath = yield* ask(io, values["test-path"], "Test request path (/...)")
     if (!/^https:\/\/[^\s/]+/.test(baseUrl)) return yield* usage("the base URL must start with https://")
     if (!testPath.startsWith("/")) return yield* usage("the test path must start with /")
 

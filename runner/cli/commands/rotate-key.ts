@@ -13,8 +13,8 @@ import type { CommandRun } from "../main.ts"
 export const run: CommandRun = (args, io) =>
   Effect.gen(function* () {
     const { values } = yield* parseFlags(args, { workspace: { type: "string" } })
-    const config = storeConfigFromEnv(process.env, values.workspace)
-    const { keyId, resealed } = yield* rotateMasterKey(config, process.env)
+    const config = storeConfigFromEnv(io.env, values.workspace)
+    const { keyId, resealed } = yield* rotateMasterKey(config, io.env)
     if (io.json) printJson(io, { keyId, resealed, workspace: config.workspace })
     else
       io.out(

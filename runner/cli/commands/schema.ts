@@ -1,7 +1,7 @@
 /** `keyway schema [--write | --check]`: the JSON Schema for editors, derived from the effect Schema. */
 import { readFileSync, writeFileSync } from "node:fs"
-import * as Effect from "effect/Effect"
 import { join } from "node:path"
+import * as Effect from "effect/Effect"
 import { connectorJsonSchemaText } from "../../../core/json-schema.ts"
 import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"

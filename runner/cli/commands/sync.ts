@@ -41,9 +41,9 @@ export const run: CommandRun = (args, io) =>
       )
     }
     const params = yield* parsePairs("param", values.param ?? [])
-    const live = !io.json && process.stderr.isTTY === true
+    const live = !io.json && io.errIsTTY
     const clearLine = Effect.sync(() => {
-      if (live) process.stderr.write("\r\x1b[2K")
+      if (live) io.err("\r\x1b[2K")
     })
     const summary = yield* runSync({
       connectionId,
@@ -52,11 +52,10 @@ export const run: CommandRun = (args, io) =>
       ...(values.from ? { from: values.from } : {}),
       ...(values.to ? { to: values.to } : {}),
       resume: values.resume ?? false,
-      openSink: (resumeAt) =>
-        values.out ? fileSink(values.out, resumeAt) : Promise.resolve(writableSink(process.stdout)),
-      ...(live ? { onProgress: (p: SyncProgress) => process.stderr.write(`\r\x1b[2K${progressLine(p)}`) } : {}),
+      openSink: (resumeAt) => (values.out ? fileSink(values.out, resumeAt) : Promise.resolve(writableSink(io.stdout))),
+      ...(live ? { onProgress: (p: SyncProgress) => io.err(`\r\x1b[2K${progressLine(p)}`) } : {}),
     }).pipe(
-      Effect.provide(everything({ sandbox: values.sandbox ?? false, workspace: values.workspace })),
+      Effect.provide(everything({ sandbox: values.sandbox ?? false, workspace: values.workspace }, io.env)),
       Effect.ensuring(clearLine),
     )
     // Records may be on stdout; the summary goes there only when they are in a file.

@@ -10,13 +10,9 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import type { ConnectorDefinition } from "../core/definition.ts"
-import { createKeyway, runOrThrow } from "../runner/library/index.ts"
-import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import { connect } from "../runner/vault/connections.ts"
-import { loadKeyring } from "../runner/vault/sealing.ts"
-import { openStore } from "../runner/vault/store.ts"
-import { BIN } from "./support/cli.ts"
+import { createKeyway } from "../../runner/library/index.ts"
+import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
+import { BIN } from "../support/cli.ts"
 
 const hasProc = (() => {
   try {
@@ -58,21 +54,20 @@ describe.skipIf(!hasProc)(`sync memory${hasProc ? "" : " (skipped: needs /proc/<
   const ids: Record<number, string> = {}
   beforeAll(async () => {
     sandbox = await startSandbox()
-    const keyway = createKeyway({ sandboxUrl: sandbox.url })
-    const vault = { store: await openStore({ home, url: undefined, workspace: "default" }), keyring: loadKeyring(home) }
+    const keyway = createKeyway({
+      sandboxUrl: sandbox.url,
+      store: { home, url: undefined, workspace: "default" },
+      env: {},
+    })
     try {
-      const definition = keyway.catalog.get("activtrak") as ConnectorDefinition
       for (const size of [10_000, 200_000]) {
-        const { connection } = await runOrThrow(
-          keyway.runtime,
-          connect(definition, { connectorId: "activtrak", credentials: { apiKey: `sandbox-records-${size}` } }, vault, {
-            sandboxUrl: sandbox.url,
-          }),
-        )
+        const { connection } = await keyway.connect({
+          connectorId: "activtrak",
+          credentials: { apiKey: `sandbox-records-${size}` },
+        })
         ids[size] = connection?.id as string
       }
     } finally {
-      await vault.store.close()
       await keyway.close()
     }
   })

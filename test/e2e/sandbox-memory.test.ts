@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
-const BIN = new URL("../bin/keyway.js", import.meta.url).pathname
+const BIN = new URL("../../bin/keyway.js", import.meta.url).pathname
 const hasProc = (() => {
   try {
     return readFileSync("/proc/self/status", "utf8").includes("VmHWM")

@@ -1,0 +1,61 @@
+/**
+ * A quick run of each benchmark at a tiny size, so the harness cannot rot: each must write its
+ * results with every ratio and time present and finite. The figures themselves are not worth reading
+ * at this size; the real ones come from `npm run bench` (bench/README.md).
+ */
+import { execFile } from "node:child_process"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+
+const RUN = new URL("../../bench/run.ts", import.meta.url).pathname
+
+describe("benchmark harness smoke run", () => {
+  it("runs every benchmark at a tiny size and writes its results", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "keyway-bench-smoke-"))
+    const bench = (names: ReadonlyArray<string>) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", RUN, ...names], {
+        env: {
+          ...process.env,
+          BENCH_RESULTS_DIR: dir,
+          N: "40",
+          ROUNDS: "1",
+          RUNS: "1",
+          RECORDS: "2000",
+          PAGES: "30",
+          BASELINE_SECONDS: "1",
+        },
+        timeout: 240_000,
+        maxBuffer: 16 * 1024 * 1024,
+      })
+    // Two groups at once: at this size the figures are not read, so they may share the machine.
+    const quick = [
+      "save-and-test-sequential",
+      "save-and-test-concurrent",
+      "sync-throughput",
+      "cli-startup",
+      "sandbox-paging",
+    ]
+    const [{ stdout }] = await Promise.all([bench(quick), bench(["rate-limit-efficiency"])])
+    for (const name of [...quick, "rate-limit-efficiency"]) {
+      const result = JSON.parse(readFileSync(join(dir, `${name}.json`), "utf8"))
+      expect(result.name).toBe(name)
+      expect(result.machine.node).toBe(process.version)
+      const positive = expect.toSatisfy((n: unknown) => typeof n === "number" && Number.isFinite(n) && n > 0)
+      if (name === "rate-limit-efficiency") {
+        expect(result.results.length).toBeGreaterThanOrEqual(9)
+        for (const row of result.results) {
+          expect(row).toMatchObject({ pages: positive, seconds: positive })
+          expect(row.requests).toBeGreaterThanOrEqual(row.pages)
+        }
+      } else {
+        expect(Object.keys(result.timeRatioToBaselines).length, name).toBeGreaterThan(0)
+        for (const ratio of Object.values(result.timeRatioToBaselines)) expect(ratio, name).toEqual(positive)
+        for (const stats of result.stats) expect(stats).toMatchObject({ medianMs: positive, unitsPerSecond: positive })
+      }
+    }
+    expect(stdout).toContain("keyway save & test takes")
+  }, 300_000)
+})
