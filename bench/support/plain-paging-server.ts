@@ -4,7 +4,13 @@
  */
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { jsonArray } from "../../fixtures/data.ts"
+
+/** A JSON array of `count` generated records, built without holding them as objects. */
+const jsonArray = (count: number, record: (index: number) => unknown): string => {
+  const parts: string[] = []
+  for (let index = 0; index < count; index++) parts.push(JSON.stringify(record(index)))
+  return `[${parts.join(",")}]`
+}
 
 const SEED = 20261124
 const record = (i: number) => ({

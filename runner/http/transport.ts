@@ -79,20 +79,23 @@ const readCapped = async (
   return { text: Buffer.concat(chunks).toString("utf8"), truncated: false }
 }
 
-const TIME_UP = Symbol("time up")
-
 export const makeTransport = (agent: Agent, options: TransportOptions): Transport => ({
   options,
   send: (outgoing, { timeoutMs, signal }) =>
     Effect.async<HttpResult, TransportError | TimeUp>((resume) => {
       const origin = outgoing.url.origin
-      const started = performance.now()
       const limit = Math.max(1, Math.floor(timeoutMs))
       // undici's own headers timer covers the wait for headers; it is the deadline when that is sooner.
       const headersByDeadline = limit < options.headersTimeoutMs
-      let bodyTimer: NodeJS.Timeout | undefined
       let body: { destroy: (error?: Error) => void } | undefined
+      let timeUp = false
       let interrupted = false
+      // A body that trickles in resets undici's idle timer for ever; this one timer, started with the
+      // request, bounds headers and body as a whole.
+      const timer = setTimeout(() => {
+        timeUp = true
+        body?.destroy(new Error("time up"))
+      }, limit)
       request(outgoing.url, {
         dispatcher: agent,
         method: outgoing.method as "GET",
@@ -104,13 +107,7 @@ export const makeTransport = (agent: Agent, options: TransportOptions): Transpor
       })
         .then(async (response) => {
           body = response.body
-          if (interrupted) return response.body.destroy()
-          const left = limit - (performance.now() - started)
-          // A body that trickles in resets undici's idle timer for ever; this one bounds it as a whole.
-          bodyTimer = setTimeout(
-            () => response.body.destroy(Object.assign(new Error("time up"), { [TIME_UP]: true })),
-            Math.max(1, left),
-          )
+          if (interrupted || timeUp) return response.body.destroy(new Error("time up"))
           const { text, truncated } = await readCapped(response.body, options.maxBodyBytes)
           resume(
             Effect.succeed({
@@ -124,20 +121,18 @@ export const makeTransport = (agent: Agent, options: TransportOptions): Transpor
         .catch((error: unknown) => {
           if (interrupted) return
           const code = errorCode(error)
-          const timeUp =
-            (error as Record<symbol, unknown>)?.[TIME_UP] === true ||
-            (headersByDeadline && code === "UND_ERR_HEADERS_TIMEOUT")
           resume(
             Effect.fail(
-              timeUp
+              timeUp || (headersByDeadline && code === "UND_ERR_HEADERS_TIMEOUT")
                 ? new TimeUp({ origin })
                 : new TransportError({ problem: networkErrorFor(code).problem, code, origin }),
             ),
           )
         })
-        .finally(() => clearTimeout(bodyTimer))
+        .finally(() => clearTimeout(timer))
       return Effect.sync(() => {
         interrupted = true
+        clearTimeout(timer)
         body?.destroy()
       })
     }),

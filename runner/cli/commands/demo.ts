@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Writable } from "node:stream"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { formatProblem } from "../../../core/load.ts"
@@ -91,8 +92,9 @@ const demo = (io: Io) =>
       }),
       "a line counter",
     )
-    const to = new Date().toISOString().slice(0, 10)
-    const from = new Date(Date.now() - 13 * 86_400_000).toISOString().slice(0, 10)
+    const today = yield* Clock.currentTimeMillis
+    const to = new Date(today).toISOString().slice(0, 10)
+    const from = new Date(today - 13 * 86_400_000).toISOString().slice(0, 10)
     const summary = connection
       ? yield* runSync({
           connectionId: connection.id,
