@@ -151,7 +151,12 @@ for (const mode of MODES) {
       if (response.statusCode === 429) {
         fixedThrottled++
         // Its backoff, but never past the end of its time box.
-        await sleep(Math.min(fixedBackoffMs(consecutive++), Math.max(0, fixedStart + BASELINE_SECONDS * 1000 - performance.now())))
+        await sleep(
+          Math.min(
+            fixedBackoffMs(consecutive++),
+            Math.max(0, fixedStart + BASELINE_SECONDS * 1000 - performance.now()),
+          ),
+        )
       } else {
         consecutive = 0
         fixedPages++

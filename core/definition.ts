@@ -66,6 +66,7 @@ export const Credential = Schema.Struct({
     NonEmpty.annotations({ description: "Why a secret is collected but placed in no request." }),
   ),
 }).annotations({ title: "Credential" })
+export type Credential = typeof Credential.Type
 
 export const SettingOption = Schema.Struct({
   value: NonEmpty,
@@ -145,6 +146,7 @@ export const Placement = Schema.Union(HeaderPlacement, QueryPlacement, BasicPlac
   title: "Placement",
   description: "Where a credential goes in a request.",
 })
+export type Placement = typeof Placement.Type
 
 // ---------------------------------------------------------------------------------------------
 // Matching responses: shared by test expectations, probe warnings and error rules
@@ -158,6 +160,7 @@ export const JsonMatch = Schema.Struct({
   equals: Schema.optional(Schema.Union(Schema.String, Schema.Number, Schema.Boolean)),
   contains: Schema.optional(Schema.String.annotations({ description: "Case-insensitive substring of the value." })),
 }).annotations({ title: "JsonMatch" })
+export type JsonMatch = typeof JsonMatch.Type
 
 export const HeaderMatch = Schema.Struct({
   name: NonEmpty,
@@ -173,6 +176,7 @@ export const StatusMatch = Schema.Union(
   title: "StatusMatch",
   description: 'A status, a list of statuses, or a class such as "5xx".',
 })
+export type StatusMatch = typeof StatusMatch.Type
 
 // ---------------------------------------------------------------------------------------------
 // Test requests and probes
@@ -192,6 +196,7 @@ export const Expectation = Schema.Struct({
   status: Schema.optional(StatusMatch.annotations({ description: "Defaults to 200." })),
   json: Schema.optional(Schema.Array(JsonMatch)),
 })
+export type Expectation = typeof Expectation.Type
 
 export const TestRequest = Schema.Struct({
   ...Request.fields,
@@ -204,6 +209,7 @@ export const TestRequest = Schema.Struct({
   title: "TestRequest",
   description: "A cheap read-only request that proves both the key and the base URL. All must pass, in order.",
 })
+export type TestRequest = typeof TestRequest.Type
 
 export const Probe = Schema.Struct({
   id: Identifier,
@@ -250,6 +256,7 @@ export const ErrorRule = Schema.Struct({
   title: "ErrorRule",
   description: "Tried in order; the first rule whose every match holds decides the outcome.",
 })
+export type ErrorRule = typeof ErrorRule.Type
 
 export const Errors = Schema.Struct({
   rules: Schema.Array(ErrorRule),
@@ -287,6 +294,7 @@ export const RateLimit = Schema.Struct({
   syncBudgetMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
   notes: NonEmpty.annotations({ description: "What the vendor publishes about its limits." }),
 }).annotations({ title: "RateLimit" })
+export type RateLimit = typeof RateLimit.Type
 
 // ---------------------------------------------------------------------------------------------
 // Reports: the streams a sync can pull
@@ -312,6 +320,9 @@ export const DateRange = Schema.Struct({
   ),
 }).annotations({ title: "DateRange" })
 
+/** Where a response gives the total record count: paging stops once it has that many. */
+const TotalPath = Schema.String.annotations({ description: "Where the response gives the total record count." })
+
 const PagingNone = Schema.Struct({ kind: Schema.Literal("none") }).annotations({
   title: "PagingNone",
   description: "One request returns everything.",
@@ -322,9 +333,7 @@ const PagingPage = Schema.Struct({
   sizeParam: NonEmpty,
   size: Schema.Int.pipe(Schema.positive()),
   firstPage: Schema.optional(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "Defaults to 1." })),
-  totalPath: Schema.optional(
-    Schema.String.annotations({ description: "Where the response gives the total record count." }),
-  ),
+  totalPath: Schema.optional(TotalPath),
 }).annotations({ title: "PagingPage", description: "Page number and page size, optionally with a total." })
 const PagingOffset = Schema.Struct({
   kind: Schema.Literal("offset"),
@@ -332,7 +341,7 @@ const PagingOffset = Schema.Struct({
   limitParam: NonEmpty,
   limit: Schema.Int.pipe(Schema.positive()),
   firstOffset: Schema.optional(Schema.Int.pipe(Schema.nonNegative()).annotations({ description: "Defaults to 0." })),
-  totalPath: Schema.optional(Schema.String),
+  totalPath: Schema.optional(TotalPath),
 }).annotations({ title: "PagingOffset", description: "Offset and limit, optionally with a total count." })
 const PagingCursor = Schema.Struct({
   kind: Schema.Literal("cursor"),
@@ -348,7 +357,7 @@ const PagingWindow = Schema.Struct({
   kind: Schema.Literal("window"),
   windowField: NonEmpty.annotations({ description: "Body field that takes [offset, limit]." }),
   limit: Schema.Int.pipe(Schema.positive()),
-  totalPath: Schema.String,
+  totalPath: TotalPath,
 }).annotations({ title: "PagingWindow", description: "A POST body window [offset, limit], with a total row count." })
 const PagingFeed = Schema.Struct({
   kind: Schema.Literal("feed"),
@@ -361,6 +370,7 @@ const PagingFeed = Schema.Struct({
 })
 
 export const Paging = Schema.Union(PagingNone, PagingPage, PagingOffset, PagingCursor, PagingWindow, PagingFeed)
+export type Paging = typeof Paging.Type
 
 export const ReportStream = Schema.Struct({
   id: Identifier,
@@ -406,6 +416,7 @@ export const ReportStream = Schema.Struct({
     NonEmpty.annotations({ description: "What this stream assumes that the vendor does not document." }),
   ),
 }).annotations({ title: "ReportStream", description: "A report a sync can pull, page by page." })
+export type ReportStream = typeof ReportStream.Type
 
 // ---------------------------------------------------------------------------------------------
 // The whole file
@@ -454,17 +465,4 @@ export const ConnectorDefinition = Schema.Struct({
   title: "Keyway connector definition",
   description: "One vendor's credentials, base URL, test request, error mappings and rate limits.",
 })
-
 export type ConnectorDefinition = typeof ConnectorDefinition.Type
-export type Credential = typeof Credential.Type
-export type Setting = typeof Setting.Type
-export type Placement = typeof Placement.Type
-export type JsonMatch = typeof JsonMatch.Type
-export type StatusMatch = typeof StatusMatch.Type
-export type ErrorRule = typeof ErrorRule.Type
-export type TestRequest = typeof TestRequest.Type
-export type Probe = typeof Probe.Type
-export type Expectation = typeof Expectation.Type
-export type RateLimit = typeof RateLimit.Type
-export type ReportStream = typeof ReportStream.Type
-export type Paging = typeof Paging.Type

@@ -11,12 +11,31 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { join } from "node:path"
 import { build } from "esbuild"
 
-const external = ["sqlite3", "@keyv/sqlite", "@keyv/redis", "keyv", "msw", "undici", "read", "tsx", "axios", "axios-retry"]
+const external = [
+  "sqlite3",
+  "@keyv/sqlite",
+  "@keyv/redis",
+  "keyv",
+  "msw",
+  "undici",
+  "read",
+  "tsx",
+  "axios",
+  "axios-retry",
+]
 // yaml is CommonJS and requires node built-ins; an ESM bundle needs a real `require` for that.
 const banner = {
   js: "import { createRequire as __keywayRequire } from 'node:module'; const require = __keywayRequire(import.meta.url);",
 }
-const common = { bundle: true, splitting: true, format: "esm", platform: "node", target: "node20", banner, logLevel: "warning" }
+const common = {
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  banner,
+  logLevel: "warning",
+}
 
 rmSync("dist", { recursive: true, force: true })
 await build({ ...common, entryPoints: { main: "runner/cli/main.ts" }, outdir: "dist", external, sourcemap: "linked" })
@@ -29,7 +48,9 @@ await build({
 
 // Declarations for the two entry points. The sources import each other as `./x.ts`; published
 // declarations must say `./x.js`, which resolves to the `x.d.ts` beside it.
-execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "scripts/tsconfig.types.json"], { stdio: "inherit" })
+execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "scripts/tsconfig.types.json"], {
+  stdio: "inherit",
+})
 const rewrite = (dir) => {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name)

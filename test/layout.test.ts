@@ -8,7 +8,10 @@ import { describe, expect, it } from "vitest"
 
 const ROOT = new URL("../", import.meta.url).pathname
 const tracked = (...dirs: string[]): string[] =>
-  execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", ...dirs], { cwd: ROOT, encoding: "utf8" })
+  execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", ...dirs], {
+    cwd: ROOT,
+    encoding: "utf8",
+  })
     .trim()
     .split("\n")
     .filter((file) => /\.(ts|js|mjs)$/.test(file))
