@@ -127,7 +127,9 @@ const classifyResponse = (
   success: SuccessCheck,
   secrets: ReadonlyArray<Redacted.Redacted<string>>,
 ): Verdict => {
-  const raw = vendorMessageOf(definition, facts)
+  // The vendor's own message matters only when something is wrong; a success skips looking for it.
+  const raw =
+    facts.status >= 200 && facts.status < 300 && !facts.truncated ? undefined : vendorMessageOf(definition, facts)
   const base = { httpStatus: facts.status, ...(raw ? { vendorMessage: cleanVendorText(raw, secrets) } : {}) }
   if (facts.truncated) {
     return verdict("unexpected_response", "body_too_large", "body too large", {

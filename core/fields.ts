@@ -27,6 +27,17 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/
 export const hasControlCharacter = (value: string): boolean => CONTROL_CHARACTERS.test(value)
 const WHITESPACE = /\s/
 
+/** Format patterns come only from definitions: each is compiled once, on first use. */
+const compiled = new Map<string, RegExp>()
+const patternOf = (source: string): RegExp => {
+  let regExp = compiled.get(source)
+  if (!regExp) {
+    regExp = new RegExp(source)
+    compiled.set(source, regExp)
+  }
+  return regExp
+}
+
 export const checkCredentials = (
   definition: ConnectorDefinition,
   given: Readonly<Record<string, string | undefined>>,
@@ -59,7 +70,7 @@ export const checkCredentials = (
     if (format?.maxLength !== undefined && value.length > format.maxLength) {
       problems.push({ field, message: `is too long: at most ${format.maxLength} characters expected` })
     }
-    if (format?.pattern !== undefined && !new RegExp(format.pattern).test(value)) {
+    if (format?.pattern !== undefined && !patternOf(format.pattern).test(value)) {
       problems.push({ field, message: `does not have the expected format (${format.pattern})` })
     }
   }
@@ -99,7 +110,7 @@ export const checkSettings = (
     if (setting.type === "url" && !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) {
       problems.push({ field, message: "must be an https:// URL with no query string" })
     }
-    if (setting.pattern && !new RegExp(setting.pattern).test(value)) {
+    if (setting.pattern && !patternOf(setting.pattern).test(value)) {
       problems.push({ field, message: `does not have the expected format (${setting.pattern})` })
     }
   }

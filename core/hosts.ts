@@ -4,9 +4,18 @@
  */
 const escapeRegExp = (text: string): string => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&")
 
+/** Allow-list patterns come only from definitions: each is compiled once, on first use. */
+const compiled = new Map<string, RegExp>()
+
 /** `*` matches exactly one DNS label (letters, digits, hyphens), never a dot. */
-export const hostPatternToRegExp = (pattern: string): RegExp =>
-  new RegExp(`^${escapeRegExp(pattern.toLowerCase()).replace(/\*/g, "[a-z0-9-]+")}$`)
+export const hostPatternToRegExp = (pattern: string): RegExp => {
+  let regExp = compiled.get(pattern)
+  if (!regExp) {
+    regExp = new RegExp(`^${escapeRegExp(pattern.toLowerCase()).replace(/\*/g, "[a-z0-9-]+")}$`)
+    compiled.set(pattern, regExp)
+  }
+  return regExp
+}
 
 export const hostMatchesAllowList = (host: string, allowedHosts: ReadonlyArray<string>): boolean =>
   allowedHosts.some((pattern) => hostPatternToRegExp(pattern).test(host.toLowerCase()))

@@ -5,11 +5,29 @@
 
 const SEGMENT = /([^.[\]]+)|\[(\*|\d+)\]/g
 
+/** A path's steps: a property name, an index, or every element (`*`). */
+type Step =
+  | { readonly name: string; readonly index?: undefined }
+  | { readonly name?: undefined; readonly index: string }
+
+/** Paths come only from definitions: each is parsed once, on first use. */
+const parsed = new Map<string, ReadonlyArray<Step>>()
+
+const stepsOf = (path: string): ReadonlyArray<Step> => {
+  let steps = parsed.get(path)
+  if (!steps) {
+    steps = [...path.replace(/^\$\.?/, "").matchAll(SEGMENT)].map(([, name, index]) =>
+      name !== undefined ? { name } : { index: index ?? "*" },
+    )
+    parsed.set(path, steps)
+  }
+  return steps
+}
+
 export const select = (body: unknown, path: string): ReadonlyArray<unknown> => {
   if (path === "$" || path === "") return [body]
   let current: unknown[] = [body]
-  for (const match of path.replace(/^\$\.?/, "").matchAll(SEGMENT)) {
-    const [, name, index] = match
+  for (const { name, index } of stepsOf(path)) {
     current = current.flatMap((value): unknown[] => {
       if (name !== undefined) {
         return value !== null && typeof value === "object" && !Array.isArray(value) && name in value

@@ -75,21 +75,54 @@ export class MissingTemplateValue extends Data.TaggedError("MissingTemplateValue
   }
 }
 
+/** A template split into its literal text and its placeholders. */
+type Part = string | Reference
+
+/**
+ * Templates come only from definitions, so there are as many as the definitions hold: each is parsed
+ * once, on first use, not on every request.
+ */
+const parsed = new Map<string, ReadonlyArray<Part>>()
+
+const partsOf = (template: string): ReadonlyArray<Part> => {
+  let parts = parsed.get(template)
+  if (!parts) {
+    const found: Part[] = []
+    let at = 0
+    for (const match of template.matchAll(PLACEHOLDER)) {
+      if (match.index > at) found.push(template.slice(at, match.index))
+      found.push(parseReference(match[1] ?? ""))
+      at = match.index + match[0].length
+    }
+    if (at < template.length) found.push(template.slice(at))
+    parts = found
+    parsed.set(template, parts)
+  }
+  return parts
+}
+
 /**
  * Substitutes every placeholder. Throws `MissingTemplateValue` for an absent value or an invalid
  * name; definitions are linted before use, so either means a caller passed too little.
  */
-export const renderTemplate = (template: string, context: TemplateContext): string =>
-  template.replace(PLACEHOLDER, (_whole, raw: string) => {
-    const reference = parseReference(raw)
-    if (reference.kind === "builtin") return builtinValue(reference.name, context.now)
-    if (reference.kind === "invalid") throw new MissingTemplateValue({ reference: reference.raw })
-    const value = context[reference.namespace]?.[reference.key]
-    if (value === undefined) {
-      throw new MissingTemplateValue({ reference: `${reference.namespace}.${reference.key}` })
+export const renderTemplate = (template: string, context: TemplateContext): string => {
+  if (!template.includes("${")) return template
+  let text = ""
+  for (const part of partsOf(template)) {
+    if (typeof part === "string") {
+      text += part
+      continue
     }
-    return value
-  })
+    if (part.kind === "builtin") text += builtinValue(part.name, context.now)
+    else if (part.kind === "invalid") throw new MissingTemplateValue({ reference: part.raw })
+    else {
+      const value = context[part.namespace]?.[part.key]
+      if (value === undefined) throw new MissingTemplateValue({ reference: `${part.namespace}.${part.key}` })
+      text += value
+    }
+  }
+  return text
+}
 
 /**
  * Substitutes each placeholder with whatever `describe` says for it: for documentation, where a

@@ -392,6 +392,21 @@ describe("bad input never reaches the network", () => {
     ])
   })
 
+  it("a vendor's cursor is sent as text, never rendered as a template", () => {
+    const built = buildRequest(
+      { path: "/log", literal: { query: { cursor: "${credentials.apiKey}" } } },
+      [{ in: "header", name: "x-api-key", value: "${credentials.apiKey}" }],
+      {
+        baseUrl: new URL("https://api.activtrak.com"),
+        credentials: { apiKey: Redacted.make("secret-key-1234") },
+        settings: {},
+        now: new Date(),
+      },
+    )
+    expect(Either.isRight(built) && built.right.url.searchParams.get("cursor")).toBe("${credentials.apiKey}")
+    expect(Either.isRight(built) && built.right.url.href).not.toContain("secret-key-1234")
+  })
+
   it("refuses a self-hosted server on a private address, and an unknown connector", async () => {
     const direct = createKeyway()
     try {

@@ -21,9 +21,18 @@ export interface OutgoingRequest {
 export interface RequestSpec {
   readonly method?: string | undefined
   readonly path: string
+  /** Query parameters whose values are templates, from the definition. */
   readonly query?: Readonly<Record<string, string>> | undefined
-  /** A JSON body; its string values are templates. */
+  /** A JSON body from the definition; its string values are templates. */
   readonly body?: unknown
+  /**
+   * Values that are never templated, added after the definition's own: a page number, a date window,
+   * a vendor's cursor. A cursor holding `${...}` is only text.
+   */
+  readonly literal?: {
+    readonly query?: Readonly<Record<string, string>>
+    readonly body?: Readonly<Record<string, unknown>>
+  }
 }
 
 export interface RequestContext {
@@ -71,6 +80,7 @@ export const buildRequest = (
     const value = render(template)
     if (value !== undefined) url.searchParams.set(name, value)
   }
+  for (const [name, value] of Object.entries(spec.literal?.query ?? {})) url.searchParams.set(name, value)
 
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "keyway/0.1" }
   const auth = placeAuth(placements, (template) => {
@@ -100,7 +110,7 @@ export const buildRequest = (
   for (const [name, value] of query) url.searchParams.set(name, value)
 
   let body: string | undefined
-  if (spec.body !== undefined) {
+  if (spec.body !== undefined || spec.literal?.body !== undefined) {
     const renderBody = (value: unknown): unknown => {
       if (typeof value === "string") return render(value)
       if (Array.isArray(value)) return value.map(renderBody)
@@ -109,7 +119,8 @@ export const buildRequest = (
       }
       return value
     }
-    body = JSON.stringify(renderBody(spec.body))
+    const rendered = spec.body === undefined ? {} : renderBody(spec.body)
+    body = JSON.stringify(spec.literal?.body ? { ...(rendered as object), ...spec.literal.body } : rendered)
     headers["content-type"] = "application/json"
   }
   if (problems.length > 0) {

@@ -296,15 +296,19 @@ export const runSync = (
     const fetchPage = (slice: DateSlice | undefined, position: Position) =>
       Effect.gen(function* () {
         const paging = pageRequest(stream.paging, position)
-        const query = {
-          ...baseQuery,
+        const literalQuery = {
           ...(slice && stream.dateRange ? sliceParams(stream.dateRange, slice) : {}),
           ...paging.query,
         }
-        const body =
-          stream.body || (stream.method ?? "GET") !== "GET" ? { ...(stream.body ?? {}), ...paging.body } : undefined
+        const posts = stream.body !== undefined || (stream.method ?? "GET") !== "GET"
         const built = buildRequest(
-          { method: stream.method, path: stream.path, query, ...(body ? { body } : {}) },
+          {
+            method: stream.method,
+            path: stream.path,
+            query: baseQuery,
+            ...(posts ? { body: stream.body ?? {} } : {}),
+            literal: { query: literalQuery, ...(posts ? { body: paging.body } : {}) },
+          },
           placements,
           { baseUrl, credentials, settings, params, now },
         )
