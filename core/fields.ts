@@ -4,6 +4,7 @@
  */
 import * as Data from "effect/Data"
 import type { ConnectorDefinition } from "./definition.ts"
+import { reveal, type Secret } from "./redact.ts"
 
 export interface FieldProblem {
   /** `credentials.apiKey`, `settings.region` */
@@ -40,7 +41,7 @@ const patternOf = (source: string): RegExp => {
 
 export const checkCredentials = (
   definition: ConnectorDefinition,
-  given: Readonly<Record<string, string | undefined>>,
+  given: Readonly<Record<string, Secret | undefined>>,
 ): FieldProblem[] => {
   const problems: FieldProblem[] = []
   const declared = new Set(definition.credentials.map((c) => c.key))
@@ -51,7 +52,8 @@ export const checkCredentials = (
   }
   for (const credential of definition.credentials) {
     const field = `credentials.${credential.key}`
-    const value = given[credential.key]
+    const secret = given[credential.key]
+    const value = secret === undefined ? undefined : reveal(secret)
     if (value === undefined || value === "") {
       if (credential.required ?? true) problems.push({ field, message: `is required (${credential.label})` })
       continue

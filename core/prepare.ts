@@ -3,15 +3,17 @@
  * field), and where requests will go. Save & test and sync both start here. Pure: no network.
  */
 import * as Either from "effect/Either"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import { resolveBaseUrl, sandboxBaseUrl, withSettingDefaults } from "./base-url.ts"
 import type { ConnectorDefinition } from "./definition.ts"
 import { checkCredentials, checkSettings, type FieldProblem, InvalidInput } from "./fields.ts"
+import { conceal, reveal, type Secret } from "./redact.ts"
 import { templateReferences } from "./template.ts"
 
 export interface CredentialInput {
   readonly connectorId: string
-  readonly credentials: Readonly<Record<string, string | undefined>>
+  /** Plain text, or already `Redacted`: either way it stays opaque from here on. */
+  readonly credentials: Readonly<Record<string, Secret | undefined>>
   readonly settings?: Readonly<Record<string, string | undefined>>
   /** When the customer knows it: the date a credential expires, `YYYY-MM-DD`. */
   readonly expiresAt?: string
@@ -59,7 +61,7 @@ export const prepare = (
   if (problems.length > 0 || Either.isLeft(baseUrl)) return Either.left(new InvalidInput({ problems }))
   const credentials: Record<string, Redacted.Redacted<string>> = {}
   for (const [key, value] of Object.entries(input.credentials)) {
-    if (value !== undefined && value !== "") credentials[key] = Redacted.make(value)
+    if (value !== undefined && reveal(value) !== "") credentials[key] = conceal(value)
   }
   return Either.right({
     baseUrl: baseUrl.right,

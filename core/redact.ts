@@ -6,6 +6,19 @@
 import * as Redacted from "effect/Redacted"
 import { hasControlCharacter } from "./fields.ts"
 
+/**
+ * A credential as callers may give it: plain text from a library caller, or already `Redacted` where
+ * Keyway itself takes it in (a prompt, standard input, an unsealed record).
+ */
+export type Secret = string | Redacted.Redacted<string>
+
+/** The value inside, for the few places that need it: a format check, a header, a hash, a seal. */
+export const reveal = (secret: Secret): string => (typeof secret === "string" ? secret : Redacted.value(secret))
+
+/** A secret as an opaque value that prints as `<redacted>`. */
+export const conceal = (secret: Secret): Redacted.Redacted<string> =>
+  typeof secret === "string" ? Redacted.make(secret) : secret
+
 /** The last 4 characters, e.g. `…a1b2`. Shorter secrets show nothing of themselves. */
 export const fingerprint = (secret: string): string => (secret.length >= 8 ? `…${secret.slice(-4)}` : "…")
 

@@ -4,6 +4,7 @@
  * secrets end up in shell history and process lists.
  */
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { read } from "read"
 import type { Credential } from "../../core/definition.ts"
 import { type Io, type UsageError, usage } from "./io.ts"
@@ -51,7 +52,16 @@ const parseStdin = (text: string): Effect.Effect<Record<string, string>, UsageEr
   return Effect.succeed(values)
 }
 
+/** The credentials, each made opaque the moment it is read: only a fingerprint of one is ever shown. */
 export const collectSecrets = (
+  credentials: ReadonlyArray<Credential>,
+  io: Pick<Io, "env" | "stdin">,
+): Effect.Effect<Record<string, Redacted.Redacted<string>>, UsageError> =>
+  Effect.map(readSecrets(credentials, io), (values) =>
+    Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Redacted.make(value)])),
+  )
+
+const readSecrets = (
   credentials: ReadonlyArray<Credential>,
   io: Pick<Io, "env" | "stdin">,
 ): Effect.Effect<Record<string, string>, UsageError> =>

@@ -14,6 +14,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
+import type { Secret } from "../../core/redact.ts"
 import { type Catalog, catalogOf, findDefinition, loadCatalog } from "../catalog/catalog.ts"
 import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 import { engineLayer, type HttpEngine } from "../http/engine.ts"
@@ -64,7 +65,7 @@ export interface Keyway {
     /** Tests new credentials; they replace the stored ones only when they pass. */
     readonly replace: (
       id: string,
-      credentials: Readonly<Record<string, string>>,
+      credentials: Readonly<Record<string, Secret>>,
       options?: CallOptions,
     ) => Promise<RetestResult>
     readonly remove: (id: string) => Promise<void>
@@ -147,6 +148,7 @@ export type { ConnectorDefinition } from "../../core/definition.ts"
 export { InvalidInput } from "../../core/fields.ts"
 export type { Outcome, Verdict, VerdictCode } from "../../core/outcomes.ts"
 export type { CredentialInput } from "../../core/prepare.ts"
+export type { Secret } from "../../core/redact.ts"
 export { UnknownConnector } from "../catalog/catalog.ts"
 export type { CheckResult } from "../check/check.ts"
 export type { Attempt } from "../http/engine.ts"

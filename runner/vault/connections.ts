@@ -8,9 +8,11 @@ import { randomBytes } from "node:crypto"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Redacted from "effect/Redacted"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import type { InvalidInput } from "../../core/fields.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
+import { conceal, reveal, type Secret } from "../../core/redact.ts"
 import { Catalog } from "../catalog/catalog.ts"
 import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 import type { HttpEngine } from "../http/engine.ts"
@@ -34,6 +36,16 @@ const lastTestOf = (result: CheckResult, by: string, at: string): ConnectionReco
 })
 
 const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+
+/** The plaintext that is sealed: the one place a stored credential is revealed on its way in. */
+const plaintextOf = (credentials: Readonly<Record<string, Secret | undefined>>): string =>
+  JSON.stringify(
+    Object.fromEntries(
+      Object.entries(credentials).flatMap(([key, value]) =>
+        value === undefined || reveal(value) === "" ? [] : [[key, reveal(value)]],
+      ),
+    ),
+  )
 
 export interface ConnectInput extends CredentialInput {
   readonly label?: string
@@ -62,7 +74,6 @@ export const connect = (
     const now = yield* isoNow
     const id = newId()
     const workspace = store.workspace
-    const credentials = Object.fromEntries(Object.entries(input.credentials).filter(([, value]) => value))
     const record: ConnectionRecord = {
       v: 1,
       id,
@@ -74,7 +85,7 @@ export const connect = (
       settings: Object.fromEntries(
         Object.entries(input.settings ?? {}).filter((entry): entry is [string, string] => !!entry[1]),
       ),
-      credentials: seal(keyring, JSON.stringify(credentials), boundTo({ workspace, id })),
+      credentials: seal(keyring, plaintextOf(input.credentials), boundTo({ workspace, id })),
       fingerprints: result.fingerprints,
       createdAt: now,
       updatedAt: now,
@@ -94,12 +105,15 @@ export const findConnection = (
     ),
   )
 
+/** A record's credentials, unsealed straight into opaque values. */
 export const openCredentials = (
   record: ConnectionRecord,
-): Effect.Effect<Record<string, string>, UnsealFailed, Keyring> =>
+): Effect.Effect<Record<string, Redacted.Redacted<string>>, UnsealFailed, Keyring> =>
   Effect.flatMap(Keyring, (keyring) => {
     const opened = unseal(keyring, record.credentials, boundTo(record))
-    return Either.isLeft(opened) ? Effect.fail(opened.left) : Effect.succeed(JSON.parse(opened.right))
+    if (Either.isLeft(opened)) return Effect.fail(opened.left)
+    const plain: Record<string, string> = JSON.parse(opened.right)
+    return Effect.succeed(Object.fromEntries(Object.entries(plain).map(([key, value]) => [key, conceal(value)])))
   })
 
 export interface RetestResult {
@@ -115,7 +129,7 @@ export interface RetestResult {
  */
 export const retest = (
   id: string,
-  newCredentials: Readonly<Record<string, string>> | undefined,
+  newCredentials: Readonly<Record<string, Secret>> | undefined,
   options: CheckOptions = {},
 ): Effect.Effect<
   RetestResult,
