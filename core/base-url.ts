@@ -5,7 +5,8 @@
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
 import type { ConnectorDefinition } from "./definition.ts"
-import { hostMatchesAllowList, isInternalAddress, isLoopbackHost } from "./hosts.ts"
+import { hostRefusal } from "./addresses.ts"
+import { hostMatchesAllowList, isLoopbackHost } from "./hosts.ts"
 import { MissingTemplateValue, renderTemplate, templateReferences } from "./template.ts"
 
 export type BaseUrlProblem = "malformed" | "not_https" | "host_not_allowed" | "internal_address" | "not_loopback"
@@ -80,11 +81,12 @@ export const resolveBaseUrl = (
     (r) => r.kind === "scoped" && r.namespace === "settings" && r.key === selfHosted,
   )
   if (selfHosted && fromSelfHostedSetting) {
-    if (isInternalAddress(url.hostname)) {
+    const refused = hostRefusal(url.hostname)
+    if (refused) {
       return Either.left(
         new BaseUrlRejected({
           problem: "internal_address",
-          detail: `"${url.hostname}" is a loopback or private address; a self-hosted server must have a public address`,
+          detail: `${refused}: a self-hosted server must have a public address`,
         }),
       )
     }

@@ -222,7 +222,11 @@ export const classify = (
         observation.stopped,
       )
     case "network": {
-      const outcome = isTimeout(observation.problem) ? "timeout" : "unreachable"
+      const outcome = isTimeout(observation.problem)
+        ? "timeout"
+        : observation.problem === "address_blocked"
+          ? "address_not_allowed"
+          : "unreachable"
       return verdict(outcome, observation.problem, observation.problem, {
         message: `${OUTCOME_INFO[outcome].message} (${redactText(observation.detail, context.secrets)})`,
       })

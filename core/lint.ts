@@ -5,6 +5,7 @@
 import * as Either from "effect/Either"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
+import { hostRefusal, isIpLiteral } from "./addresses.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
 import { templateReferences } from "./template.ts"
 
@@ -474,6 +475,36 @@ const probesNameCredentials: Rule = (definition) => {
   )
 }
 
+/**
+ * Why an allow-list entry could let credentials go somewhere a vendor is not, or undefined. An entry
+ * must name one vendor's hosts: two labels at least, the last two literal, never an address or a
+ * name for an internal network.
+ */
+const allowedHostProblem = (entry: string): string | undefined => {
+  const labels = entry.toLowerCase().split(".")
+  if (labels.length < 2) return "names no domain: it is a single label or wildcard"
+  if (labels.slice(-2).some((label) => label.includes("*"))) return "leaves the domain itself to a wildcard"
+  // Wildcards stand for labels of letters or digits: if digits could make it an address, it is one.
+  const sample = entry.replace(/\*/g, "1")
+  if (isIpLiteral(sample)) return "is an IP address, or a pattern of them"
+  if (hostRefusal(sample)) return "names the local machine or an internal network"
+  return undefined
+}
+
+const allowedHostsAreNarrow: Rule = (definition) =>
+  definition.baseUrl.allowedHosts.flatMap((entry, index) => {
+    const problem = allowedHostProblem(entry)
+    return problem
+      ? [
+          error(
+            "allowed-host-too-broad",
+            ["baseUrl", "allowedHosts", index],
+            `"${entry}" ${problem}; list the vendor's own host names, such as api.vendor.com or *.vendor.com`,
+          ),
+        ]
+      : []
+  })
+
 export const RULES: ReadonlyArray<Rule> = [
   uniqueKeys,
   templatesNameDeclaredValues,
@@ -487,6 +518,7 @@ export const RULES: ReadonlyArray<Rule> = [
   authStatusesAreNeverRetried,
   delaysAreOrdered,
   baseUrlsAreSafe,
+  allowedHostsAreNarrow,
   probesNameCredentials,
   streamsAreConsistent,
   hasTestRequest,

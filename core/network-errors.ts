@@ -12,6 +12,8 @@ export type NetworkProblem =
   | "connection_refused"
   | "dns_failure"
   | "tls_failure"
+  /** The host is, or resolves to, an address credentials may not go to: refused before connecting. */
+  | "address_blocked"
   | "network_error"
 
 export interface NetworkError {
@@ -19,6 +21,9 @@ export interface NetworkError {
   /** A read-only request may be sent again after this. */
   readonly retryable: boolean
 }
+
+/** The code of the error the transport raises when it refuses an address. */
+export const ADDRESS_BLOCKED_CODE = "ERR_KEYWAY_ADDRESS_BLOCKED"
 
 const entry = (problem: NetworkProblem, retryable: boolean): NetworkError => ({ problem, retryable })
 
@@ -35,6 +40,8 @@ export const NETWORK_ERRORS: Readonly<Record<string, NetworkError>> = {
   ECONNREFUSED: entry("connection_refused", true),
   ENOTFOUND: entry("dns_failure", false),
   EAI_AGAIN: entry("dns_failure", false),
+  // Keyway's own: the transport's address check refused the host (see core/addresses.ts).
+  [ADDRESS_BLOCKED_CODE]: entry("address_blocked", false),
 }
 
 const TLS = entry("tls_failure", false)

@@ -18,6 +18,7 @@ export const OUTCOMES = [
   "insufficient_permissions",
   "plan_not_eligible",
   "ip_not_allowed",
+  "address_not_allowed",
   "rate_limited",
   "not_found",
   "unreachable",
@@ -68,6 +69,12 @@ export const OUTCOME_INFO: { readonly [K in Outcome]: OutcomeInfo } = {
     actor: "user",
     message: "The vendor refused the request because of the key's IP restriction.",
     remediation: "Allow Keyway's public IP address on the key, or remove the restriction.",
+  },
+  address_not_allowed: {
+    actor: "user",
+    message:
+      "Keyway does not send credentials to this server: its address is loopback, private or otherwise not public.",
+    remediation: "Use the server's public https address.",
   },
   rate_limited: {
     actor: "retry",

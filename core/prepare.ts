@@ -27,6 +27,8 @@ export interface Prepared {
   readonly settings: Readonly<Record<string, string | undefined>>
   /** Every secret given, for redaction. */
   readonly secrets: ReadonlyArray<Redacted.Redacted<string>>
+  /** Requests go to the loopback sandbox, not the vendor. */
+  readonly sandboxed: boolean
 }
 
 /** The setting a base-URL problem is the customer's to fix in. */
@@ -68,5 +70,6 @@ export const prepare = (
     credentials,
     settings: withSettingDefaults(definition, given),
     secrets: Object.values(credentials),
+    sandboxed: sandboxUrl !== undefined,
   })
 }

@@ -418,7 +418,7 @@ describe("bad input never reaches the network", () => {
         })
         .catch((e: unknown) => e)) as InvalidInput
       expect(error.problems).toEqual([
-        { field: "settings.serverUrl", message: expect.stringMatching(/loopback or private address/) },
+        { field: "settings.serverUrl", message: expect.stringMatching(/loopback, private or special-purpose address/) },
       ])
       const unknown = await direct.test({ connectorId: "nope", credentials: {} }).catch((e: unknown) => e)
       expect(unknown).toBeInstanceOf(UnknownConnector)

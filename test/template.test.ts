@@ -1,7 +1,8 @@
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
 import { sandboxBaseUrl } from "../core/base-url.ts"
-import { hostMatchesAllowList, isInternalAddress } from "../core/hosts.ts"
+import { hostRefusal } from "../core/addresses.ts"
+import { hostMatchesAllowList } from "../core/hosts.ts"
 import { MissingTemplateValue, renderTemplate, templateReferences } from "../core/template.ts"
 
 const now = new Date("2026-03-01T10:20:30Z")
@@ -54,10 +55,10 @@ describe("host allow-lists", () => {
       "[::1]",
       "localhost",
     ]) {
-      expect(isInternalAddress(host)).toBe(true)
+      expect(hostRefusal(host)).toBeDefined()
     }
-    for (const host of ["8.8.8.8", "172.32.0.1", "example.org", "[2001:db8::1]"]) {
-      expect(isInternalAddress(host)).toBe(false)
+    for (const host of ["8.8.8.8", "172.32.0.1", "example.org", "[2606:4700:4700::1111]"]) {
+      expect(hostRefusal(host)).toBeUndefined()
     }
   })
 })

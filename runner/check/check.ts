@@ -89,13 +89,14 @@ export const testCredentials = (
     const startedAt = clock.unsafeCurrentTimeMillis()
     const prepared = prepare(definition, input, Option.getOrUndefined(sandbox)?.url)
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
-    const { baseUrl, credentials, settings, secrets } = prepared.right
+    const { baseUrl, credentials, settings, secrets, sandboxed } = prepared.right
     const policy = policyFor(definition.rateLimit, "saveAndTest")
     const plan = {
       policy,
       // One pace for this key at this vendor; hashed once per check, not per request.
       pacing: pacingKey(baseUrl.href, credentials),
       deadlineAt: startedAt + policy.budgetMs,
+      sandbox: sandboxed,
       ...(options.signal ? { signal: options.signal } : {}),
     }
     const context = { baseUrl, credentials, settings, now: new Date(startedAt) }

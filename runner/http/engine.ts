@@ -57,6 +57,8 @@ export interface ExchangePlan {
   readonly deadlineAt: number
   /** The caller's cancellation, when it has one; interruption works without it. */
   readonly signal?: AbortSignal
+  /** The request goes to the loopback sandbox, which only the sandbox may reach. */
+  readonly sandbox?: boolean
 }
 
 export interface Exchanged {
@@ -134,7 +136,11 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
           const sentAt = now()
           const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
           return transport
-            .send(request, { timeoutMs: plan.deadlineAt - sentAt, ...(plan.signal ? { signal: plan.signal } : {}) })
+            .send(request, {
+              timeoutMs: plan.deadlineAt - sentAt,
+              ...(plan.signal ? { signal: plan.signal } : {}),
+              ...(plan.sandbox ? { sandbox: true } : {}),
+            })
             .pipe(
               Effect.map((result): Sent => {
                 attempts.push({ request: line, status: result.status, ...held })

@@ -5,17 +5,34 @@
  * It never follows a redirect (callers decide), never buffers more than `maxBodyBytes`, stops a
  * request when its time is up (headers and body alike, however slowly the body trickles), and its
  * errors name the origin only: a path or query string may hold a credential.
+ *
+ * It connects only to public addresses (`core/addresses.ts`): a literal host is checked before the
+ * request, and a name is resolved by the transport itself, so every address it resolves to is
+ * checked at connect time, after any allow-list matched it. A name that resolves to loopback is
+ * refused like the literal. The sandbox is the one exception, on an agent of its own that reaches
+ * loopback only.
  */
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { lookup as dnsLookup } from "node:dns/promises"
+import type { LookupAddress } from "node:dns"
 import { Agent, request } from "undici"
+import { addressAllowed, hostRefusal, isIpLiteral } from "../../core/addresses.ts"
 import { ENGINE_DEFAULTS, type TransportDefaults } from "../../core/defaults.ts"
-import { type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
+import { isLoopbackHost } from "../../core/hosts.ts"
+import { ADDRESS_BLOCKED_CODE, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
 import type { OutgoingRequest } from "./request.ts"
 
-export type TransportOptions = TransportDefaults
+/** How names become addresses: the system resolver by default; tests pass their own. */
+export type Resolver = (hostname: string) => Promise<ReadonlyArray<LookupAddress>>
+
+export interface TransportOptions extends TransportDefaults {
+  readonly resolve?: Resolver
+}
+
+const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true })
 
 export interface HttpResult {
   readonly status: number
@@ -46,6 +63,8 @@ export interface SendOptions {
   readonly timeoutMs: number
   /** The caller's own cancellation, passed to undici only when there is one. */
   readonly signal?: AbortSignal
+  /** The request goes to the loopback sandbox: the one place a private address is allowed. */
+  readonly sandbox?: boolean
 }
 
 export interface Transport {
@@ -79,11 +98,48 @@ const readCapped = async (
   return { text: Buffer.concat(chunks).toString("utf8"), truncated: false }
 }
 
-export const makeTransport = (agent: Agent, options: TransportOptions): Transport => ({
+/** What undici's connector calls to resolve a name: every address is checked before any connects. */
+const guardedLookup =
+  (resolve: Resolver) =>
+  (
+    hostname: string,
+    options: { readonly all?: boolean },
+    callback: (error: Error | null, address?: string | ReadonlyArray<LookupAddress>, family?: number) => void,
+  ): void => {
+    const refuse = () => callback(Object.assign(new Error(`${hostname} is not a public address`), { code: ADDRESS_BLOCKED_CODE }))
+    if (hostRefusal(hostname)) return refuse()
+    resolve(hostname).then(
+      (addresses) => {
+        const [first] = addresses
+        // One private answer among public ones is enough to refuse: the next lookup could pick it.
+        if (!first || !addresses.every((a) => addressAllowed(a.address))) return refuse()
+        if (options.all) callback(null, addresses)
+        else callback(null, first.address, first.family)
+      },
+      (error: Error) => callback(error),
+    )
+  }
+
+/** The host may not be connected to at all: a literal special address, or an internal name. */
+const refusedBeforeConnecting = (url: URL, sandbox: boolean): boolean =>
+  sandbox ? !isLoopbackHost(url.hostname) : isIpLiteral(url.hostname) && hostRefusal(url.hostname) !== undefined
+
+export interface Agents {
+  /** For vendors: connects only to public addresses. */
+  readonly guarded: Agent
+  /** For the loopback sandbox only. */
+  readonly sandbox: Agent
+}
+
+export const makeTransport = (agents: Agents, options: TransportOptions): Transport => ({
   options,
-  send: (outgoing, { timeoutMs, signal }) =>
+  send: (outgoing, { timeoutMs, signal, sandbox = false }) =>
     Effect.async<HttpResult, TransportError | TimeUp>((resume) => {
       const origin = outgoing.url.origin
+      if (refusedBeforeConnecting(outgoing.url, sandbox)) {
+        resume(Effect.fail(new TransportError({ problem: "address_blocked", code: ADDRESS_BLOCKED_CODE, origin })))
+        return
+      }
       const limit = Math.max(1, Math.floor(timeoutMs))
       // undici's own headers timer covers the wait for headers; it is the deadline when that is sooner.
       const headersByDeadline = limit < options.headersTimeoutMs
@@ -97,7 +153,7 @@ export const makeTransport = (agent: Agent, options: TransportOptions): Transpor
         body?.destroy(new Error("time up"))
       }, limit)
       request(outgoing.url, {
-        dispatcher: agent,
+        dispatcher: sandbox ? agents.sandbox : agents.guarded,
         method: outgoing.method as "GET",
         headers: outgoing.headers,
         ...(outgoing.body !== undefined ? { body: outgoing.body } : {}),
@@ -138,26 +194,32 @@ export const makeTransport = (agent: Agent, options: TransportOptions): Transpor
     }),
 })
 
-export const makeAgent = (options: TransportOptions): Agent =>
+/** A plain agent with the transport's limits; baselines in the benchmarks use it too. */
+export const makeAgent = (options: TransportDefaults, connect: { lookup?: ReturnType<typeof guardedLookup> } = {}): Agent =>
   new Agent({
     connections: options.connectionsPerOrigin,
     keepAliveTimeout: options.keepAliveTimeoutMs,
-    connect: { timeout: options.connectTimeoutMs },
+    connect: { timeout: options.connectTimeoutMs, ...connect },
     headersTimeout: options.headersTimeoutMs,
     bodyTimeout: options.bodyTimeoutMs,
   })
 
-/** The transport as a scoped layer: the Agent is closed when the scope ends. */
+export const makeAgents = (options: TransportOptions): Agents => ({
+  guarded: makeAgent(options, { lookup: guardedLookup(options.resolve ?? systemResolver) }),
+  sandbox: makeAgent(options),
+})
+
+/** The transport as a scoped layer: its agents are closed when the scope ends. */
 export const transportLayer = (options: Partial<TransportOptions> = {}): Layer.Layer<HttpTransport> => {
   const resolved = { ...ENGINE_DEFAULTS.transport, ...options }
   return Layer.scoped(
     HttpTransport,
     Effect.map(
       Effect.acquireRelease(
-        Effect.sync(() => makeAgent(resolved)),
-        (agent) => Effect.promise(() => agent.destroy()),
+        Effect.sync(() => makeAgents(resolved)),
+        (agents) => Effect.promise(() => Promise.all([agents.guarded.destroy(), agents.sandbox.destroy()])),
       ),
-      (agent) => makeTransport(agent, resolved),
+      (agents) => makeTransport(agents, resolved),
     ),
   )
 }

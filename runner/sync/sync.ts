@@ -214,7 +214,7 @@ export const runSync = (
       Option.getOrUndefined(sandbox)?.url,
     )
     if (Either.isLeft(prepared)) return yield* Effect.fail(prepared.left)
-    const { baseUrl, credentials, settings, secrets } = prepared.right
+    const { baseUrl, credentials, settings, secrets, sandboxed } = prepared.right
     const now = new Date(started)
 
     // Where to start: a checkpoint to resume, or a fresh run (from the last sync's end, if incremental).
@@ -318,6 +318,7 @@ export const runSync = (
           policy,
           pacing,
           deadlineAt: clock.unsafeCurrentTimeMillis() + policy.budgetMs,
+          sandbox: sandboxed,
         })
         for (const attempt of done.attempts) {
           if (attempt.waitMs !== undefined) {

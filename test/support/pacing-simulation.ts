@@ -12,7 +12,7 @@ import { policyFor } from "../../core/retry.ts"
 import { loadCatalog } from "../../runner/catalog/catalog.ts"
 import { makeEngine } from "../../runner/http/engine.ts"
 import { buildRequest } from "../../runner/http/request.ts"
-import { makeAgent, makeTransport } from "../../runner/http/transport.ts"
+import { makeAgents, makeTransport } from "../../runner/http/transport.ts"
 import type { WaitMode } from "../../runner/sandbox/scenarios.ts"
 import { startSandbox } from "../../runner/sandbox/server.ts"
 import { skipAheadClock } from "./virtual-time.ts"
@@ -41,11 +41,11 @@ export const simulate = (
       Effect.promise(() => startSandbox({ rateLimit: { perSecond, burst, mode }, now })),
       (started) => Effect.promise(() => started.stop()),
     )
-    const agent = yield* Effect.acquireRelease(
-      Effect.sync(() => makeAgent(ENGINE_DEFAULTS.transport)),
-      (made) => Effect.promise(() => made.destroy()),
+    const agents = yield* Effect.acquireRelease(
+      Effect.sync(() => makeAgents(ENGINE_DEFAULTS.transport)),
+      (made) => Effect.promise(() => Promise.all([made.guarded.destroy(), made.sandbox.destroy()])),
     )
-    const engine = makeEngine(makeTransport(agent, ENGINE_DEFAULTS.transport))
+    const engine = makeEngine(makeTransport(agents, ENGINE_DEFAULTS.transport))
     const [test] = activtrak.test.requests
     const built = buildRequest(test ?? { path: "/" }, activtrak.auth, {
       baseUrl: new URL(sandbox.baseUrls.activtrak),
@@ -61,6 +61,7 @@ export const simulate = (
         policy,
         pacing: "simulation",
         deadlineAt: now() + policy.budgetMs,
+        sandbox: true,
       })
       if (observation.kind !== "response" || observation.facts.status !== 200) {
         return yield* Effect.fail(new Error(`page ${page + 1} failed: ${JSON.stringify(observation.kind)}`))

@@ -1,0 +1,152 @@
+/**
+ * Trust, part 1, across real processes: `rotate-key` killed with SIGKILL at random points loses no
+ * record in any workspace; two rotations started together lose nothing; twenty first uses of a fresh
+ * home make one master key; a flood on standard input is refused after a few kilobytes.
+ */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createKeyway } from "../../runner/library/index.ts"
+import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
+import { openCredentials } from "../../runner/vault/connections.ts"
+import { keyringLayer } from "../../runner/vault/sealing.ts"
+import { Store, storeLayer } from "../../runner/vault/store.ts"
+import { BIN, keyway } from "../support/cli.ts"
+
+const WORKSPACES = ["north", "south", "west"] as const
+const RECORDS = 1000
+
+/** 1,000 records spread over three workspaces, saved through save & test against the sandbox. */
+const seed = async (home: string, sandboxUrl: string) => {
+  for (const [w, workspace] of WORKSPACES.entries()) {
+    const keyway = createKeyway({ sandboxUrl, store: { home, url: undefined, workspace }, env: {} })
+    try {
+      const count = w === 0 ? RECORDS - 2 * Math.floor(RECORDS / 3) : Math.floor(RECORDS / 3)
+      for (let i = 0; i < count; i++) {
+        await keyway.connect({ connectorId: "activtrak", credentials: { apiKey: `sandbox-valid-${workspace}-${i}` } })
+      }
+    } finally {
+      await keyway.close()
+    }
+  }
+}
+
+/** Every record in every workspace, opened with the keys on file now: how many, and which did not open. */
+const readable = async (home: string) => {
+  let opened = 0
+  const failed: string[] = []
+  for (const workspace of WORKSPACES) {
+    await Effect.runPromise(
+      Effect.gen(function* () {
+        const store = yield* Store
+        for (const record of yield* store.list()) {
+          const credentials = yield* Effect.either(openCredentials(record))
+          if (Either.isRight(credentials)) opened++
+          else failed.push(`${workspace}/${record.id}: ${credentials.left.message}`)
+        }
+      }).pipe(Effect.provide(storeLayer({ home, url: undefined, workspace })), Effect.provide(keyringLayer(home, {}))),
+    )
+  }
+  return { opened, failed }
+}
+
+const rotate = (home: string) =>
+  spawn(process.execPath, [BIN, "rotate-key"], { env: { ...process.env, KEYWAY_HOME: home }, stdio: "ignore" })
+
+const exited = (child: ReturnType<typeof spawn>) =>
+  new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+
+let sandbox: Sandbox
+beforeAll(async () => {
+  sandbox = await startSandbox()
+})
+afterAll(() => sandbox.stop())
+
+describe("rotate-key never loses a credential", () => {
+  it("killed with SIGKILL at random points over 1,000 records in 3 workspaces, 10 of 10 runs lose nothing", async () => {
+    for (let run = 0; run < 10; run++) {
+      const home = mkdtempSync(join(tmpdir(), "keyway-rotate-kill-"))
+      await seed(home, sandbox.url)
+      const child = rotate(home)
+      const done = exited(child)
+      // From before the new key is written to the middle of re-sealing: 0 to 1.2 s in.
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 1200)))
+      child.kill("SIGKILL")
+      await done
+      const afterKill = await readable(home)
+      expect(afterKill, `run ${run}, right after the kill`).toEqual({ opened: RECORDS, failed: [] })
+      // A second run finishes the job: one key left, every record under it.
+      expect(await exited(rotate(home))).toBe(0)
+      expect(await readable(home)).toEqual({ opened: RECORDS, failed: [] })
+      const keyFiles = readdirSync(join(home, "keys")).filter((name) => name.endsWith(".key"))
+      expect(keyFiles).toEqual([`${readFileSync(join(home, "keys", "current"), "utf8").trim()}.key`])
+    }
+  }, 240_000)
+
+  it("two rotations started together lose nothing, in 10 of 10 rounds", async () => {
+    for (let round = 0; round < 10; round++) {
+      const home = mkdtempSync(join(tmpdir(), "keyway-rotate-race-"))
+      await seed(home, sandbox.url)
+      const codes = await Promise.all([exited(rotate(home)), exited(rotate(home))])
+      // One may be told another rotation is running (exit 4); neither may lose a record.
+      expect(codes.every((code) => code === 0 || code === 4), `round ${round}: ${codes}`).toBe(true)
+      expect(await readable(home), `round ${round}`).toEqual({ opened: RECORDS, failed: [] })
+      expect(readdirSync(join(home, "keys")).some((name) => name.endsWith(".key"))).toBe(true)
+    }
+  }, 240_000)
+})
+
+describe("the first use of a fresh home", () => {
+  it("twenty connects started together all succeed, in 5 of 5 rounds, and make exactly one master key", async () => {
+    for (let round = 0; round < 5; round++) {
+      const home = join(mkdtempSync(join(tmpdir(), "keyway-fresh-")), "home")
+      const env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
+      const runs = await Promise.all(
+        Array.from({ length: 20 }, () => keyway(["connect", "activtrak", "--sandbox"], { env, stdin: '{"apiKey":"sandbox-valid"}' })),
+      )
+      const failures = runs.filter((r) => r.code !== 0).map((r) => r.stderr)
+      expect(failures, `round ${round}`).toEqual([])
+      expect(readdirSync(join(home, "keys")).filter((name) => name.endsWith(".key"))).toHaveLength(1)
+      const listed = await keyway(["connections", "--json"], { env })
+      expect(JSON.parse(listed.stdout)).toHaveLength(20)
+    }
+  }, 240_000)
+})
+
+describe("standard input has a limit", () => {
+  it("200 MB on standard input is refused after a few kilobytes, exit 2, without growing the process", async () => {
+    const home = mkdtempSync(join(tmpdir(), "keyway-flood-"))
+    const child = spawn(process.execPath, [BIN, "connect", "activtrak"], {
+      env: { ...process.env, KEYWAY_HOME: home },
+      stdio: ["pipe", "pipe", "pipe"],
+    })
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString()
+    })
+    let peakKb = 0
+    const sample = setInterval(() => {
+      try {
+        const kb = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1])
+        if (kb) peakKb = Math.max(peakKb, kb)
+      } catch {
+        // exited
+      }
+    }, 5)
+    const chunk = Buffer.alloc(1024 * 1024, "a")
+    child.stdin.on("error", () => {})
+    for (let i = 0; i < 200 && !child.stdin.destroyed; i++) {
+      if (!child.stdin.write(chunk)) await new Promise((resolve) => child.stdin.once("drain", resolve).once("close", resolve))
+    }
+    child.stdin.end()
+    const code = await exited(child)
+    clearInterval(sample)
+    expect(code).toBe(2)
+    expect(stderr).toMatch(/standard input holds more than 64 KiB/)
+    expect(peakKb / 1024).toBeLessThan(150)
+  }, 60_000)
+})
