@@ -4,8 +4,8 @@
  */
 import * as Data from "effect/Data"
 import * as Either from "effect/Either"
-import type { ConnectorDefinition } from "./definition.ts"
 import { hostRefusal } from "./addresses.ts"
+import type { ConnectorDefinition } from "./definition.ts"
 import { hostMatchesAllowList, isLoopbackHost } from "./hosts.ts"
 import { MissingTemplateValue, renderTemplate, templateReferences } from "./template.ts"
 

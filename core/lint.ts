@@ -3,9 +3,9 @@
  * returns findings; the loader turns each finding's path into a file:line:col.
  */
 import * as Either from "effect/Either"
+import { hostRefusal, isIpLiteral } from "./addresses.ts"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
-import { hostRefusal, isIpLiteral } from "./addresses.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
 import { templateReferences } from "./template.ts"
 

@@ -2,6 +2,7 @@
  * The credential store on a real SQLite file and a real Redis server, sealing, and the rules that
  * keep a working connection safe.
  */
+import { createCipheriv, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -63,24 +64,34 @@ const withStore = <A>(
   use: (store: ConnectionStore) => Effect.Effect<A, unknown, Scope.Scope>,
 ): Promise<A> => Effect.runPromise(Effect.scoped(Effect.flatMap(openStore(config), use)))
 
+/** Where a sealed record lives and what it says: what its credentials are bound to. */
+const at = (where: string, connector = "activtrak") => {
+  const [workspace = "", id = ""] = where.split("/")
+  return { workspace, id, connector, settings: { region: "eu" } }
+}
+
 describe("sealing credentials", () => {
   const keyring = loadKeyring(home())
 
   it("round-trips, and binds the ciphertext to its record", () => {
-    const sealed = seal(keyring, '{"apiKey":"secret-value"}', "default/con_1")
+    const sealed = seal(keyring, '{"apiKey":"secret-value"}', at("default/con_1"))
     expect(JSON.stringify(sealed)).not.toContain("secret-value")
-    expect(unseal(keyring, sealed, "default/con_1")).toEqual(Either.right('{"apiKey":"secret-value"}'))
-    const moved = unseal(keyring, sealed, "default/con_2")
+    expect(unseal(keyring, sealed, at("default/con_1"))).toEqual(Either.right('{"apiKey":"secret-value"}'))
+    const moved = unseal(keyring, sealed, at("default/con_2"))
     expect(Either.isLeft(moved) && moved.left.reason).toBe("tampered")
+    const otherConnector = unseal(keyring, sealed, at("default/con_1", "peopletray"))
+    expect(Either.isLeft(otherConnector) && otherConnector.left.reason).toBe("tampered")
+    const otherSettings = unseal(keyring, sealed, { ...at("default/con_1"), settings: { region: "us" } })
+    expect(Either.isLeft(otherSettings) && otherSettings.left.reason).toBe("tampered")
   })
 
   it("rejects tampered ciphertext as an error, never garbage", () => {
-    const sealed = seal(keyring, "plain", "default/con_1")
+    const sealed = seal(keyring, "plain", at("default/con_1"))
     const flipped = Buffer.from(sealed.data, "base64")
     flipped[0] = (flipped[0] ?? 0) ^ 1
-    const tampered = unseal(keyring, { ...sealed, data: flipped.toString("base64") }, "default/con_1")
+    const tampered = unseal(keyring, { ...sealed, data: flipped.toString("base64") }, at("default/con_1"))
     expect(Either.isLeft(tampered) && tampered.left.reason).toBe("tampered")
-    const shortTag = unseal(keyring, { ...sealed, tag: sealed.tag.slice(0, 8) }, "default/con_1")
+    const shortTag = unseal(keyring, { ...sealed, tag: sealed.tag.slice(0, 8) }, at("default/con_1"))
     expect(Either.isLeft(shortTag)).toBe(true)
   })
 
@@ -95,9 +106,25 @@ describe("sealing credentials", () => {
     expect(() => loadKeyring(home(), { KEYWAY_MASTER_KEY: "too-short" })).toThrow(/32 bytes/)
   })
 
+  it("still opens a record sealed before credentials were bound to more than their id (v1)", () => {
+    const iv = randomBytes(12)
+    const cipher = createCipheriv("aes-256-gcm", keyring.current.key, iv)
+    cipher.setAAD(Buffer.from("default/con_1"))
+    const data = Buffer.concat([cipher.update("legacy", "utf8"), cipher.final()])
+    const legacy = {
+      v: 1 as const,
+      alg: "aes-256-gcm" as const,
+      kid: keyring.current.id,
+      iv: iv.toString("base64"),
+      tag: cipher.getAuthTag().toString("base64"),
+      data: data.toString("base64"),
+    }
+    expect(unseal(keyring, legacy, at("default/con_1"))).toEqual(Either.right("legacy"))
+  })
+
   it("names a record sealed with a key that is not available", () => {
-    const sealed = seal(loadKeyring(home()), "plain", "a/b")
-    const result = unseal(keyring, sealed, "a/b")
+    const sealed = seal(loadKeyring(home()), "plain", at("a/b"))
+    const result = unseal(keyring, sealed, at("a/b"))
     expect(Either.isLeft(result) && result.left.reason).toBe("unknown_key")
   })
 })
@@ -174,7 +201,7 @@ describe("the SQLite file", () => {
     await withStore({ home: dir, url: undefined, workspace: "default" }, (store) =>
       store.put({
         ...sampleRecord("con_1"),
-        credentials: seal(keyring, '{"apiKey":"canary-sqlite-9f3k"}', "default/con_1"),
+        credentials: seal(keyring, '{"apiKey":"canary-sqlite-9f3k"}', at("default/con_1")),
       }),
     )
     const file = join(dir, "keyway.sqlite")
@@ -271,6 +298,22 @@ describe("save & test with the store: nothing is lost", () => {
     const record = (await stored(id)) as ConnectionRecord
     expect(revealAll(await keyway.run(openCredentials(record)))).toEqual({ apiKey: "sandbox-records-9" })
     expect(record.lastTest?.by).toBe("re-test with new credentials")
+  })
+
+  it("replacing one credential of two keeps the other as it was", async () => {
+    const { connection } = await keyway.connect({
+      connectorId: "trackvia",
+      credentials: { apiKey: "sandbox-valid", authToken: "sandbox-valid" },
+    })
+    const id = connection?.id as string
+    const replaced = await keyway.connections.replace(id, { authToken: "sandbox-records-5" })
+    expect(replaced.replaced).toBe(true)
+    const record = (await stored(id)) as ConnectionRecord
+    expect(revealAll(await keyway.run(openCredentials(record)))).toEqual({
+      apiKey: "sandbox-valid",
+      authToken: "sandbox-records-5",
+    })
+    expect((await keyway.connections.test(id)).result.verdict.outcome).toBe("connected")
   })
 
   it("re-seals every record under a new master key", async () => {

@@ -1,7 +1,7 @@
 import * as Either from "effect/Either"
 import { describe, expect, it } from "vitest"
-import { sandboxBaseUrl } from "../core/base-url.ts"
 import { hostRefusal } from "../core/addresses.ts"
+import { sandboxBaseUrl } from "../core/base-url.ts"
 import { hostMatchesAllowList } from "../core/hosts.ts"
 import { MissingTemplateValue, renderTemplate, templateReferences } from "../core/template.ts"
 

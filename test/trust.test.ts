@@ -3,11 +3,12 @@
  * by a test that failed before its fix. (Rotation killed mid-way, rotations racing and a fresh home's
  * first use race across real processes: test/e2e/trust.test.ts.)
  */
+
+import { lookup } from "node:dns/promises"
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { createServer as createHttpServer, type Server } from "node:http"
 import { createServer as createTcpServer } from "node:net"
-import { lookup } from "node:dns/promises"
 import { hostname, tmpdir } from "node:os"
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -262,7 +263,10 @@ describe("6. the resolved addresses are checked at connect time", () => {
   it("checks an allow-listed host's addresses too", async () => {
     const keyway = createKeyway({ transport: { resolve: async () => [{ address: "127.0.0.1", family: 4 }] } })
     try {
-      const result = await keyway.test({ connectorId: "peopletray", credentials: { apiKey: "a-real-looking-key-1234" } })
+      const result = await keyway.test({
+        connectorId: "peopletray",
+        credentials: { apiKey: "a-real-looking-key-1234" },
+      })
       expect(result.verdict).toMatchObject({ outcome: "address_not_allowed", code: "address_blocked" })
     } finally {
       await keyway.close()
@@ -273,9 +277,14 @@ describe("6. the resolved addresses are checked at connect time", () => {
 describe("7. an allow-list cannot allow anything", () => {
   for (const entry of ["*", "*.*", "127.0.0.1", "localhost", "*.internal", "10.0.0.*"]) {
     it(`validate refuses allowedHosts entry "${entry}"`, () => {
-      const text = minimalWith("allowedHosts: [api.acme.example, eu.acme.example]", `allowedHosts: [api.acme.example, eu.acme.example, "${entry}"]`)
+      const text = minimalWith(
+        "allowedHosts: [api.acme.example, eu.acme.example]",
+        `allowedHosts: [api.acme.example, eu.acme.example, "${entry}"]`,
+      )
       const result = loadDefinitionText("connectors/acme.yaml", text)
-      expect(result.problems.filter((p) => p.severity === "error").map((p) => p.code)).toContain("allowed-host-too-broad")
+      expect(result.problems.filter((p) => p.severity === "error").map((p) => p.code)).toContain(
+        "allowed-host-too-broad",
+      )
     })
   }
 })
@@ -306,7 +315,11 @@ describe("8. redaction catches what a vendor echoes, however it is written", () 
       expect(shown).toContain("[redacted")
       expect(leaks(shown.replace(/\u0000|\u200b/g, "")), shown).toBe(false)
       // base64 of the pair: the decoded text must not hold the key either.
-      const decoded = shown.replace(/[^A-Za-z0-9+/=]/g, " ").split(" ").map((word) => Buffer.from(word, "base64").toString("latin1")).join(" ")
+      const decoded = shown
+        .replace(/[^A-Za-z0-9+/=]/g, " ")
+        .split(" ")
+        .map((word) => Buffer.from(word, "base64").toString("latin1"))
+        .join(" ")
       expect(decoded.includes(SECRET.slice(4, 16))).toBe(false)
     })
   }
@@ -319,7 +332,10 @@ describe("8. redaction catches what a vendor echoes, however it is written", () 
     })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-    const acme = loadDefinitionText("connectors/acme.yaml", minimalWith("errors:\n  rules:", "errors:\n  messagePaths: [message]\n  rules:")).definition as ConnectorDefinition
+    const acme = loadDefinitionText(
+      "connectors/acme.yaml",
+      minimalWith("errors:\n  rules:", "errors:\n  messagePaths: [message]\n  rules:"),
+    ).definition as ConnectorDefinition
     const keyway = createKeyway({ sandboxUrl: url, definitions: [acme] })
     try {
       const result = await keyway.test({ connectorId: "acme", credentials: { apiKey: SECRET } })

@@ -12,12 +12,13 @@
  * refused like the literal. The sandbox is the one exception, on an agent of its own that reaches
  * loopback only.
  */
+
+import type { LookupAddress } from "node:dns"
+import { lookup as dnsLookup } from "node:dns/promises"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { lookup as dnsLookup } from "node:dns/promises"
-import type { LookupAddress } from "node:dns"
 import { Agent, request } from "undici"
 import { addressAllowed, hostRefusal, isIpLiteral } from "../../core/addresses.ts"
 import { ENGINE_DEFAULTS, type TransportDefaults } from "../../core/defaults.ts"
@@ -106,7 +107,8 @@ const guardedLookup =
     options: { readonly all?: boolean },
     callback: (error: Error | null, address?: string | ReadonlyArray<LookupAddress>, family?: number) => void,
   ): void => {
-    const refuse = () => callback(Object.assign(new Error(`${hostname} is not a public address`), { code: ADDRESS_BLOCKED_CODE }))
+    const refuse = () =>
+      callback(Object.assign(new Error(`${hostname} is not a public address`), { code: ADDRESS_BLOCKED_CODE }))
     if (hostRefusal(hostname)) return refuse()
     resolve(hostname).then(
       (addresses) => {
@@ -195,7 +197,10 @@ export const makeTransport = (agents: Agents, options: TransportOptions): Transp
 })
 
 /** A plain agent with the transport's limits; baselines in the benchmarks use it too. */
-export const makeAgent = (options: TransportDefaults, connect: { lookup?: ReturnType<typeof guardedLookup> } = {}): Agent =>
+export const makeAgent = (
+  options: TransportDefaults,
+  connect: { lookup?: ReturnType<typeof guardedLookup> } = {},
+): Agent =>
   new Agent({
     connections: options.connectionsPerOrigin,
     keepAliveTimeout: options.keepAliveTimeoutMs,

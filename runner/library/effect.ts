@@ -20,7 +20,15 @@ export {
 } from "../catalog/catalog.ts"
 export { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 export { type Attempt, type Engine, engineLayer, HttpEngine, makeEngine } from "../http/engine.ts"
-export { HttpTransport, makeAgent, makeAgents, makeTransport, type Resolver, type TransportOptions, transportLayer } from "../http/transport.ts"
+export {
+  HttpTransport,
+  makeAgent,
+  makeAgents,
+  makeTransport,
+  type Resolver,
+  type TransportOptions,
+  transportLayer,
+} from "../http/transport.ts"
 export { Sandbox, type SandboxTarget } from "../sandbox/service.ts"
 export { fileSink, type Sink, writableSink } from "../sync/sinks.ts"
 export { runSync, SyncFailed, type SyncRequest, type SyncSummary } from "../sync/sync.ts"

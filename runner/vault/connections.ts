@@ -16,7 +16,7 @@ import { conceal, reveal, type Secret } from "../../core/redact.ts"
 import { Catalog } from "../catalog/catalog.ts"
 import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 import type { HttpEngine } from "../http/engine.ts"
-import { ConnectionNotFound, type StoreUnavailable, type UnsealFailed } from "./errors.ts"
+import { ConnectionNotFound, type StoreUnavailable, UnsealFailed } from "./errors.ts"
 import { Keyring, seal, unseal } from "./sealing.ts"
 import { type ConnectionRecord, Store } from "./store.ts"
 
@@ -25,7 +25,13 @@ export type ConnectionView = Omit<ConnectionRecord, "credentials" | "v">
 
 export const view = ({ credentials: _sealed, v: _v, ...shown }: ConnectionRecord): ConnectionView => shown
 
-const boundTo = (record: { readonly workspace: string; readonly id: string }) => `${record.workspace}/${record.id}`
+/** What a record's credentials are sealed to: where it lives, and what it says. */
+const sealedFor = (record: Pick<ConnectionRecord, "workspace" | "id" | "connector" | "settings">) => ({
+  workspace: record.workspace,
+  id: record.id,
+  connector: record.connector,
+  settings: record.settings,
+})
 
 const newId = (): string => `con_${randomBytes(8).toString("hex")}`
 
@@ -74,6 +80,9 @@ export const connect = (
     const now = yield* isoNow
     const id = newId()
     const workspace = store.workspace
+    const settings = Object.fromEntries(
+      Object.entries(input.settings ?? {}).filter((entry): entry is [string, string] => !!entry[1]),
+    )
     const record: ConnectionRecord = {
       v: 1,
       id,
@@ -82,10 +91,12 @@ export const connect = (
       label:
         input.label ??
         `${definition.name} ${result.fingerprints[Object.keys(result.fingerprints)[0] ?? ""] ?? ""}`.trim(),
-      settings: Object.fromEntries(
-        Object.entries(input.settings ?? {}).filter((entry): entry is [string, string] => !!entry[1]),
+      settings,
+      credentials: seal(
+        keyring,
+        plaintextOf(input.credentials),
+        sealedFor({ workspace, id, connector: definition.id, settings }),
       ),
-      credentials: seal(keyring, plaintextOf(input.credentials), boundTo({ workspace, id })),
       fingerprints: result.fingerprints,
       createdAt: now,
       updatedAt: now,
@@ -96,13 +107,21 @@ export const connect = (
     return { result, saved: true, connection: view(record) }
   })
 
+/**
+ * The record saved under `id` in this workspace. A record that says it is another id or belongs to
+ * another workspace was copied or moved there: it is refused, never used.
+ */
 export const findConnection = (
   id: string,
-): Effect.Effect<ConnectionRecord, StoreUnavailable | ConnectionNotFound, Store> =>
+): Effect.Effect<ConnectionRecord, StoreUnavailable | ConnectionNotFound | UnsealFailed, Store> =>
   Effect.flatMap(Store, (store) =>
-    Effect.flatMap(store.get(id), (record) =>
-      record ? Effect.succeed(record) : Effect.fail(new ConnectionNotFound({ id })),
-    ),
+    Effect.flatMap(store.get(id), (record): Effect.Effect<ConnectionRecord, ConnectionNotFound | UnsealFailed> => {
+      if (!record) return Effect.fail(new ConnectionNotFound({ id }))
+      if (record.id !== id || record.workspace !== store.workspace) {
+        return Effect.fail(new UnsealFailed({ reason: "misplaced", kid: record.credentials.kid }))
+      }
+      return Effect.succeed(record)
+    }),
   )
 
 /** A record's credentials, unsealed straight into opaque values. */
@@ -110,7 +129,7 @@ export const openCredentials = (
   record: ConnectionRecord,
 ): Effect.Effect<Record<string, Redacted.Redacted<string>>, UnsealFailed, Keyring> =>
   Effect.flatMap(Keyring, (keyring) => {
-    const opened = unseal(keyring, record.credentials, boundTo(record))
+    const opened = unseal(keyring, record.credentials, sealedFor(record))
     if (Either.isLeft(opened)) return Effect.fail(opened.left)
     const plain: Record<string, string> = JSON.parse(opened.right)
     return Effect.succeed(Object.fromEntries(Object.entries(plain).map(([key, value]) => [key, conceal(value)])))
@@ -163,7 +182,7 @@ export const retest = (
       ...record,
       ...(newCredentials
         ? {
-            credentials: seal(keyring, JSON.stringify(credentials), boundTo(record)),
+            credentials: seal(keyring, plaintextOf(credentials), sealedFor(record)),
             fingerprints: result.fingerprints,
           }
         : {}),
@@ -182,9 +201,9 @@ export const resealAll: Effect.Effect<number, StoreUnavailable | UnsealFailed, S
     let count = 0
     for (const record of yield* store.list()) {
       if (record.credentials.kid === keyring.current.id) continue
-      const opened = unseal(keyring, record.credentials, boundTo(record))
+      const opened = unseal(keyring, record.credentials, sealedFor(record))
       if (Either.isLeft(opened)) return yield* Effect.fail(opened.left)
-      yield* store.put({ ...record, credentials: seal(keyring, opened.right, boundTo(record)) })
+      yield* store.put({ ...record, credentials: seal(keyring, opened.right, sealedFor(record)) })
       count++
     }
     return count

@@ -20,13 +20,18 @@ export class MasterKeyProblem extends Data.TaggedError("MasterKeyProblem")<{ rea
 }
 
 export class UnsealFailed extends Data.TaggedError("UnsealFailed")<{
-  readonly reason: "unknown_key" | "tampered"
+  readonly reason: "unknown_key" | "tampered" | "misplaced"
   readonly kid: string
 }> {
   override get message(): string {
-    return this.reason === "unknown_key"
-      ? `the record was sealed with master key ${this.kid}, which is not available; set KEYWAY_PREVIOUS_MASTER_KEYS`
-      : "the sealed credentials failed authentication: the record was altered or belongs to another record"
+    switch (this.reason) {
+      case "unknown_key":
+        return `the record was sealed with master key ${this.kid}, which is not available; set KEYWAY_PREVIOUS_MASTER_KEYS`
+      case "tampered":
+        return "the sealed credentials failed authentication: the record was altered (its connector or settings), or moved from another record; connect again"
+      case "misplaced":
+        return "the record says it belongs to another workspace or id than where it was read: it was copied or moved, so its credentials are not used; connect again"
+    }
   }
 }
 

@@ -17,7 +17,8 @@ import * as Layer from "effect/Layer"
 import { MasterKeyProblem, UnsealFailed } from "./errors.ts"
 
 export interface Sealed {
-  readonly v: 1
+  /** 2 binds the record's place and meaning (`SealedFor`); 1, the record's id alone, is still read. */
+  readonly v: 1 | 2
   readonly alg: "aes-256-gcm"
   /** Which master key sealed it. */
   readonly kid: string
@@ -114,13 +115,39 @@ export const retireKeys = (home: string, keep: string): void => {
   }
 }
 
-export const seal = (keyring: MasterKeys, plaintext: string, boundTo: string): Sealed => {
+/**
+ * What sealed credentials are bound to, as associated data: where the record lives (the workspace's
+ * store namespace and the record's key) and what it says it is for (its connector and settings).
+ * Moving a record, or editing its connector or a setting such as a server URL, makes it fail to
+ * unseal: nobody can point stored credentials at another server.
+ */
+export interface SealedFor {
+  readonly workspace: string
+  readonly id: string
+  readonly connector: string
+  readonly settings: Readonly<Record<string, string>>
+}
+
+const associatedData = (sealed: Pick<Sealed, "v">, bound: SealedFor): Buffer =>
+  Buffer.from(
+    sealed.v === 1
+      ? `${bound.workspace}/${bound.id}`
+      : JSON.stringify([
+          "keyway-record",
+          `keyway-${bound.workspace}`,
+          bound.id,
+          bound.connector,
+          Object.entries(bound.settings).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        ]),
+  )
+
+export const seal = (keyring: MasterKeys, plaintext: string, bound: SealedFor): Sealed => {
   const iv = randomBytes(12)
   const cipher = createCipheriv("aes-256-gcm", keyring.current.key, iv)
-  cipher.setAAD(Buffer.from(boundTo))
+  cipher.setAAD(associatedData({ v: 2 }, bound))
   const data = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()])
   return {
-    v: 1,
+    v: 2,
     alg: "aes-256-gcm",
     kid: keyring.current.id,
     iv: iv.toString("base64"),
@@ -129,13 +156,13 @@ export const seal = (keyring: MasterKeys, plaintext: string, boundTo: string): S
   }
 }
 
-export const unseal = (keyring: MasterKeys, sealed: Sealed, boundTo: string): Either.Either<string, UnsealFailed> => {
+export const unseal = (keyring: MasterKeys, sealed: Sealed, bound: SealedFor): Either.Either<string, UnsealFailed> => {
   const key = keyring.byId.get(sealed.kid)
   if (!key) return Either.left(new UnsealFailed({ reason: "unknown_key", kid: sealed.kid }))
   try {
     // A fixed tag length: otherwise a truncated tag would be accepted, weakening authentication.
     const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(sealed.iv, "base64"), { authTagLength: 16 })
-    decipher.setAAD(Buffer.from(boundTo))
+    decipher.setAAD(associatedData(sealed, bound))
     decipher.setAuthTag(Buffer.from(sealed.tag, "base64"))
     return Either.right(
       Buffer.concat([decipher.update(Buffer.from(sealed.data, "base64")), decipher.final()]).toString("utf8"),

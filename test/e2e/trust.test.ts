@@ -93,7 +93,10 @@ describe("rotate-key never loses a credential", () => {
       await seed(home, sandbox.url)
       const codes = await Promise.all([exited(rotate(home)), exited(rotate(home))])
       // One may be told another rotation is running (exit 4); neither may lose a record.
-      expect(codes.every((code) => code === 0 || code === 4), `round ${round}: ${codes}`).toBe(true)
+      expect(
+        codes.every((code) => code === 0 || code === 4),
+        `round ${round}: ${codes}`,
+      ).toBe(true)
       expect(await readable(home), `round ${round}`).toEqual({ opened: RECORDS, failed: [] })
       expect(readdirSync(join(home, "keys")).some((name) => name.endsWith(".key"))).toBe(true)
     }
@@ -106,7 +109,9 @@ describe("the first use of a fresh home", () => {
       const home = join(mkdtempSync(join(tmpdir(), "keyway-fresh-")), "home")
       const env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
       const runs = await Promise.all(
-        Array.from({ length: 20 }, () => keyway(["connect", "activtrak", "--sandbox"], { env, stdin: '{"apiKey":"sandbox-valid"}' })),
+        Array.from({ length: 20 }, () =>
+          keyway(["connect", "activtrak", "--sandbox"], { env, stdin: '{"apiKey":"sandbox-valid"}' }),
+        ),
       )
       const failures = runs.filter((r) => r.code !== 0).map((r) => r.stderr)
       expect(failures, `round ${round}`).toEqual([])
@@ -140,7 +145,8 @@ describe("standard input has a limit", () => {
     const chunk = Buffer.alloc(1024 * 1024, "a")
     child.stdin.on("error", () => {})
     for (let i = 0; i < 200 && !child.stdin.destroyed; i++) {
-      if (!child.stdin.write(chunk)) await new Promise((resolve) => child.stdin.once("drain", resolve).once("close", resolve))
+      if (!child.stdin.write(chunk))
+        await new Promise((resolve) => child.stdin.once("drain", resolve).once("close", resolve))
     }
     child.stdin.end()
     const code = await exited(child)
