@@ -80,6 +80,7 @@ for (const mode of MODES) {
     await sleep((BURST / RATE) * 1000 + 100)
     const discard: Sink = {
       describe: "discard",
+      partial: undefined,
       write: async () => {},
       position: () => undefined,
       commit: async () => {},

@@ -13,9 +13,10 @@ import type * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import { openCredentials, resealAll } from "../runner/vault/connections.ts"
+import { openCredentials } from "../runner/vault/connections.ts"
 import { StoreUnavailable } from "../runner/vault/errors.ts"
-import { addKeyFile, loadKeyring, seal, unseal } from "../runner/vault/sealing.ts"
+import { rotateMasterKey } from "../runner/vault/rotation.ts"
+import { loadKeyring, seal, unseal } from "../runner/vault/sealing.ts"
 import {
   type ConnectionRecord,
   type ConnectionStore,
@@ -323,12 +324,12 @@ describe("save & test with the store: nothing is lost", () => {
     const { connection } = await first.connect({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
     const firstKey = loadKeyring(dir, {}).current.id
     await first.close()
-    addKeyFile(dir)
+    const rotation = await Effect.runPromise(rotateMasterKey(config, {}))
     const rotated = createKeyway({ sandboxUrl: sandbox.url, store: config, env: {} })
     try {
       const rotatedKey = loadKeyring(dir, {}).current.id
       expect(rotatedKey).not.toBe(firstKey)
-      expect(await rotated.run(resealAll)).toBe(1)
+      expect(rotation).toMatchObject({ keyId: rotatedKey, resealed: 1, workspaces: 1, retired: [firstKey] })
       const record = (await rotated.run(
         Effect.flatMap(Store, (store) => store.get(connection?.id as string)),
       )) as ConnectionRecord

@@ -11,7 +11,7 @@ import type { ConnectorDefinition } from "../core/definition.ts"
 import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { Sandbox as SandboxService } from "../runner/sandbox/service.ts"
-import { fileSink, partialPath, type Sink } from "../runner/sync/sinks.ts"
+import { fileSink, type Sink } from "../runner/sync/sinks.ts"
 import { checkpointKey, runSync, type SyncRequest, type SyncState } from "../runner/sync/sync.ts"
 import { connect } from "../runner/vault/connections.ts"
 import { Store } from "../runner/vault/store.ts"
@@ -38,6 +38,7 @@ const collecting = () => {
   const records: unknown[] = []
   const sink: Sink = {
     describe: "memory",
+    partial: undefined,
     write: async (_stream, page) => {
       records.push(...page)
     },
@@ -180,7 +181,8 @@ describe("resuming", () => {
       records: 3000,
       position: { kind: "offset", offset: 3000 },
     })
-    expect(readFileSync(partialPath(out), "utf8").split("\n").length - 1).toBe(3000)
+    expect(state?.partial).toMatch(/view\.ndjson\.[0-9a-f]{12}\.partial$/)
+    expect(readFileSync(state?.partial as string, "utf8").split("\n").length - 1).toBe(3000)
 
     const resumed = await keyway.sync({
       connectionId: id,

@@ -7,7 +7,14 @@ import type { InvalidInput } from "../../core/fields.ts"
 import type { UnknownConnector } from "../catalog/catalog.ts"
 import type { SandboxFailed } from "../sandbox/layer.ts"
 import type { SyncFailed } from "../sync/sync.ts"
-import type { ConnectionNotFound, MasterKeyProblem, StoreUnavailable, UnsealFailed } from "../vault/errors.ts"
+import type {
+  ConnectionNotFound,
+  LockHeld,
+  MasterKeyProblem,
+  StoreMisconfigured,
+  StoreUnavailable,
+  UnsealFailed,
+} from "../vault/errors.ts"
 import { EXIT, exitCodeFor } from "./exit-codes.ts"
 import type { UsageError } from "./io.ts"
 
@@ -17,6 +24,8 @@ export type CliFailure =
   | InvalidInput
   | ConnectionNotFound
   | StoreUnavailable
+  | StoreMisconfigured
+  | LockHeld
   | UnsealFailed
   | MasterKeyProblem
   | SyncFailed
@@ -43,6 +52,10 @@ export const reportFailure = (failure: CliFailure): FailureReport => {
       return { code: EXIT.badInput, kind: "not_found", lines: [failure.message] }
     case "StoreUnavailable":
       return { code: EXIT.tryLater, kind: "store_unavailable", lines: [failure.message] }
+    case "LockHeld":
+      return { code: EXIT.tryLater, kind: "busy", lines: [failure.message] }
+    case "StoreMisconfigured":
+      return { code: EXIT.badInput, kind: "store_misconfigured", lines: [failure.message] }
     case "UnsealFailed":
     case "MasterKeyProblem":
       return { code: EXIT.badInput, kind: "master_key", lines: [failure.message] }

@@ -39,11 +39,18 @@ export {
   findConnection,
   openCredentials,
   type RetestResult,
-  resealAll,
   retest,
   view,
 } from "../vault/connections.ts"
-export { ConnectionNotFound, MasterKeyProblem, StoreUnavailable, UnsealFailed } from "../vault/errors.ts"
+export {
+  ConnectionNotFound,
+  MasterKeyProblem,
+  type StoreError,
+  StoreMisconfigured,
+  StoreUnavailable,
+  UnsealFailed,
+} from "../vault/errors.ts"
+export { type Rotation, rotateMasterKey } from "../vault/rotation.ts"
 export { Keyring, keyringLayer, type MasterKeys } from "../vault/sealing.ts"
 export {
   type ConnectionRecord,

@@ -155,4 +155,11 @@ export type { Attempt } from "../http/engine.ts"
 export { fileSink, type Sink, writableSink } from "../sync/sinks.ts"
 export { SyncFailed, type SyncProgress, type SyncRequest, type SyncSummary } from "../sync/sync.ts"
 export type { ConnectInput, ConnectionView, ConnectResult, RetestResult } from "../vault/connections.ts"
-export { ConnectionNotFound, MasterKeyProblem, StoreUnavailable, UnsealFailed } from "../vault/errors.ts"
+export {
+  ConnectionNotFound,
+  MasterKeyProblem,
+  type StoreError,
+  StoreMisconfigured,
+  StoreUnavailable,
+  UnsealFailed,
+} from "../vault/errors.ts"

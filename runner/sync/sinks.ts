@@ -3,10 +3,14 @@
  * the OS, which is the backpressure the sync waits on. The default output is NDJSON: one line per
  * record, `{"stream": "...", "record": {...}}`.
  *
- * A file is written under a temporary name (`<out>.partial`) and renamed on completion, so a crash
- * never leaves a half-file that looks complete. On resume the partial file is cut back to its size
- * at the last checkpoint, so no record is written twice.
+ * A file is written under a temporary name (`<out>.<random>.partial`) and renamed on completion, so
+ * a crash never leaves a half-file that looks complete. That name is unpredictable, and the file is
+ * created exclusively and never through a link, so nothing planted beforehand can redirect the
+ * write. The checkpoint records it: on resume the same file is cut back to its size at the last
+ * checkpoint, so no record is written twice.
  */
+import { randomBytes } from "node:crypto"
+import { constants } from "node:fs"
 import { type FileHandle, open, rename, stat } from "node:fs/promises"
 import type { Writable } from "node:stream"
 
@@ -14,6 +18,8 @@ export interface Sink {
   readonly write: (stream: string, records: ReadonlyArray<unknown>) => Promise<void>
   /** Bytes written so far, for a file: saved with each checkpoint. */
   readonly position: () => number | undefined
+  /** The file written until the sync completes, for a file: saved with the checkpoint, for a resume. */
+  readonly partial: string | undefined
   /** The sync finished: make the output final. */
   readonly commit: () => Promise<void>
   /** The sync stopped: keep what was written for a resume. */
@@ -28,29 +34,42 @@ const ndjson = (stream: string, records: ReadonlyArray<unknown>): string => {
   return text
 }
 
-export const partialPath = (path: string): string => `${path}.partial`
+/** Where a resume picks up: the partial file of the interrupted sync, and its size at the last checkpoint. */
+export interface ResumeAt {
+  readonly at: number
+  readonly partial: string | undefined
+}
 
-/** NDJSON to a file; `resumeAt` continues a partial file from that byte. */
-export const fileSink = async (path: string, resumeAt?: number): Promise<Sink> => {
+const CREATE_NEW = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW
+const REOPEN = constants.O_RDWR | constants.O_NOFOLLOW
+
+/** NDJSON to a file; with `resume`, continues the interrupted sync's partial file from its checkpoint. */
+export const fileSink = async (path: string, resume?: ResumeAt): Promise<Sink> => {
   const device = await stat(path).then(
     (s) => s.isCharacterDevice(),
     () => false,
   )
   // A device such as /dev/null is written directly: it cannot be renamed into, nor be half-written.
-  const target = device ? path : partialPath(path)
+  let target = path
   let handle: FileHandle
   let written = 0
-  if (!device && resumeAt !== undefined) {
-    handle = await open(target, "r+").catch(() => {
+  if (device) handle = await open(path, "w")
+  else if (resume) {
+    if (!resume.partial) throw new Error("cannot resume: the checkpoint does not name a partial output; sync again")
+    target = resume.partial
+    handle = await open(target, REOPEN).catch(() => {
       throw new Error(`cannot resume: the partial output ${target} is missing`)
     })
-    await handle.truncate(resumeAt)
-    written = resumeAt
+    if (!(await handle.stat()).isFile()) throw new Error(`cannot resume: ${target} is not a regular file`)
+    await handle.truncate(resume.at)
+    written = resume.at
   } else {
-    handle = await open(target, "w", 0o600)
+    target = `${path}.${randomBytes(6).toString("hex")}.partial`
+    handle = await open(target, CREATE_NEW, 0o600)
   }
   return {
     describe: path,
+    partial: device ? undefined : target,
     write: async (stream, records) => {
       if (records.length === 0) return
       const buffer = Buffer.from(ndjson(stream, records))
@@ -60,6 +79,7 @@ export const fileSink = async (path: string, resumeAt?: number): Promise<Sink> =
     position: () => (device ? undefined : written),
     commit: async () => {
       await handle.close()
+      // rename replaces whatever is at `path`, a link included, without following it.
       if (!device) await rename(target, path)
     },
     abort: async () => {
@@ -71,6 +91,7 @@ export const fileSink = async (path: string, resumeAt?: number): Promise<Sink> =
 /** NDJSON to a stream such as stdout, waiting for it to drain. */
 export const writableSink = (out: Writable, describe = "stdout"): Sink => ({
   describe,
+  partial: undefined,
   write: (stream, records) =>
     new Promise((resolve, reject) => {
       if (records.length === 0) return resolve()

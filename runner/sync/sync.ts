@@ -38,10 +38,10 @@ import { HttpEngine, pacingKey } from "../http/engine.ts"
 import { buildRequest } from "../http/request.ts"
 import { Sandbox } from "../sandbox/service.ts"
 import { findConnection, openCredentials } from "../vault/connections.ts"
-import type { ConnectionNotFound, StoreUnavailable, UnsealFailed } from "../vault/errors.ts"
+import type { ConnectionNotFound, StoreError, UnsealFailed } from "../vault/errors.ts"
 import type { Keyring } from "../vault/sealing.ts"
 import { Store } from "../vault/store.ts"
-import type { Sink } from "./sinks.ts"
+import type { ResumeAt, Sink } from "./sinks.ts"
 
 export interface SyncState {
   readonly v: 1
@@ -58,6 +58,8 @@ export interface SyncState {
   readonly pages: number
   /** A file sink's size at this checkpoint: a resume cuts the partial file back to it. */
   readonly outputBytes: number | undefined
+  /** A file sink's partial file, which a resume continues. */
+  readonly partial?: string | undefined
   readonly out: string | undefined
   /** Where the next sync picks up: a cursor, a feed start, or the largest incremental value. */
   readonly resumePoint: string | number | undefined
@@ -98,10 +100,10 @@ export interface SyncRequest {
   readonly to?: string
   readonly resume?: boolean
   /**
-   * Opens the sink once the runner knows where to start: on resume, `resumeAt` is the output's size
-   * at the last checkpoint, so a partial file is continued from there.
+   * Opens the sink once the runner knows where to start: on resume, the partial file and its size at
+   * the last checkpoint, so it is continued from there.
    */
-  readonly openSink: (resumeAt: number | undefined) => Promise<Sink>
+  readonly openSink: (resume: ResumeAt | undefined) => Promise<Sink>
   readonly onProgress?: (progress: SyncProgress) => void
 }
 
@@ -178,7 +180,7 @@ export const runSync = (
   request: SyncRequest,
 ): Effect.Effect<
   SyncSummary,
-  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreUnavailable,
+  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreError,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
@@ -257,7 +259,7 @@ export const runSync = (
         ? previous.resumePoint
         : undefined
     const sink = yield* Effect.tryPromise({
-      try: () => request.openSink(resuming ? (previous.outputBytes ?? undefined) : undefined),
+      try: () => request.openSink(resuming ? { at: previous.outputBytes ?? 0, partial: previous.partial } : undefined),
       catch: (error) => invalid("out", error instanceof Error ? error.message : String(error)),
     })
 
@@ -275,6 +277,7 @@ export const runSync = (
           records: 0,
           pages: 0,
           outputBytes: 0,
+          partial: sink.partial,
           out: sink.describe,
           resumePoint: carriedOver,
           updatedAt: now.toISOString(),

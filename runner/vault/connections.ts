@@ -16,7 +16,7 @@ import { conceal, reveal, type Secret } from "../../core/redact.ts"
 import { Catalog } from "../catalog/catalog.ts"
 import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 import type { HttpEngine } from "../http/engine.ts"
-import { ConnectionNotFound, type StoreUnavailable, UnsealFailed } from "./errors.ts"
+import { ConnectionNotFound, type StoreError, UnsealFailed } from "./errors.ts"
 import { Keyring, seal, unseal } from "./sealing.ts"
 import { type ConnectionRecord, Store } from "./store.ts"
 
@@ -69,7 +69,7 @@ export const connect = (
   definition: ConnectorDefinition,
   input: ConnectInput,
   options: CheckOptions = {},
-): Effect.Effect<ConnectResult, InvalidInput | StoreUnavailable, HttpEngine | Store | Keyring> =>
+): Effect.Effect<ConnectResult, InvalidInput | StoreError, HttpEngine | Store | Keyring> =>
   Effect.gen(function* () {
     const result = yield* testCredentials(definition, input, options)
     if (result.verdict.outcome !== "connected" && !input.saveOnFailure) {
@@ -113,7 +113,7 @@ export const connect = (
  */
 export const findConnection = (
   id: string,
-): Effect.Effect<ConnectionRecord, StoreUnavailable | ConnectionNotFound | UnsealFailed, Store> =>
+): Effect.Effect<ConnectionRecord, StoreError | ConnectionNotFound | UnsealFailed, Store> =>
   Effect.flatMap(Store, (store) =>
     Effect.flatMap(store.get(id), (record): Effect.Effect<ConnectionRecord, ConnectionNotFound | UnsealFailed> => {
       if (!record) return Effect.fail(new ConnectionNotFound({ id }))
@@ -152,7 +152,7 @@ export const retest = (
   options: CheckOptions = {},
 ): Effect.Effect<
   RetestResult,
-  ConnectionNotFound | UnsealFailed | InvalidInput | StoreUnavailable,
+  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
@@ -192,20 +192,3 @@ export const retest = (
     yield* (yield* Store).put(updated)
     return { result, replaced: newCredentials !== undefined, connection: view(updated) }
   })
-
-/** Re-seals every record under the keyring's current key; returns how many were re-sealed. */
-export const resealAll: Effect.Effect<number, StoreUnavailable | UnsealFailed, Store | Keyring> = Effect.gen(
-  function* () {
-    const store = yield* Store
-    const keyring = yield* Keyring
-    let count = 0
-    for (const record of yield* store.list()) {
-      if (record.credentials.kid === keyring.current.id) continue
-      const opened = unseal(keyring, record.credentials, sealedFor(record))
-      if (Either.isLeft(opened)) return yield* Effect.fail(opened.left)
-      yield* store.put({ ...record, credentials: seal(keyring, opened.right, sealedFor(record)) })
-      count++
-    }
-    return count
-  },
-)

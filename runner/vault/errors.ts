@@ -13,6 +13,23 @@ export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
   }
 }
 
+/** The store cannot be used as configured: the user must change something (exit 2), not wait. */
+export class StoreMisconfigured extends Data.TaggedError("StoreMisconfigured")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}
+
+/** Another process holds a lock this one needs: try again when it has finished (exit 4). */
+export class LockHeld extends Data.TaggedError("LockHeld")<{ readonly name: string; readonly holder: string }> {
+  override get message(): string {
+    return `another ${this.name} is running (${this.holder}); try again when it has finished`
+  }
+}
+
+/** Whatever a store operation can fail with. */
+export type StoreError = StoreUnavailable | StoreMisconfigured
+
 export class MasterKeyProblem extends Data.TaggedError("MasterKeyProblem")<{ readonly detail: string }> {
   override get message(): string {
     return this.detail

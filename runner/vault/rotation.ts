@@ -1,38 +1,94 @@
 /**
- * Rotating the master key: a new current key, every record re-sealed under it, and the old key files
- * retired only once that succeeded. With keys from the environment, the operator has already set the
- * new one (and listed the old in KEYWAY_PREVIOUS_MASTER_KEYS); this only re-seals.
+ * Rotating the master key, so that nothing is lost however it ends:
+ * 1. under the store-wide lock, so two rotations never run at once;
+ * 2. a new current key file, written whole, then named current (with keys from the environment, the
+ *    operator has already set the new key and listed the old ones in KEYWAY_PREVIOUS_MASTER_KEYS);
+ * 3. every record of every workspace re-sealed under it, one atomic write per record;
+ * 4. only then, the old key files that no record anywhere still uses are removed. The current key
+ *    never is.
+ *
+ * Killed at any point, every record still opens: with the new key, or with a key still on file. A
+ * second run finishes the job.
  */
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import { resealAll } from "./connections.ts"
-import { MasterKeyProblem, type StoreUnavailable, type UnsealFailed } from "./errors.ts"
-import { addKeyFile, Keyring, keyringLayer, loadKeyring, retireKeys } from "./sealing.ts"
-import { type StoreConfig, storeLayer } from "./store.ts"
+import * as Either from "effect/Either"
+import { type LockHeld, MasterKeyProblem, type StoreError } from "./errors.ts"
+import { addKeyFile, Keyring, keyringLayer, loadKeyring, retireKeys, seal, unseal } from "./sealing.ts"
+import { openStore, Store, type StoreConfig, storeLayer } from "./store.ts"
+
+export interface Rotation {
+  readonly keyId: string
+  readonly resealed: number
+  readonly workspaces: number
+  /** Records that would not open (altered or moved): left as they are, and their keys kept. */
+  readonly unopened: ReadonlyArray<string>
+  /** Key files removed because no record uses them any more. */
+  readonly retired: ReadonlyArray<string>
+}
+
+const keyFiles = <A>(run: () => A) =>
+  Effect.try({
+    try: run,
+    catch: (error) =>
+      error instanceof MasterKeyProblem
+        ? error
+        : new MasterKeyProblem({ detail: error instanceof Error ? error.message : String(error) }),
+  })
+
+/** Re-seals one workspace's records under the current key; returns what it did and the keys still used. */
+const resealWorkspace = (config: StoreConfig, workspace: string) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const store = yield* openStore({ ...config, workspace })
+      const keyring = yield* Keyring
+      let resealed = 0
+      const unopened: string[] = []
+      const inUse = new Set<string>()
+      for (const record of yield* store.list()) {
+        const sealed = record.credentials
+        if (sealed.kid === keyring.current.id && sealed.v === 2) continue
+        // Bound to where the record is read from: one copied in from elsewhere does not open.
+        const opened = unseal(keyring, sealed, { ...record, workspace })
+        if (Either.isLeft(opened)) {
+          unopened.push(`${workspace}/${record.id}`)
+          inUse.add(sealed.kid)
+          continue
+        }
+        yield* store.put({ ...record, credentials: seal(keyring, opened.right, { ...record, workspace }) })
+        resealed++
+      }
+      return { resealed, unopened, inUse }
+    }),
+  )
 
 export const rotateMasterKey = (
   config: StoreConfig,
   env: NodeJS.ProcessEnv,
-): Effect.Effect<{ keyId: string; resealed: number }, MasterKeyProblem | StoreUnavailable | UnsealFailed> =>
+): Effect.Effect<Rotation, MasterKeyProblem | StoreError | LockHeld> =>
   Effect.gen(function* () {
-    const keyFile = (run: () => void) =>
-      Effect.try({
-        try: run,
-        catch: (error) =>
-          error instanceof MasterKeyProblem
-            ? error
-            : new MasterKeyProblem({ detail: error instanceof Error ? error.message : String(error) }),
-      })
-    let fromFiles = false
-    yield* keyFile(() => {
-      fromFiles = loadKeyring(config.home, env).source === "files"
-      if (fromFiles) addKeyFile(config.home)
-    })
-    return yield* Effect.gen(function* () {
-      const keyring = yield* Keyring
-      const resealed = yield* resealAll
-      // Old key files go only once every record is re-sealed; a failure above keeps them.
-      if (fromFiles) yield* keyFile(() => retireKeys(config.home, keyring.current.id))
-      return { keyId: keyring.current.id, resealed }
-    }).pipe(Effect.provide(Layer.merge(storeLayer(config), keyringLayer(config.home, env))))
-  })
+    const store = yield* Store
+    return yield* store.withLock(
+      "rotate-key",
+      Effect.gen(function* () {
+        const fromFiles = (yield* keyFiles(() => loadKeyring(config.home, env))).source === "files"
+        if (fromFiles) yield* keyFiles(() => addKeyFile(config.home))
+        const workspaces = [...new Set([config.workspace, ...(yield* store.workspaces())])].sort()
+        const rotation = yield* Effect.gen(function* () {
+          const keyring = yield* Keyring
+          let resealed = 0
+          const unopened: string[] = []
+          const inUse = new Set([keyring.current.id])
+          for (const workspace of workspaces) {
+            const done = yield* resealWorkspace(config, workspace)
+            resealed += done.resealed
+            unopened.push(...done.unopened)
+            for (const id of done.inUse) inUse.add(id)
+          }
+          // Every record that opened is now under the current key: the others' keys stay on file.
+          const retired = fromFiles ? yield* keyFiles(() => retireKeys(config.home, inUse)) : []
+          return { keyId: keyring.current.id, resealed, workspaces: workspaces.length, unopened, retired }
+        }).pipe(Effect.provide(keyringLayer(config.home, env)))
+        return rotation
+      }),
+    )
+  }).pipe(Effect.provide(storeLayer(config)))

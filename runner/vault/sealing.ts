@@ -8,7 +8,21 @@
  * created with mode 0600 on first use.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto"
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { join } from "node:path"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -49,19 +63,71 @@ const parseKey = (text: string, variable: string): Buffer => {
 }
 
 const keysDir = (home: string) => join(home, "keys")
+const KEY_FILE = /^[0-9a-f]{12}\.key$/
 
 export const ensureHome = (home: string): void => {
   mkdirSync(home, { recursive: true, mode: 0o700 })
   chmodSync(home, 0o700)
 }
 
-const writeKeyFile = (home: string, key: Buffer): string => {
-  const dir = keysDir(home)
+/** Keyway never follows a link out of its home: a planted link could swap in someone else's key. */
+const refuseLink = (path: string, what: string): void => {
+  let link = false
+  try {
+    link = lstatSync(path).isSymbolicLink()
+  } catch {
+    return
+  }
+  if (link) {
+    throw new MasterKeyProblem({
+      detail: `${what} is a symbolic link; Keyway does not follow links out of KEYWAY_HOME. Remove it (${path})`,
+    })
+  }
+}
+
+/** Reads a file in the keys folder, refusing to follow a link. */
+const readKeysFile = (path: string, what: string): string => {
+  refuseLink(path, what)
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    return readFileSync(fd, "utf8")
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Writes `text` to a fresh temporary file beside `path`: whole or not at all. */
+const writeTemporary = (path: string, text: string): string => {
+  const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`
+  writeFileSync(temporary, text, { mode: 0o600, flag: "wx" })
+  return temporary
+}
+
+/** A new key file, written under a temporary name and renamed: no reader ever sees half a key. */
+const writeKeyFile = (dir: string, key: Buffer): string => {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
+  refuseLink(dir, "keys")
   const id = keyId(key)
-  writeFileSync(join(dir, `${id}.key`), key.toString("base64"), { mode: 0o600 })
-  writeFileSync(join(dir, "current"), id, { mode: 0o600 })
+  renameSync(writeTemporary(join(dir, `${id}.key`), key.toString("base64")), join(dir, `${id}.key`))
   return id
+}
+
+/**
+ * The first key of a fresh home. Several processes may start at once: each writes its own key file,
+ * then tries to link `current` to it; `link` fails if `current` exists, so exactly one wins, and the
+ * others remove their key and use the winner's.
+ */
+const createFirstKey = (dir: string): void => {
+  const id = writeKeyFile(dir, randomBytes(32))
+  const pointer = writeTemporary(join(dir, "current"), id)
+  try {
+    linkSync(pointer, join(dir, "current"))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+    rmSync(join(dir, `${id}.key`), { force: true })
+  } finally {
+    rmSync(pointer, { force: true })
+  }
 }
 
 /** The keyring for this process; creates a key file on first use when no key is configured. */
@@ -77,12 +143,14 @@ export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env):
   }
   ensureHome(home)
   const dir = keysDir(home)
-  if (!existsSync(join(dir, "current"))) writeKeyFile(home, randomBytes(32))
+  refuseLink(dir, "keys")
+  refuseLink(join(dir, "current"), "keys/current")
+  if (!existsSync(join(dir, "current"))) createFirstKey(dir)
   const byId = new Map<string, Buffer>()
-  for (const file of readdirSync(dir).filter((name) => name.endsWith(".key"))) {
-    byId.set(file.slice(0, -4), parseKey(readFileSync(join(dir, file), "utf8"), `key file ${file}`))
+  for (const file of readdirSync(dir).filter((name) => KEY_FILE.test(name))) {
+    byId.set(file.slice(0, -4), parseKey(readKeysFile(join(dir, file), `keys/${file}`), `key file ${file}`))
   }
-  const currentId = readFileSync(join(dir, "current"), "utf8").trim()
+  const currentId = readKeysFile(join(dir, "current"), "keys/current").trim()
   const key = byId.get(currentId)
   if (!key) throw new MasterKeyProblem({ detail: `the current master key ${currentId} is missing from ${dir}` })
   return { current: { id: currentId, key }, byId, source: "files" }
@@ -106,13 +174,28 @@ export const keyringLayer = (
     }),
   )
 
-/** A new current key file; the old ones stay until `retireKeys` once every record is re-sealed. */
-export const addKeyFile = (home: string): string => writeKeyFile(home, randomBytes(32))
+/**
+ * A new current key: its file first, then `current` replaced by a rename, so at every moment
+ * `current` names a key file that exists. The old keys stay until nothing uses them.
+ */
+export const addKeyFile = (home: string): string => {
+  const dir = keysDir(home)
+  const id = writeKeyFile(dir, randomBytes(32))
+  refuseLink(join(dir, "current"), "keys/current")
+  renameSync(writeTemporary(join(dir, "current"), id), join(dir, "current"))
+  return id
+}
 
-export const retireKeys = (home: string, keep: string): void => {
-  for (const file of readdirSync(keysDir(home)).filter((name) => name.endsWith(".key") && name !== `${keep}.key`)) {
-    rmSync(join(keysDir(home), file))
-  }
+/** Removes every key file but those in `keep`; the current key is always kept. */
+export const retireKeys = (home: string, keep: ReadonlySet<string>): ReadonlyArray<string> => {
+  const dir = keysDir(home)
+  const current = readKeysFile(join(dir, "current"), "keys/current").trim()
+  const retired = readdirSync(dir)
+    .filter((name) => KEY_FILE.test(name))
+    .map((name) => name.slice(0, -4))
+    .filter((id) => id !== current && !keep.has(id))
+  for (const id of retired) rmSync(join(dir, `${id}.key`))
+  return retired
 }
 
 /**

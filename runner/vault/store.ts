@@ -6,8 +6,10 @@
  * A record is written with one `set`: a single SQL upsert or a single Redis SET, so a write is
  * atomic per record. Credentials in a record are sealed (`sealing.ts`) before they reach keyv.
  */
-import { chmodSync, existsSync, writeFileSync } from "node:fs"
-import { homedir } from "node:os"
+
+import { randomBytes } from "node:crypto"
+import { chmodSync, closeSync, constants, lstatSync, openSync } from "node:fs"
+import { homedir, hostname } from "node:os"
 import { join } from "node:path"
 import type { RedisClientOptions } from "@keyv/redis"
 import * as Context from "effect/Context"
@@ -16,7 +18,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
 import type { Verdict } from "../../core/outcomes.ts"
-import { StoreUnavailable } from "./errors.ts"
+import { LockHeld, type StoreError, StoreMisconfigured, StoreUnavailable } from "./errors.ts"
 import { ensureHome, type Sealed } from "./sealing.ts"
 
 export interface ConnectionRecord {
@@ -39,12 +41,23 @@ export interface ConnectionStore {
   readonly backend: "sqlite" | "redis"
   readonly workspace: string
   /** Sync checkpoints live beside the records, under keys that start with `sync:`. */
-  readonly getState: <S>(key: string) => Effect.Effect<S | undefined, StoreUnavailable>
-  readonly putState: <S>(key: string, state: S) => Effect.Effect<void, StoreUnavailable>
-  readonly get: (id: string) => Effect.Effect<ConnectionRecord | undefined, StoreUnavailable>
-  readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreUnavailable>
-  readonly remove: (id: string) => Effect.Effect<boolean, StoreUnavailable>
-  readonly list: () => Effect.Effect<ReadonlyArray<ConnectionRecord>, StoreUnavailable>
+  readonly getState: <S>(key: string) => Effect.Effect<S | undefined, StoreError>
+  readonly putState: <S>(key: string, state: S) => Effect.Effect<void, StoreError>
+  readonly get: (id: string) => Effect.Effect<ConnectionRecord | undefined, StoreError>
+  readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreError>
+  readonly remove: (id: string) => Effect.Effect<boolean, StoreError>
+  readonly list: () => Effect.Effect<ReadonlyArray<ConnectionRecord>, StoreError>
+  /** Every workspace with anything in this store (the same SQLite file, or the same Redis). */
+  readonly workspaces: () => Effect.Effect<ReadonlyArray<string>, StoreError>
+  /**
+   * Runs `effect` holding the store-wide lock `name`, which no other process holds at the same time;
+   * fails at once with `LockHeld` when another does. A lock whose holder died (kill -9) is taken over:
+   * on SQLite at once, when the holder's process is gone; on Redis when its lease runs out.
+   */
+  readonly withLock: <A, E, R>(
+    name: string,
+    effect: Effect.Effect<A, E, R>,
+  ) => Effect.Effect<A, E | StoreError | LockHeld, R>
 }
 
 /** The connection store of one workspace, as a service. */
@@ -82,7 +95,7 @@ const isConnectionRecord = (value: unknown): value is ConnectionRecord =>
  */
 export const openStore = (config: StoreConfig): Effect.Effect<ConnectionStore, never, Scope.Scope> =>
   Effect.gen(function* () {
-    let opening: Promise<{ keyv: Keyv; backend: "sqlite" | "redis" }> | undefined
+    let opening: Promise<Opened> | undefined
     const open = () => {
       opening ??= connectKeyv(config).catch((error: unknown) => {
         opening = undefined
@@ -104,14 +117,150 @@ export const storeLayer = (config: StoreConfig): Layer.Layer<Store> => Layer.sco
 const isRedisUrl = (url: string | undefined): boolean =>
   url?.startsWith("redis://") === true || url?.startsWith("rediss://") === true
 
-const connectKeyv = async (config: StoreConfig): Promise<{ keyv: Keyv; backend: "sqlite" | "redis" }> => {
+/** Keyway never follows a link out of its home: a planted link could point the store anywhere. */
+export const refuseLink = (path: string, what: string): void => {
+  let link = false
+  try {
+    link = lstatSync(path).isSymbolicLink()
+  } catch {
+    return // absent: nothing to follow
+  }
+  if (link) {
+    throw new StoreMisconfigured({
+      detail: `${what} is a symbolic link; Keyway does not follow links out of KEYWAY_HOME. Remove it (${path})`,
+    })
+  }
+}
+
+/**
+ * The SQLite file, created owner-only if it is not there. O_EXCL makes creating it safe when several
+ * processes start at once: exactly one creates it, and no one truncates a database another just made.
+ */
+const ensureSqliteFile = (file: string): void => {
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) refuseLink(path, path.replace(/^.*\//, ""))
+  try {
+    closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600))
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error
+  }
+  chmodSync(file, 0o600)
+}
+
+/** What a store needs beneath keyv: its workspaces, and an atomic lock. */
+interface Raw {
+  readonly workspaces: () => Promise<ReadonlyArray<string>>
+  /** Takes the lock for `owner`, or answers who holds it. */
+  readonly acquire: (
+    name: string,
+    owner: string,
+  ) => Promise<{ readonly held: true } | { readonly held: false; readonly holder: string }>
+  readonly release: (name: string, owner: string) => Promise<void>
+}
+
+interface Opened {
+  readonly keyv: Keyv
+  readonly backend: "sqlite" | "redis"
+  readonly raw: Raw
+}
+
+const workspaceOf = (namespace: string): string => namespace.replace(/^keyway-/, "")
+
+/** The process still runs (on this machine): its lock is not stale. */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+type Query = (sql: string, ...parameters: unknown[]) => Promise<ReadonlyArray<Record<string, unknown>>>
+
+const sqliteRaw = (query: Query): Raw => {
+  const table = query(
+    "CREATE TABLE IF NOT EXISTS keyway_locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, at INTEGER NOT NULL)",
+  )
+  const holderOf = async (name: string) =>
+    (await query("SELECT owner, pid, host FROM keyway_locks WHERE name = ?", name))[0] as
+      | { owner: string; pid: number; host: string }
+      | undefined
+  return {
+    workspaces: async () =>
+      (
+        await query(
+          "SELECT DISTINCT substr(key, 1, instr(key, ':') - 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'",
+        )
+      ).map((row) => workspaceOf(String(row.namespace))),
+    acquire: async (name, owner) => {
+      await table
+      await query(
+        "INSERT OR IGNORE INTO keyway_locks(name, owner, pid, host, at) VALUES (?, ?, ?, ?, ?)",
+        name,
+        owner,
+        process.pid,
+        hostname(),
+        Date.now(),
+      )
+      const holder = await holderOf(name)
+      if (holder?.owner === owner) return { held: true }
+      if (holder && holder.host === hostname() && !alive(holder.pid)) {
+        // Its holder was killed: take it over, but only if no one else took it first (compare and swap).
+        await query(
+          "UPDATE keyway_locks SET owner = ?, pid = ?, at = ? WHERE name = ? AND owner = ?",
+          owner,
+          process.pid,
+          Date.now(),
+          name,
+          holder.owner,
+        )
+        if ((await holderOf(name))?.owner === owner) return { held: true }
+      }
+      const now = await holderOf(name)
+      return { held: false, holder: now ? `process ${now.pid} on ${now.host}` : "another process" }
+    },
+    release: async (name, owner) => {
+      await query("DELETE FROM keyway_locks WHERE name = ? AND owner = ?", name, owner)
+    },
+  }
+}
+
+/** A Redis lock lives as long as its lease, so a killed holder's lock ends by itself. */
+const REDIS_LEASE_MS = 60_000
+
+const redisRaw = (client: {
+  set: (key: string, value: string, options: { NX: true; PX: number }) => Promise<unknown>
+  eval: (script: string, options: { keys: string[]; arguments: string[] }) => Promise<unknown>
+  scanIterator: (options: { MATCH: string; COUNT: number }) => AsyncIterable<string | string[]>
+}): Raw => ({
+  workspaces: async () => {
+    const found = new Set<string>()
+    for await (const batch of client.scanIterator({ MATCH: "keyway-*::*", COUNT: 1000 })) {
+      for (const key of Array.isArray(batch) ? batch : [batch]) found.add(workspaceOf(key.slice(0, key.indexOf("::"))))
+    }
+    return [...found]
+  },
+  acquire: async (name, owner) =>
+    (await client.set(`keyway-locks::${name}`, owner, { NX: true, PX: REDIS_LEASE_MS })) === "OK"
+      ? { held: true }
+      : { held: false, holder: "another process (its lease ends within a minute)" },
+  release: async (name, owner) => {
+    await client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", {
+      keys: [`keyway-locks::${name}`],
+      arguments: [owner],
+    })
+  },
+})
+
+const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.workspace)) {
-    throw new StoreUnavailable({ backend: "sqlite", detail: "a workspace name is 1 to 64 letters, digits, - or _" })
+    throw new StoreMisconfigured({ detail: "a workspace name is 1 to 64 letters, digits, - or _" })
   }
   // No colon in the namespace: keyv strips a key's prefix up to the first colon when listing.
   const namespace = `keyway-${config.workspace}`
   let keyv: Keyv
   let backend: "sqlite" | "redis"
+  let raw: Raw
   if (config.url !== undefined && isRedisUrl(config.url)) {
     backend = "redis"
     const timeout = config.connectTimeoutMs ?? 2000
@@ -128,43 +277,42 @@ const connectKeyv = async (config: StoreConfig): Promise<{ keyv: Keyv; backend: 
       connectionTimeout: timeout,
     })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
+    raw = redisRaw((await adapter.getClient()) as unknown as Parameters<typeof redisRaw>[0])
   } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
     backend = "sqlite"
     ensureHome(config.home)
     const file = join(config.home, "keyway.sqlite")
-    // Create the file with owner-only permissions before SQLite opens it.
-    if (!existsSync(file)) writeFileSync(file, "", { mode: 0o600 })
-    chmodSync(file, 0o600)
+    ensureSqliteFile(file)
     const { default: KeyvSqlite } = await import("@keyv/sqlite")
-    const adapter = new KeyvSqlite(`sqlite://${file}`)
+    // Several processes may open one file at once (twenty first uses of a fresh home): wait for a lock.
+    const adapter = new KeyvSqlite({ uri: `sqlite://${file}`, busyTimeout: 10_000 })
     // WAL with synchronous=NORMAL survives a crashed or killed process (what resume relies on) and
     // spares an fsync per write, which a checkpoint after every page would otherwise pay.
     await adapter.query("PRAGMA journal_mode=WAL")
     await adapter.query("PRAGMA synchronous=NORMAL")
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
+    raw = sqliteRaw((sql, ...parameters) => adapter.query(sql, ...parameters))
   } else {
-    throw new StoreUnavailable({
-      backend: "sqlite",
-      detail: "KEYWAY_STORE must be a redis:// URL, or unset for SQLite",
-    })
+    throw new StoreMisconfigured({ detail: "KEYWAY_STORE must be a redis:// URL, or unset for SQLite" })
   }
   keyv.on("error", () => {
     // Errors surface through the rejected calls below (throwOnErrors); the event is not a second channel.
   })
-  return { keyv, backend }
+  return { keyv, backend, raw }
 }
 
-const storeOver = (
-  open: () => Promise<{ keyv: Keyv }>,
-  backend: "sqlite" | "redis",
-  workspace: string,
-): ConnectionStore => {
+/** A failure opening or using the store: the user's to fix, or the store's to come back. */
+const asStoreError = (backend: "sqlite" | "redis", error: unknown): StoreError =>
+  error instanceof StoreUnavailable || error instanceof StoreMisconfigured
+    ? error
+    : new StoreUnavailable({ backend, detail: describe(error) })
+
+const storeOver = (open: () => Promise<Opened>, backend: "sqlite" | "redis", workspace: string): ConnectionStore => {
   const namespace = `keyway-${workspace}`
   const attempt = <A>(run: (keyv: Keyv) => Promise<A>) =>
     Effect.tryPromise({
       try: () => open().then(({ keyv }) => run(keyv)),
-      catch: (error) =>
-        error instanceof StoreUnavailable ? error : new StoreUnavailable({ backend, detail: describe(error) }),
+      catch: (error) => asStoreError(backend, error),
     })
 
   return {
@@ -191,5 +339,30 @@ const storeOver = (
         }
         return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
       }),
+    workspaces: () =>
+      Effect.tryPromise({
+        try: () => open().then(({ raw }) => raw.workspaces()),
+        catch: (error) => asStoreError(backend, error),
+      }),
+    withLock: (name, effect) => {
+      const owner = `${process.pid}-${randomBytes(6).toString("hex")}`
+      const acquire = Effect.flatMap(
+        Effect.tryPromise({
+          try: () => open().then(({ raw }) => raw.acquire(name, owner)),
+          catch: (error) => asStoreError(backend, error),
+        }),
+        (taken) => (taken.held ? Effect.void : Effect.fail(new LockHeld({ name, holder: taken.holder }))),
+      )
+      const release = Effect.promise(() =>
+        open()
+          .then(({ raw }) => raw.release(name, owner))
+          .catch(() => undefined),
+      )
+      return Effect.acquireUseRelease(
+        acquire,
+        () => effect,
+        () => release,
+      )
+    },
   }
 }

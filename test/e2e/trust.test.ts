@@ -27,7 +27,11 @@ const seed = async (home: string, sandboxUrl: string) => {
     try {
       const count = w === 0 ? RECORDS - 2 * Math.floor(RECORDS / 3) : Math.floor(RECORDS / 3)
       for (let i = 0; i < count; i++) {
-        await keyway.connect({ connectorId: "activtrak", credentials: { apiKey: `sandbox-valid-${workspace}-${i}` } })
+        const { saved } = await keyway.connect({
+          connectorId: "activtrak",
+          credentials: { apiKey: `sandbox-records-${w * 1000 + i + 1}` },
+        })
+        if (!saved) throw new Error(`the seed could not save record ${i} of ${workspace}`)
       }
     } finally {
       await keyway.close()

@@ -1,5 +1,6 @@
 /**
- * `keyway rotate-key [--workspace W]`: a new master key, and every record re-sealed under it.
+ * `keyway rotate-key`: a new master key, and every record of every workspace in the store re-sealed
+ * under it; old key files go once no record uses them.
  * With KEYWAY_MASTER_KEY the operator rotates: set the new key, list the old one in
  * KEYWAY_PREVIOUS_MASTER_KEYS, and run this to re-seal every record.
  */
@@ -14,11 +15,17 @@ export const run: CommandRun = (args, io) =>
   Effect.gen(function* () {
     const { values } = yield* parseFlags(args, { workspace: { type: "string" } })
     const config = storeConfigFromEnv(io.env, values.workspace)
-    const { keyId, resealed } = yield* rotateMasterKey(config, io.env)
-    if (io.json) printJson(io, { keyId, resealed, workspace: config.workspace })
-    else
+    const rotation = yield* rotateMasterKey(config, io.env)
+    const { keyId, resealed, workspaces, unopened, retired } = rotation
+    if (io.json) printJson(io, rotation)
+    else {
       io.out(
-        `Master key is now ${keyId}; re-sealed ${resealed} record${resealed === 1 ? "" : "s"} in workspace ${config.workspace}.\n`,
+        `Master key is now ${keyId}; re-sealed ${resealed} record${resealed === 1 ? "" : "s"} in ${workspaces} workspace${workspaces === 1 ? "" : "s"}` +
+          `${retired.length > 0 ? `; retired ${retired.length} old key${retired.length === 1 ? "" : "s"}` : ""}.\n`,
       )
+      for (const record of unopened) {
+        io.err(`keyway: ${record} did not open (altered or moved): left as it is, and its key kept\n`)
+      }
+    }
     return EXIT.ok
   })
