@@ -3,6 +3,7 @@
  * problem is reported at once, by field, and no message ever repeats a value.
  */
 import * as Data from "effect/Data"
+import { RE2JS } from "re2js"
 import type { ConnectorDefinition } from "./definition.ts"
 import { reveal, type Secret } from "./redact.ts"
 
@@ -28,15 +29,34 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/
 export const hasControlCharacter = (value: string): boolean => CONTROL_CHARACTERS.test(value)
 const WHITESPACE = /\s/
 
-/** Format patterns come only from definitions: each is compiled once, on first use. */
-const compiled = new Map<string, RegExp>()
-const patternOf = (source: string): RegExp => {
-  let regExp = compiled.get(source)
-  if (!regExp) {
-    regExp = new RegExp(source)
-    compiled.set(source, regExp)
+/**
+ * Format patterns come from definitions, and a pattern such as `^(a+)+$` would make JavaScript's
+ * backtracking engine take minutes on a 33-character key. They run on RE2 instead (`re2js`), whose
+ * time is linear in the input whatever the pattern; RE2 refuses what it cannot run that way
+ * (lookaround, backreferences), and `keyway validate` says so. Each is compiled once, on first use.
+ */
+const compiled = new Map<string, RE2JS>()
+const patternOf = (source: string): RE2JS => {
+  let pattern = compiled.get(source)
+  if (!pattern) {
+    pattern = RE2JS.compile(source)
+    compiled.set(source, pattern)
   }
-  return regExp
+  return pattern
+}
+
+/** Whether `value` holds a match of a definition's pattern. */
+export const matchesPattern = (source: string, value: string): boolean => patternOf(source).matcher(value).find()
+
+/** Why a definition's pattern cannot be used, or undefined when it can. */
+export const patternProblem = (source: string): string | undefined => {
+  try {
+    patternOf(source)
+    return undefined
+  } catch (error) {
+    const detail = error instanceof Error ? error.message.replace(/^error parsing regexp: /, "") : String(error)
+    return `is not a pattern Keyway can run in linear time (${detail}); lookaround and backreferences are not supported`
+  }
 }
 
 export const checkCredentials = (
@@ -72,7 +92,7 @@ export const checkCredentials = (
     if (format?.maxLength !== undefined && value.length > format.maxLength) {
       problems.push({ field, message: `is too long: at most ${format.maxLength} characters expected` })
     }
-    if (format?.pattern !== undefined && !patternOf(format.pattern).test(value)) {
+    if (format?.pattern !== undefined && !matchesPattern(format.pattern, value)) {
       problems.push({ field, message: `does not have the expected format (${format.pattern})` })
     }
   }
@@ -112,7 +132,7 @@ export const checkSettings = (
     if (setting.type === "url" && !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) {
       problems.push({ field, message: "must be an https:// URL with no query string" })
     }
-    if (setting.pattern && !patternOf(setting.pattern).test(value)) {
+    if (setting.pattern && !matchesPattern(setting.pattern, value)) {
       problems.push({ field, message: `does not have the expected format (${setting.pattern})` })
     }
   }

@@ -4,6 +4,7 @@
  */
 import * as Either from "effect/Either"
 import { hostRefusal, isIpLiteral } from "./addresses.ts"
+import { matchesPattern, patternProblem } from "./fields.ts"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
@@ -214,30 +215,20 @@ const settingsAreConsistent: Rule = (definition) =>
           error("setting-default-invalid", [...at, "default"], `"${setting.default}" is not one of the options`),
         )
       }
-      if (setting.pattern && !new RegExp(setting.pattern).test(setting.default)) {
+      if (setting.pattern && !patternProblem(setting.pattern) && !matchesPattern(setting.pattern, setting.default)) {
         findings.push(error("setting-default-invalid", [...at, "default"], "the default does not match the pattern"))
       }
     }
-    if (setting.pattern) {
-      try {
-        new RegExp(setting.pattern)
-      } catch {
-        findings.push(error("bad-pattern", [...at, "pattern"], "is not a valid regular expression"))
-      }
-    }
+    const problem = setting.pattern === undefined ? undefined : patternProblem(setting.pattern)
+    if (problem) findings.push(error("bad-pattern", [...at, "pattern"], problem))
     return findings
   })
 
 const credentialPatternsCompile: Rule = (definition) =>
   definition.credentials.flatMap((credential, index) => {
     const pattern = credential.format?.pattern
-    if (pattern === undefined) return []
-    try {
-      new RegExp(pattern)
-      return []
-    } catch {
-      return [error("bad-pattern", ["credentials", index, "format", "pattern"], "is not a valid regular expression")]
-    }
+    const problem = pattern === undefined ? undefined : patternProblem(pattern)
+    return problem ? [error("bad-pattern", ["credentials", index, "format", "pattern"], problem)] : []
   })
 
 const queryCredentialsHaveReason: Rule = (definition) => {

@@ -58,7 +58,7 @@ describe("loading a definition", () => {
 
   it("reports an unknown outcome name", () => {
     expect(messages(minimalWith("outcome: plan_not_eligible", "outcome: plan_too_small"))).toEqual([
-      'connectors/acme.yaml:37:31 errors.rules[1].outcome: Expected "connected" | "invalid_credentials" | "expired_credentials" | "insufficient_permissions" | "plan_not_eligible" | "ip_not_allowed" | "rate_limited" | "not_found" | "unreachable" | "timeout" | "server_error" | "unexpected_response", actual "plan_too_small"',
+      'connectors/acme.yaml:37:31 errors.rules[1].outcome: Expected "connected" | "invalid_credentials" | "expired_credentials" | "insufficient_permissions" | "plan_not_eligible" | "ip_not_allowed" | "address_not_allowed" | "rate_limited" | "not_found" | "unreachable" | "timeout" | "server_error" | "unexpected_response", actual "plan_too_small"',
     ])
   })
 
