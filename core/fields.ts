@@ -29,6 +29,18 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/
 export const hasControlCharacter = (value: string): boolean => CONTROL_CHARACTERS.test(value)
 const WHITESPACE = /\s/
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
+
+/** A connection's label is shown on terminals and pages: plain text of a sensible length, nothing that steers a display. */
+export const checkLabel = (label: string): FieldProblem[] => {
+  if (TERMINAL_CONTROLS.test(label)) {
+    return [{ field: "label", message: "contains a control character; a label is plain text on one line" }]
+  }
+  if (label.length > 200) return [{ field: "label", message: "is longer than 200 characters" }]
+  return []
+}
+
 /**
  * Format patterns come from definitions, and a pattern such as `^(a+)+$` would make JavaScript's
  * backtracking engine take minutes on a 33-character key. They run on RE2 instead (`re2js`), whose

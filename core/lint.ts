@@ -4,10 +4,10 @@
  */
 import * as Either from "effect/Either"
 import { hostRefusal, isIpLiteral } from "./addresses.ts"
-import { matchesPattern, patternProblem } from "./fields.ts"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
+import { matchesPattern, patternProblem } from "./fields.ts"
 import { templateReferences } from "./template.ts"
 
 export type Severity = "error" | "warning"

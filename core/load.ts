@@ -45,12 +45,24 @@ export const formatPath = (path: FindingPath): string =>
  * The YAML node at `path`, or the deepest ancestor that exists. With `atKey`, a map entry's key node
  * is returned instead of its value, which is where "unknown key" errors belong.
  */
+/** Each map's entries by key, built once per map: finding thousands of problems stays linear. */
+const entriesByKey = new WeakMap<object, Map<string, { key: unknown; value: unknown }>>()
+const entryOf = (map: { items: ReadonlyArray<{ key: unknown; value: unknown }> }, key: string) => {
+  let entries = entriesByKey.get(map)
+  if (!entries) {
+    entries = new Map()
+    for (const item of map.items) if (isScalar(item.key)) entries.set(String(item.key.value), item)
+    entriesByKey.set(map, entries)
+  }
+  return entries.get(key)
+}
+
 const locateNode = (root: unknown, path: FindingPath, atKey: boolean): Node | undefined => {
   let node = root as Node | undefined
   for (const [index, segment] of path.entries()) {
     const last = index === path.length - 1
     if (isMap(node)) {
-      const pair = node.items.find((item) => isScalar(item.key) && String(item.key.value) === String(segment))
+      const pair = entryOf(node, String(segment))
       if (!pair) return node
       if (last && atKey && isScalar(pair.key)) return pair.key
       node = (pair.value ?? pair.key) as Node
@@ -69,14 +81,16 @@ const locateNode = (root: unknown, path: FindingPath, atKey: boolean): Node | un
  * An optional field that fails inside reports twice: the real issue deep down, and "Expected
  * undefined" at every ancestor. Keep only issues that no deeper issue explains.
  */
-const mostSpecific = <I extends { readonly path: ReadonlyArray<PropertyKey> }>(issues: ReadonlyArray<I>): I[] =>
-  issues.filter(
-    (issue) =>
-      !issues.some(
-        (other) =>
-          other.path.length > issue.path.length && issue.path.every((segment, index) => other.path[index] === segment),
-      ),
-  )
+const mostSpecific = <I extends { readonly path: ReadonlyArray<PropertyKey> }>(issues: ReadonlyArray<I>): I[] => {
+  // Every proper prefix of every issue's path: an issue whose path is one of them is explained deeper down.
+  const explained = new Set<string>()
+  for (const issue of issues) {
+    for (let length = 0; length < issue.path.length; length++) explained.add(pathKey(issue.path.slice(0, length)))
+  }
+  return issues.filter((issue) => !explained.has(pathKey(issue.path)))
+}
+
+const pathKey = (path: ReadonlyArray<PropertyKey>): string => JSON.stringify(path.map(String))
 
 /**
  * A union reports one "Expected X, actual Y" per member, all at the same path. Merge them into one
@@ -112,9 +126,49 @@ const mergeAlternatives = <I extends { readonly path: ReadonlyArray<PropertyKey>
 const shorten = (message: string): string =>
   message.replace(/(, actual )(.{60}).+$/s, (_whole, lead: string, start: string) => `${lead}${start}...`)
 
+/** No definition needs more: the four vendors' are 4 to 8 KB. A larger file is refused unread. */
+export const MAX_DEFINITION_BYTES = 1024 * 1024
+
+export const tooLarge = (file: string): LoadResult => ({
+  file,
+  definition: undefined,
+  problems: [
+    {
+      file,
+      line: 1,
+      col: 1,
+      path: "",
+      code: "too-large",
+      severity: "error",
+      message: `is larger than 1 MiB; a definition is a few kilobytes, so this is not one`,
+    },
+  ],
+})
+
+/** Where every repeated key of every map in the document stands, found with one set per map. */
+const duplicateKeys = (root: unknown): number[] => {
+  const found: number[] = []
+  const visit = (node: unknown): void => {
+    if (isMap(node)) {
+      const seen = new Set<unknown>()
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? pair.key.value : pair.key
+        if (seen.has(key)) found.push(isScalar(pair.key) ? (pair.key.range?.[0] ?? 0) : 0)
+        seen.add(key)
+        visit(pair.value)
+      }
+    } else if (isSeq(node)) for (const item of node.items) visit(item)
+  }
+  visit(root)
+  return found
+}
+
 export const loadDefinitionText = (file: string, text: string): LoadResult => {
+  if (Buffer.byteLength(text) > MAX_DEFINITION_BYTES) return tooLarge(file)
   const lineCounter = new LineCounter()
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  // The yaml library's own duplicate-key check compares each key with every earlier one, which is
+  // quadratic in a map's size; `duplicateKeys` below does the same check with a set per map.
+  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false })
   const position = (offset: number | undefined) => {
     const { line, col } = lineCounter.linePos(offset ?? 0)
     return { line, col }
@@ -129,18 +183,27 @@ export const loadDefinitionText = (file: string, text: string): LoadResult => {
   })
 
   // 1. YAML syntax: report every parser error, then stop; a broken tree cannot be decoded.
-  if (document.errors.length > 0) {
+  const syntax = [
+    ...document.errors.map((yamlError) => ({
+      offset: yamlError.pos[0],
+      message: yamlError.message.split("\n")[0] ?? yamlError.code,
+    })),
+    ...duplicateKeys(document.contents).map((offset) => ({ offset, message: "Map keys must be unique" })),
+  ]
+  if (syntax.length > 0) {
     return {
       file,
       definition: undefined,
-      problems: document.errors.map((yamlError) => ({
-        file,
-        ...position(yamlError.pos[0]),
-        path: "",
-        code: "yaml-syntax",
-        severity: "error" as const,
-        message: yamlError.message.split("\n")[0] ?? yamlError.code,
-      })),
+      problems: syntax
+        .sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0))
+        .map(({ offset, message }) => ({
+          file,
+          ...position(offset),
+          path: "",
+          code: "yaml-syntax",
+          severity: "error" as const,
+          message,
+        })),
     }
   }
 

@@ -59,7 +59,9 @@ describe("the shipped definitions", () => {
     ])
     expect(baseUrl("activityinfo")).toBe("https://www.activityinfo.org/")
     expect(baseUrl("activityinfo", { serverUrl: "https://ai.example.org" })).toBe("https://ai.example.org/")
-    expect(baseUrl("activityinfo", { serverUrl: "https://127.0.0.1:8443" })).toMatch(/^rejected: .*loopback, private or special-purpose/)
+    expect(baseUrl("activityinfo", { serverUrl: "https://127.0.0.1:8443" })).toMatch(
+      /^rejected: .*loopback, private or special-purpose/,
+    )
     expect(baseUrl("activityinfo", { serverUrl: "http://ai.example.org" })).toMatch(/^rejected: .*not https/)
     expect(activityinfo.test.requests[0]?.path).toBe("/resources/databases")
     expect(activityinfo.test.probes?.map((p) => p.path)).toEqual(["/resources/accounts/tokens"])

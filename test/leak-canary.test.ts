@@ -3,12 +3,15 @@
  * appear in stdout, stderr, thrown errors, or any byte Keyway writes to disk. Only the last four
  * characters (the fingerprint) may.
  */
-import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { createServer, type Server } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createKeyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
+import { minimalWith } from "./minimal-definition.ts"
 import { type CliRun, cli } from "./support/cli.ts"
 
 // Valid in the sandbox (a records scenario), yet unmistakable.
@@ -106,5 +109,100 @@ describe("leak canary", () => {
     } finally {
       await direct.close()
     }
+  })
+})
+
+/**
+ * A vendor that echoes a rejected key back in every form vendors use: its case changed, a character
+ * short, inside the base64 of a Basic pair, in hex, split by an invisible character. The whole CLI
+ * flow (connect, save on failure, list, re-test, a sync that fails) runs against it, and no form of
+ * the key may show in any output or in any byte at rest.
+ */
+describe("leak canary: every echo form, in output and at rest", () => {
+  const KEY = "EchoCanary7Qm2Zx9Wv3kLp8"
+  const ECHOES = [
+    KEY.toUpperCase(),
+    KEY.toLowerCase(),
+    KEY.slice(0, -1),
+    Buffer.from(`api:${KEY}`).toString("base64"),
+    Buffer.from(KEY).toString("hex"),
+    `${KEY.slice(0, 11)}\u200b${KEY.slice(11)}`,
+    `${KEY.slice(0, 11)}\u0000${KEY.slice(11)}`,
+  ]
+  /** Any sign of the key: a long run of it in any case, or a run of its hex or base64. */
+  const traces = (text: string): string[] => {
+    const folded = text.toLowerCase().replace(/[\u0000\u200b]/g, "")
+    const found: string[] = []
+    for (let at = 0; at + 10 <= KEY.length; at++) {
+      if (folded.includes(KEY.slice(at, at + 10).toLowerCase())) found.push(`run ${KEY.slice(at, at + 10)}`)
+    }
+    const hex = Buffer.from(KEY).toString("hex")
+    for (let at = 0; at + 20 <= hex.length; at += 2) if (folded.includes(hex.slice(at, at + 20))) found.push("hex")
+    for (const shift of [0, 1, 2]) {
+      const core = Buffer.from(`${"\u0000".repeat(shift)}${KEY}`)
+        .toString("base64")
+        .slice(4, -4)
+      for (let at = 0; at + 12 <= core.length; at++) if (text.includes(core.slice(at, at + 12))) found.push("base64")
+    }
+    return [...new Set(found)]
+  }
+
+  let server: Server
+  let home: string
+  const runs: CliRun[] = []
+  beforeAll(async () => {
+    server = createServer((request, response) => {
+      const key = String(request.headers["x-api-key"] ?? "")
+      response.writeHead(401, { "content-type": "application/json" })
+      response.end(JSON.stringify({ message: key === KEY ? `Rejected key. Seen as: ${ECHOES.join(" | ")}` : "no key" }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const connectors = mkdtempSync(join(tmpdir(), "keyway-echo-connectors-"))
+    writeFileSync(
+      join(connectors, "acme.yaml"),
+      `${minimalWith("errors:\n  rules:", "errors:\n  messagePaths: [message]\n  rules:")}reports:
+  - id: things
+    description: Things.
+    path: /v1/things
+    records: things
+    primaryKey: [id]
+    paging: { kind: none }
+`,
+    )
+    home = mkdtempSync(join(tmpdir(), "keyway-echo-home-"))
+    const env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: url, KEYWAY_CONNECTORS: connectors }
+    const run = async (args: string[], stdin?: string) => {
+      const done = await cli(args, { env, ...(stdin ? { stdin } : {}) })
+      runs.push(done)
+      return done
+    }
+    const saved = await run(
+      ["connect", "acme", "--sandbox", "--save-on-failure", "--json"],
+      JSON.stringify({ apiKey: KEY }),
+    )
+    const id = JSON.parse(saved.stdout).connection.id as string
+    await run(["connect", "acme", "--sandbox"], JSON.stringify({ apiKey: KEY }))
+    await run(["connections"])
+    await run(["connections", "--json"])
+    await run(["connections", "test", id, "--sandbox", "--json"])
+    await run(["sync", id, "things", "--sandbox", "--out", join(home, "things.ndjson")])
+    await run(["connections", "--json"])
+  })
+  afterAll(() => server.close())
+
+  it("ran the flow: the vendor refused the key each time, and said so in every form", () => {
+    expect(runs.map((r) => r.code)).toEqual([3, 3, 0, 0, 3, 3, 0])
+    expect(runs[0]?.stdout).toContain("[redacted …kLp8]")
+  })
+
+  it("no form of the key in any output", () => {
+    for (const run of runs) expect(traces(run.stdout + run.stderr)).toEqual([])
+  })
+
+  it("no form of the key in any file at rest: the store, its checkpoints, the output", () => {
+    const files = allFiles(home)
+    expect(files.some((f) => f.endsWith("keyway.sqlite"))).toBe(true)
+    for (const file of files) expect(traces(readFileSync(file, "latin1")), file).toEqual([])
   })
 })

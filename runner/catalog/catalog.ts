@@ -2,7 +2,7 @@
  * The catalog: connector definitions read from disk, as a service. The pure work (parsing, decoding,
  * lint rules) is in `core/load.ts`; this is the I/O edge.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Context from "effect/Context"
@@ -10,7 +10,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { ConnectorDefinition } from "../../core/definition.ts"
-import { type LoadResult, loadDefinitionText } from "../../core/load.ts"
+import { type LoadResult, loadDefinitionText, MAX_DEFINITION_BYTES, tooLarge } from "../../core/load.ts"
 
 /**
  * The project's root: the nearest folder above this module that holds package.json. This module may
@@ -25,30 +25,33 @@ export const PROJECT_ROOT = ((): string => {
 /** The repository's `connectors/` folder, wherever Keyway is run from. */
 export const CONNECTORS_DIR = join(PROJECT_ROOT, "connectors/")
 
+/** The folder commands read definitions from: `KEYWAY_CONNECTORS`, or the project's own. */
+export const connectorsDir = (env: NodeJS.ProcessEnv): string => env.KEYWAY_CONNECTORS || CONNECTORS_DIR
+
 const displayName = (path: string): string => {
   const shown = relative(process.cwd(), path)
   return shown.startsWith("..") ? path : shown
 }
 
+const unreadable = (path: string, message: string): LoadResult => {
+  const file = displayName(path)
+  return {
+    file,
+    definition: undefined,
+    problems: [{ file, line: 1, col: 1, path: "", code: "unreadable", severity: "error", message }],
+  }
+}
+
+/** One connector file: refused unread when it is not a regular file or is over the size limit. */
 export const loadConnectorFile = (path: string): LoadResult => {
   let text: string
   try {
+    const stats = statSync(path)
+    if (!stats.isFile()) return unreadable(path, "is not a regular file")
+    if (stats.size > MAX_DEFINITION_BYTES) return tooLarge(displayName(path))
     text = readFileSync(path, "utf8")
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? "unreadable"
-    const problem = {
-      file: displayName(path),
-      line: 1,
-      col: 1,
-      path: "",
-      code: "unreadable",
-      severity: "error" as const,
-    }
-    return {
-      file: problem.file,
-      definition: undefined,
-      problems: [{ ...problem, message: `cannot read the file (${reason})` }],
-    }
+    return unreadable(path, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`)
   }
   return loadDefinitionText(displayName(path), text)
 }
@@ -69,11 +72,18 @@ export const loadCatalog = (dir: string = CONNECTORS_DIR): ReadonlyMap<string, C
 const definitionsOf = (results: ReadonlyArray<LoadResult>): ReadonlyMap<string, ConnectorDefinition> =>
   new Map(results.flatMap((result) => (result.definition ? [[result.definition.id, result.definition] as const] : [])))
 
-export interface CatalogService {
+export interface Loaded {
   /** Every valid definition, by id. */
   readonly definitions: ReadonlyMap<string, ConnectorDefinition>
   /** Files that did not load, each with its problems. */
   readonly invalid: ReadonlyArray<LoadResult>
+}
+
+export interface CatalogService {
+  /** One definition, read on first use: a command that names a connector reads that file alone. */
+  readonly get: (id: string) => Effect.Effect<ConnectorDefinition, UnknownConnector>
+  /** Every definition, for the commands that list or serve them all. */
+  readonly all: Effect.Effect<Loaded>
 }
 
 export class Catalog extends Context.Tag("keyway/Catalog")<Catalog, CatalogService>() {}
@@ -88,21 +98,51 @@ export class UnknownConnector extends Data.TaggedError("UnknownConnector")<{
   }
 }
 
-/** The definitions in a folder of connector files (by default the project's `connectors/`). */
+const CONNECTOR_ID = /^[a-z][a-z0-9-]*$/
+
+/** The definitions in a folder of connector files (by default the project's `connectors/`), each file named for its id. */
 export const catalogFromDir = (dir: string = CONNECTORS_DIR): Layer.Layer<Catalog> =>
   Layer.sync(Catalog, () => {
-    const results = loadConnectorDir(dir)
-    return { definitions: definitionsOf(results), invalid: results.filter((r) => !r.definition) }
+    const one = new Map<string, LoadResult>()
+    let everything: Loaded | undefined
+    const loadAll = (): Loaded => {
+      if (!everything) {
+        const results = loadConnectorDir(dir)
+        everything = { definitions: definitionsOf(results), invalid: results.filter((r) => !r.definition) }
+      }
+      return everything
+    }
+    const fileOf = (id: string): string | undefined =>
+      [".yaml", ".yml"].map((ending) => join(dir, `${id}${ending}`)).find((path) => existsSync(path))
+    // The ids there are, from the file names alone: nothing is parsed to name them.
+    const known = () => connectorFiles(dir).map((path) => path.replace(/^.*\//, "").replace(/\.ya?ml$/, ""))
+    return {
+      get: (id) =>
+        Effect.suspend(() => {
+          const path = CONNECTOR_ID.test(id) ? fileOf(id) : undefined
+          if (path && !one.has(id)) one.set(id, loadConnectorFile(path))
+          const definition = one.get(id)?.definition
+          return definition?.id === id
+            ? Effect.succeed(definition)
+            : Effect.fail(new UnknownConnector({ id, known: known() }))
+        }),
+      all: Effect.sync(loadAll),
+    }
   })
 
 /** A catalog of definitions already in memory. */
-export const catalogOf = (definitions: Iterable<ConnectorDefinition>): Layer.Layer<Catalog> =>
-  Layer.succeed(Catalog, { definitions: new Map([...definitions].map((d) => [d.id, d])), invalid: [] })
+export const catalogOf = (definitions: Iterable<ConnectorDefinition>): Layer.Layer<Catalog> => {
+  const byId = new Map([...definitions].map((d) => [d.id, d]))
+  return Layer.succeed(Catalog, {
+    get: (id) => {
+      const definition = byId.get(id)
+      return definition
+        ? Effect.succeed(definition)
+        : Effect.fail(new UnknownConnector({ id, known: [...byId.keys()] }))
+    },
+    all: Effect.succeed({ definitions: byId, invalid: [] }),
+  })
+}
 
 export const findDefinition = (id: string): Effect.Effect<ConnectorDefinition, UnknownConnector, Catalog> =>
-  Effect.flatMap(Catalog, ({ definitions }) => {
-    const definition = definitions.get(id)
-    return definition
-      ? Effect.succeed(definition)
-      : Effect.fail(new UnknownConnector({ id, known: [...definitions.keys()] }))
-  })
+  Effect.flatMap(Catalog, (catalog) => catalog.get(id))

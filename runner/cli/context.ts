@@ -6,7 +6,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type Catalog, catalogFromDir } from "../catalog/catalog.ts"
+import { type Catalog, catalogFromDir, connectorsDir } from "../catalog/catalog.ts"
 import { engineLayer, type HttpEngine } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
 import type { SandboxFailed } from "../sandbox/layer.ts"
@@ -18,8 +18,6 @@ export interface ContextFlags {
   readonly sandbox: boolean
   readonly workspace: string | undefined
 }
-
-const catalog: Layer.Layer<Catalog> = catalogFromDir()
 
 /**
  * With `--sandbox`: KEYWAY_SANDBOX_URL when it is set (a sandbox already running), otherwise a sandbox
@@ -41,7 +39,7 @@ export const network = (
   env: NodeJS.ProcessEnv,
 ): Layer.Layer<HttpEngine | Catalog, SandboxFailed> =>
   Layer.mergeAll(engineLayer.pipe(Layer.provide(transportLayer())), sandbox(flags, env)).pipe(
-    Layer.provideMerge(catalog),
+    Layer.provideMerge(catalogFromDir(connectorsDir(env))),
   )
 
 export const vault = (

@@ -12,17 +12,33 @@ export interface Io {
   readonly err: (text: string) => void
   readonly json: boolean
   readonly env: NodeJS.ProcessEnv
-  /** Standard input: a terminal to prompt on, or text piped in. */
-  readonly stdin: { readonly isTTY: boolean; readonly read: () => Promise<string> }
+  /**
+   * Standard input: a terminal to prompt on, or text piped in. `read` gives at most `STDIN_LIMIT`
+   * bytes, and undefined when there is more: nothing needs more, and a flood must not fill memory.
+   */
+  readonly stdin: { readonly isTTY: boolean; readonly read: () => Promise<string | undefined> }
   /** Where a command streams large output (sync's records), with backpressure. */
   readonly stdout: Writable
   /** Standard error is a terminal: progress lines may update in place. */
   readonly errIsTTY: boolean
 }
 
-const readAll = async (input: AsyncIterable<Buffer | string>): Promise<string> => {
+/** Credentials are JSON of a few hundred bytes; 64 KiB is far more than any needs. */
+export const STDIN_LIMIT = 64 * 1024
+
+/** Reads standard input up to `STDIN_LIMIT` bytes; stops reading, and answers undefined, past it. */
+const readAtMost = async (input: NodeJS.ReadStream): Promise<string | undefined> => {
   const chunks: Buffer[] = []
-  for await (const chunk of input) chunks.push(Buffer.from(chunk))
+  let size = 0
+  for await (const chunk of input) {
+    const bytes = Buffer.from(chunk as Buffer | string)
+    size += bytes.length
+    if (size > STDIN_LIMIT) {
+      input.destroy()
+      return undefined
+    }
+    chunks.push(bytes)
+  }
   return Buffer.concat(chunks).toString("utf8")
 }
 
@@ -31,7 +47,7 @@ export const processIo = (): Omit<Io, "json"> => ({
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   env: process.env,
-  stdin: { isTTY: process.stdin.isTTY === true, read: () => readAll(process.stdin) },
+  stdin: { isTTY: process.stdin.isTTY === true, read: () => readAtMost(process.stdin) },
   stdout: process.stdout,
   errIsTTY: process.stderr.isTTY === true,
 })

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { read } from "read"
 import type { Credential } from "../../core/definition.ts"
-import { type Io, type UsageError, usage } from "./io.ts"
+import { type Io, STDIN_LIMIT, type UsageError, usage } from "./io.ts"
 
 /** `apiKey` → `KEYWAY_API_KEY` */
 export const envName = (key: string): string => `KEYWAY_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
@@ -87,6 +87,12 @@ const readSecrets = (
       }
       return values
     }
-    const text = (yield* Effect.promise(io.stdin.read)).trim()
+    const piped = yield* Effect.promise(io.stdin.read)
+    if (piped === undefined) {
+      return yield* usage(
+        `standard input holds more than ${STDIN_LIMIT / 1024} KiB; credentials are a JSON object such as {"apiKey": "..."}`,
+      )
+    }
+    const text = piped.trim()
     return text === "" ? values : { ...values, ...(yield* parseStdin(text)) }
   })

@@ -109,12 +109,18 @@ const guardedLookup =
   ): void => {
     const refuse = () =>
       callback(Object.assign(new Error(`${hostname} is not a public address`), { code: ADDRESS_BLOCKED_CODE }))
-    if (hostRefusal(hostname)) return refuse()
+    if (hostRefusal(hostname)) {
+      refuse()
+      return
+    }
     resolve(hostname).then(
       (addresses) => {
         const [first] = addresses
         // One private answer among public ones is enough to refuse: the next lookup could pick it.
-        if (!first || !addresses.every((a) => addressAllowed(a.address))) return refuse()
+        if (!first || !addresses.every((a) => addressAllowed(a.address))) {
+          refuse()
+          return
+        }
         if (options.all) callback(null, addresses)
         else callback(null, first.address, first.family)
       },

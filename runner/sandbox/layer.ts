@@ -26,7 +26,7 @@ export const sandboxLayer = (
     : Layer.scoped(
         Sandbox,
         Effect.gen(function* () {
-          const { definitions } = yield* Catalog
+          const { definitions } = yield* (yield* Catalog).all
           const sandbox = yield* Effect.acquireRelease(
             Effect.tryPromise({
               try: () => startSandbox({ ...options, generic: derivedFakeDefinitions(definitions.values()) }),

@@ -33,7 +33,7 @@ import {
 import { prepare } from "../../core/prepare.ts"
 import { policyFor } from "../../core/retry.ts"
 import { templateReferences } from "../../core/template.ts"
-import { Catalog } from "../catalog/catalog.ts"
+import { type Catalog, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
 import { HttpEngine, pacingKey } from "../http/engine.ts"
 import { buildRequest } from "../http/request.ts"
 import { Sandbox } from "../sandbox/service.ts"
@@ -180,7 +180,7 @@ export const runSync = (
   request: SyncRequest,
 ): Effect.Effect<
   SyncSummary,
-  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreError,
+  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreError | UnknownConnector,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
@@ -189,12 +189,11 @@ export const runSync = (
     const store = yield* Store
     const engine = yield* HttpEngine
     const sandbox = yield* Effect.serviceOption(Sandbox)
-    const { definitions } = yield* Catalog
     const record = yield* findConnection(request.connectionId)
-    const definition = definitions.get(record.connector)
-    const stream = definition?.reports?.find((s) => s.id === request.streamId)
-    if (!definition || !stream) {
-      const known = definition?.reports?.map((s) => s.id).join(", ") ?? "none"
+    const definition = yield* findDefinition(record.connector)
+    const stream = definition.reports?.find((s) => s.id === request.streamId)
+    if (!stream) {
+      const known = definition.reports?.map((s) => s.id).join(", ") || "none"
       return yield* Effect.fail(
         invalid("stream", `"${request.streamId}" is not a stream of ${record.connector} (streams: ${known})`),
       )

@@ -10,10 +10,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type { ConnectorDefinition } from "../../core/definition.ts"
-import type { InvalidInput } from "../../core/fields.ts"
+import { checkLabel, InvalidInput } from "../../core/fields.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
 import { conceal, reveal, type Secret } from "../../core/redact.ts"
-import { Catalog } from "../catalog/catalog.ts"
+import { type Catalog, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
 import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 import type { HttpEngine } from "../http/engine.ts"
 import { ConnectionNotFound, type StoreError, UnsealFailed } from "./errors.ts"
@@ -71,6 +71,8 @@ export const connect = (
   options: CheckOptions = {},
 ): Effect.Effect<ConnectResult, InvalidInput | StoreError, HttpEngine | Store | Keyring> =>
   Effect.gen(function* () {
+    const labelProblems = input.label === undefined ? [] : checkLabel(input.label)
+    if (labelProblems.length > 0) return yield* Effect.fail(new InvalidInput({ problems: labelProblems }))
     const result = yield* testCredentials(definition, input, options)
     if (result.verdict.outcome !== "connected" && !input.saveOnFailure) {
       return { result, saved: false, connection: undefined }
@@ -152,14 +154,12 @@ export const retest = (
   options: CheckOptions = {},
 ): Effect.Effect<
   RetestResult,
-  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError,
+  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError | UnknownConnector,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
     const record = yield* findConnection(id)
-    const { definitions } = yield* Catalog
-    const definition = definitions.get(record.connector)
-    if (!definition) return yield* Effect.fail(new ConnectionNotFound({ id }))
+    const definition = yield* findDefinition(record.connector)
     const stored = yield* openCredentials(record)
     const credentials = newCredentials ? { ...stored, ...newCredentials } : stored
     const result = yield* testCredentials(

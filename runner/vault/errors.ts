@@ -36,19 +36,21 @@ export class MasterKeyProblem extends Data.TaggedError("MasterKeyProblem")<{ rea
   }
 }
 
+const UNSEAL_MESSAGES = {
+  unknown_key: (kid: string) =>
+    `the record was sealed with master key ${kid}, which is not available; set KEYWAY_PREVIOUS_MASTER_KEYS`,
+  tampered: () =>
+    "the sealed credentials failed authentication: the record was altered (its connector or settings), or moved from another record; connect again",
+  misplaced: () =>
+    "the record says it belongs to another workspace or id than where it was read: it was copied or moved, so its credentials are not used; connect again",
+} as const
+
 export class UnsealFailed extends Data.TaggedError("UnsealFailed")<{
   readonly reason: "unknown_key" | "tampered" | "misplaced"
   readonly kid: string
 }> {
   override get message(): string {
-    switch (this.reason) {
-      case "unknown_key":
-        return `the record was sealed with master key ${this.kid}, which is not available; set KEYWAY_PREVIOUS_MASTER_KEYS`
-      case "tampered":
-        return "the sealed credentials failed authentication: the record was altered (its connector or settings), or moved from another record; connect again"
-      case "misplaced":
-        return "the record says it belongs to another workspace or id than where it was read: it was copied or moved, so its credentials are not used; connect again"
-    }
+    return UNSEAL_MESSAGES[this.reason](this.kid)
   }
 }
 

@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process"
 import { Writable } from "node:stream"
 import * as Effect from "effect/Effect"
+import { STDIN_LIMIT } from "../../runner/cli/io.ts"
 import { program } from "../../runner/cli/main.ts"
 
 export const BIN = new URL("../../bin/keyway.js", import.meta.url).pathname
@@ -33,7 +34,10 @@ export const cli = async (args: ReadonlyArray<string>, options: CliOptions = {})
         stderr += text
       },
       env: { ...process.env, ...options.env },
-      stdin: { isTTY: false, read: async () => options.stdin ?? "" },
+      stdin: {
+        isTTY: false,
+        read: async () => ((options.stdin ?? "").length > STDIN_LIMIT ? undefined : (options.stdin ?? "")),
+      },
       stdout: new Writable({
         write: (chunk: Buffer, _encoding, done) => {
           stdout += chunk.toString()

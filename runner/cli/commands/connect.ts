@@ -4,7 +4,7 @@
  * KEYWAY_<FIELD> variables, or JSON on standard input; never from arguments.
  */
 import * as Effect from "effect/Effect"
-import { catalogFromDir, findDefinition } from "../../catalog/catalog.ts"
+import { catalogFromDir, connectorsDir, findDefinition } from "../../catalog/catalog.ts"
 import { connect } from "../../vault/connections.ts"
 import { Store } from "../../vault/store.ts"
 import { everything } from "../context.ts"
@@ -18,7 +18,7 @@ export const run: CommandRun = (args, io) =>
   Effect.gen(function* () {
     const connectorId = args[0]
     if (!connectorId || connectorId.startsWith("-")) return yield* usage("which connector? keyway connect <connector>")
-    const definition = yield* findDefinition(connectorId).pipe(Effect.provide(catalogFromDir()))
+    const definition = yield* findDefinition(connectorId).pipe(Effect.provide(catalogFromDir(connectorsDir(io.env))))
     yield* refuseSecretsInArgv(args, definition.credentials)
     const { values } = yield* parseFlags(args.slice(1), {
       label: { type: "string" },

@@ -59,7 +59,7 @@ const test = (io: Io, id: string | undefined, all: boolean) =>
         all ? "there are no saved connections to test" : "which connection? keyway connections test <id> | --all",
       )
     }
-    const { definitions } = yield* Catalog
+    const catalog = yield* Catalog
     const codes: number[] = []
     const results = []
     for (const [index, connectionId] of ids.entries()) {
@@ -68,7 +68,8 @@ const test = (io: Io, id: string | undefined, all: boolean) =>
       results.push(outcome)
       codes.push(exitCodeFor(outcome.result.verdict))
       if (!io.json) {
-        const name = definitions.get(outcome.connection.connector)?.name ?? outcome.connection.connector
+        const definition = yield* Effect.option(catalog.get(outcome.connection.connector))
+        const name = definition._tag === "Some" ? definition.value.name : outcome.connection.connector
         io.out(renderResult(`${name} ${connectionId} "${outcome.connection.label}"`, outcome.result))
         const expires = outcome.connection.expiresAt
         if (expires && outcome.result.warnings.length === 0) {

@@ -4,7 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { ConnectorDefinition, Placement, StatusMatch } from "../../../core/definition.ts"
-import { Catalog, catalogFromDir, findDefinition } from "../../catalog/catalog.ts"
+import { Catalog, catalogFromDir, connectorsDir, findDefinition } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, printJson, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
@@ -102,7 +102,7 @@ export const run: CommandRun = (args, io) =>
       return EXIT.ok
     }
     if (args.length > 0) return yield* usage(`unknown argument "${args[0]}"; try: keyway connectors show <id>`)
-    const summaries = [...(yield* Catalog).definitions.values()].map(summarise)
+    const summaries = [...(yield* (yield* Catalog).all).definitions.values()].map(summarise)
     if (io.json) {
       printJson(io, summaries)
       return EXIT.ok
@@ -114,4 +114,4 @@ export const run: CommandRun = (args, io) =>
       ])}\n`,
     )
     return EXIT.ok
-  }).pipe(Effect.provide(catalogFromDir()))
+  }).pipe(Effect.provide(catalogFromDir(connectorsDir(io.env))))

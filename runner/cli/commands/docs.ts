@@ -7,7 +7,7 @@ import { basename, join } from "node:path"
 import * as Effect from "effect/Effect"
 import { formatProblem } from "../../../core/load.ts"
 import { connectorPage, indexPage } from "../../authoring/docs.ts"
-import { CONNECTORS_DIR, loadConnectorDir, PROJECT_ROOT } from "../../catalog/catalog.ts"
+import { connectorsDir, loadConnectorDir, PROJECT_ROOT } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { parseFlags, printJson } from "../io.ts"
 import type { CommandRun } from "../main.ts"
@@ -18,7 +18,7 @@ export const run: CommandRun = (args, io) =>
   Effect.map(
     parseFlags(args, { check: { type: "boolean" }, connectors: { type: "string" }, out: { type: "string" } }),
     ({ values }) => {
-      const results = loadConnectorDir(values.connectors ?? CONNECTORS_DIR)
+      const results = loadConnectorDir(values.connectors ?? connectorsDir(io.env))
       const broken = results.filter((r) => !r.definition)
       if (broken.length > 0) {
         for (const problem of broken.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import { read } from "read"
 import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
 import { type AuthStyle, scaffoldDefinition } from "../../authoring/scaffold.ts"
-import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
+import { connectorsDir } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
@@ -52,7 +52,7 @@ export const run: CommandRun = (args, io) =>
     if (!id || !/^[a-z][a-z0-9-]*$/.test(id)) {
       return yield* usage("usage: keyway new <id>, where id is lower-case letters, digits and -, e.g. acme-analytics")
     }
-    const file = join(values.dir ?? CONNECTORS_DIR, `${id}.yaml`)
+    const file = join(values.dir ?? connectorsDir(io.env), `${id}.yaml`)
     if (existsSync(file)) return yield* usage(`${file} already exists; keyway new never overwrites a definition`)
 
     const name = yield* ask(io, values.name, "Vendor name")

@@ -3,7 +3,7 @@
  * fakes on loopback until interrupted, and prints their base URLs and the scenario keys.
  */
 import * as Effect from "effect/Effect"
-import { Catalog, catalogFromDir } from "../../catalog/catalog.ts"
+import { Catalog, catalogFromDir, connectorsDir } from "../../catalog/catalog.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import {
   derivedFakeCredentials,
@@ -52,7 +52,7 @@ export const run: CommandRun = (args, io) =>
     const burst = yield* wholeNumber("burst", values.burst)
     const records = yield* wholeNumber("records", values.records)
     const port = yield* wholeNumber("port", values.port)
-    const generic = derivedFakeDefinitions((yield* Catalog).definitions.values())
+    const generic = derivedFakeDefinitions((yield* (yield* Catalog).all).definitions.values())
     const sandbox = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
@@ -109,4 +109,4 @@ export const run: CommandRun = (args, io) =>
     }
     yield* interrupted
     return EXIT.ok
-  }).pipe(Effect.scoped, Effect.provide(catalogFromDir()))
+  }).pipe(Effect.scoped, Effect.provide(catalogFromDir(connectorsDir(io.env))))

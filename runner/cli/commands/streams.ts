@@ -1,6 +1,6 @@
 /** `keyway streams <connector>`: the report streams a sync can pull, with their parameters. */
 import * as Effect from "effect/Effect"
-import { catalogFromDir, findDefinition } from "../../catalog/catalog.ts"
+import { catalogFromDir, connectorsDir, findDefinition } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { printJson, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
@@ -31,4 +31,4 @@ export const run: CommandRun = (args, io) =>
     })
     io.out(`${table([["STREAM", "PAGING", "PARAMETERS", "INCREMENTAL", "DESCRIPTION"], ...rows])}\n`)
     return EXIT.ok
-  }).pipe(Effect.provide(catalogFromDir()))
+  }).pipe(Effect.provide(catalogFromDir(connectorsDir(io.env))))

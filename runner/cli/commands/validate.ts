@@ -4,27 +4,37 @@
  */
 import * as Effect from "effect/Effect"
 import { formatProblem } from "../../../core/load.ts"
-import { connectorFiles, loadConnectorFile } from "../../catalog/catalog.ts"
+import { connectorFiles, connectorsDir, loadConnectorFile } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { printJson } from "../io.ts"
 import type { CommandRun } from "../main.ts"
+
+/** Problems listed per file; past this many, a count of the rest says how far from valid a file is. */
+const LISTED = 300
 
 export const run: CommandRun = (args, io) =>
   Effect.sync(() => {
     const strict = args.includes("--strict")
     const named = args.filter((arg) => arg !== "--strict")
-    const files = named.length > 0 ? named : connectorFiles()
+    const files = named.length > 0 ? named : connectorFiles(connectorsDir(io.env))
     const results = files.map(loadConnectorFile)
     const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error" || strict).length
     const warnings = results.flatMap((r) => r.problems).length - errors
     if (io.json) {
       printJson(io, {
         ok: errors === 0,
-        files: results.map((r) => ({ file: r.file, id: r.definition?.id ?? null, problems: r.problems })),
+        files: results.map((r) => ({
+          file: r.file,
+          id: r.definition?.id ?? null,
+          problems: r.problems.slice(0, LISTED),
+          ...(r.problems.length > LISTED ? { unlisted: r.problems.length - LISTED } : {}),
+        })),
       })
     } else {
       for (const result of results) {
-        for (const problem of result.problems) io.err(`${formatProblem(problem)}\n`)
+        for (const problem of result.problems.slice(0, LISTED)) io.err(`${formatProblem(problem)}\n`)
+        const rest = result.problems.length - LISTED
+        if (rest > 0) io.err(`… and ${rest.toLocaleString("en-US")} more problems in ${result.file}\n`)
       }
       const valid = results.filter((r) => r.definition).length
       io.out(
