@@ -131,6 +131,7 @@ describe("leak canary: every echo form, in output and at rest", () => {
   ]
   /** Any sign of the key: a long run of it in any case, or a run of its hex or base64. */
   const traces = (text: string): string[] => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the NUL a vendor split the key with.
     const folded = text.toLowerCase().replace(/[\u0000\u200b]/g, "")
     const found: string[] = []
     for (let at = 0; at + 10 <= KEY.length; at++) {
