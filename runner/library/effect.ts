@@ -6,7 +6,6 @@
 export { classify, type Observation } from "../../core/classify.ts"
 export { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 export { ConnectorDefinition } from "../../core/definition.ts"
-export { InvalidInput } from "../../core/fields.ts"
 export { formatProblem, type LoadResult, loadDefinitionText, type Problem } from "../../core/load.ts"
 export { DEFAULT_STATUS_TABLE, OUTCOME_INFO, OUTCOMES, type Verdict, type VerdictCode } from "../../core/outcomes.ts"
 export { type CredentialInput, prepare } from "../../core/prepare.ts"
@@ -16,7 +15,6 @@ export {
   catalogFromDir,
   catalogOf,
   findDefinition,
-  UnknownConnector,
 } from "../catalog/catalog.ts"
 export { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 export { type Attempt, type Engine, engineLayer, HttpEngine, makeEngine } from "../http/engine.ts"
@@ -31,7 +29,7 @@ export {
 } from "../http/transport.ts"
 export { Sandbox, type SandboxTarget } from "../sandbox/service.ts"
 export { fileSink, type Sink, writableSink } from "../sync/sinks.ts"
-export { runSync, SyncFailed, type SyncRequest, type SyncSummary } from "../sync/sync.ts"
+export { runSync, type SyncRequest, type SyncSummary } from "../sync/sync.ts"
 export {
   type ConnectInput,
   type ConnectResult,
@@ -42,14 +40,6 @@ export {
   retest,
   view,
 } from "../vault/connections.ts"
-export {
-  ConnectionNotFound,
-  MasterKeyProblem,
-  type StoreError,
-  StoreMisconfigured,
-  StoreUnavailable,
-  UnsealFailed,
-} from "../vault/errors.ts"
 export { type Rotation, rotateMasterKey } from "../vault/rotation.ts"
 export { Keyring, keyringLayer, type MasterKeys } from "../vault/sealing.ts"
 export {
@@ -60,3 +50,4 @@ export {
   storeConfigFromEnv,
   storeLayer,
 } from "../vault/store.ts"
+export * from "./errors.ts"

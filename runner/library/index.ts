@@ -145,21 +145,12 @@ export const createKeyway = (options: KeywayOptions = {}): Keyway => {
 }
 
 export type { ConnectorDefinition } from "../../core/definition.ts"
-export { InvalidInput } from "../../core/fields.ts"
 export type { Outcome, Verdict, VerdictCode } from "../../core/outcomes.ts"
 export type { CredentialInput } from "../../core/prepare.ts"
 export type { Secret } from "../../core/redact.ts"
-export { UnknownConnector } from "../catalog/catalog.ts"
 export type { CheckResult } from "../check/check.ts"
 export type { Attempt } from "../http/engine.ts"
 export { fileSink, type Sink, writableSink } from "../sync/sinks.ts"
-export { SyncFailed, type SyncProgress, type SyncRequest, type SyncSummary } from "../sync/sync.ts"
+export type { SyncProgress, SyncRequest, SyncSummary } from "../sync/sync.ts"
 export type { ConnectInput, ConnectionView, ConnectResult, RetestResult } from "../vault/connections.ts"
-export {
-  ConnectionNotFound,
-  MasterKeyProblem,
-  type StoreError,
-  StoreMisconfigured,
-  StoreUnavailable,
-  UnsealFailed,
-} from "../vault/errors.ts"
+export * from "./errors.ts"

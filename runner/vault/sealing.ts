@@ -9,12 +9,10 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto"
 import {
-  chmodSync,
   closeSync,
   constants,
   existsSync,
   linkSync,
-  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -29,6 +27,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { MasterKeyProblem, UnsealFailed } from "./errors.ts"
+import { ensureHome, refuseLink } from "./home.ts"
 
 export interface Sealed {
   /** 2 binds the record's place and meaning (`SealedFor`); 1, the record's id alone, is still read. */
@@ -65,29 +64,13 @@ const parseKey = (text: string, variable: string): Buffer => {
 const keysDir = (home: string) => join(home, "keys")
 const KEY_FILE = /^[0-9a-f]{12}\.key$/
 
-export const ensureHome = (home: string): void => {
-  mkdirSync(home, { recursive: true, mode: 0o700 })
-  chmodSync(home, 0o700)
-}
-
-/** Keyway never follows a link out of its home: a planted link could swap in someone else's key. */
-const refuseLink = (path: string, what: string): void => {
-  let link = false
-  try {
-    link = lstatSync(path).isSymbolicLink()
-  } catch {
-    return
-  }
-  if (link) {
-    throw new MasterKeyProblem({
-      detail: `${what} is a symbolic link; Keyway does not follow links out of KEYWAY_HOME. Remove it (${path})`,
-    })
-  }
-}
+/** A link in the keys folder could swap in someone else's key: refused. */
+const refuseKeyLink = (path: string, what: string): void =>
+  refuseLink(path, what, (detail) => new MasterKeyProblem({ detail }))
 
 /** Reads a file in the keys folder, refusing to follow a link. */
 const readKeysFile = (path: string, what: string): string => {
-  refuseLink(path, what)
+  refuseKeyLink(path, what)
   const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
   try {
     return readFileSync(fd, "utf8")
@@ -106,7 +89,7 @@ const writeTemporary = (path: string, text: string): string => {
 /** A new key file, written under a temporary name and renamed: no reader ever sees half a key. */
 const writeKeyFile = (dir: string, key: Buffer): string => {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
-  refuseLink(dir, "keys")
+  refuseKeyLink(dir, "keys")
   const id = keyId(key)
   renameSync(writeTemporary(join(dir, `${id}.key`), key.toString("base64")), join(dir, `${id}.key`))
   return id
@@ -143,8 +126,8 @@ export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env):
   }
   ensureHome(home)
   const dir = keysDir(home)
-  refuseLink(dir, "keys")
-  refuseLink(join(dir, "current"), "keys/current")
+  refuseKeyLink(dir, "keys")
+  refuseKeyLink(join(dir, "current"), "keys/current")
   if (!existsSync(join(dir, "current"))) createFirstKey(dir)
   const byId = new Map<string, Buffer>()
   for (const file of readdirSync(dir).filter((name) => KEY_FILE.test(name))) {
@@ -181,7 +164,7 @@ export const keyringLayer = (
 export const addKeyFile = (home: string): string => {
   const dir = keysDir(home)
   const id = writeKeyFile(dir, randomBytes(32))
-  refuseLink(join(dir, "current"), "keys/current")
+  refuseKeyLink(join(dir, "current"), "keys/current")
   renameSync(writeTemporary(join(dir, "current"), id), join(dir, "current"))
   return id
 }

@@ -8,7 +8,7 @@
  */
 
 import { randomBytes } from "node:crypto"
-import { chmodSync, closeSync, constants, lstatSync, openSync } from "node:fs"
+import { chmodSync, closeSync, constants, openSync } from "node:fs"
 import { homedir, hostname } from "node:os"
 import { join } from "node:path"
 import type { RedisClientOptions } from "@keyv/redis"
@@ -19,7 +19,8 @@ import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
 import type { Verdict } from "../../core/outcomes.ts"
 import { LockHeld, type StoreError, StoreMisconfigured, StoreUnavailable } from "./errors.ts"
-import { ensureHome, type Sealed } from "./sealing.ts"
+import { ensureHome, refuseLink } from "./home.ts"
+import type { Sealed } from "./sealing.ts"
 
 export interface ConnectionRecord {
   readonly v: 1
@@ -117,27 +118,14 @@ export const storeLayer = (config: StoreConfig): Layer.Layer<Store> => Layer.sco
 const isRedisUrl = (url: string | undefined): boolean =>
   url?.startsWith("redis://") === true || url?.startsWith("rediss://") === true
 
-/** Keyway never follows a link out of its home: a planted link could point the store anywhere. */
-export const refuseLink = (path: string, what: string): void => {
-  let link = false
-  try {
-    link = lstatSync(path).isSymbolicLink()
-  } catch {
-    return // absent: nothing to follow
-  }
-  if (link) {
-    throw new StoreMisconfigured({
-      detail: `${what} is a symbolic link; Keyway does not follow links out of KEYWAY_HOME. Remove it (${path})`,
-    })
-  }
-}
-
 /**
  * The SQLite file, created owner-only if it is not there. O_EXCL makes creating it safe when several
  * processes start at once: exactly one creates it, and no one truncates a database another just made.
  */
 const ensureSqliteFile = (file: string): void => {
-  for (const path of [file, `${file}-wal`, `${file}-shm`]) refuseLink(path, path.replace(/^.*\//, ""))
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    refuseLink(path, path.replace(/^.*\//, ""), (detail) => new StoreMisconfigured({ detail }))
+  }
   try {
     closeSync(openSync(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | constants.O_NOFOLLOW, 0o600))
   } catch (error) {
