@@ -38,8 +38,6 @@ export interface RetryDefaults {
   readonly syncBudgetMs: number
   /** Statuses a sync retries on top of the definition's `retryOn`: it can resume, but a blip should not stop it. */
   readonly syncAlsoRetries: ReadonlyArray<number>
-  /** The shortest retry a pacer may suggest for a 429 without a wait header. */
-  readonly pacedRetryFloorMs: number
 }
 
 export interface EngineDefaults {
@@ -73,7 +71,6 @@ export const ENGINE_DEFAULTS: EngineDefaults = {
   retry: {
     syncBudgetMs: 300_000,
     syncAlsoRetries: [500, 502, 503, 504],
-    pacedRetryFloorMs: 20,
   },
   maxHeaderWaitMs: 24 * 60 * 60 * 1000,
   maxLoggedAttempts: 50,

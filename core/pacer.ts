@@ -26,8 +26,6 @@ export class Pacer {
   private blockedUntil = 0
   /** The header whose wait set `blockedUntil`. */
   private blockedBy: WaitSource | undefined
-  /** Arrival times of recent successes, for the rate the vendor actually accepted. */
-  private readonly accepted: number[] = []
   private lastSuccess = 0
   /** The last 429 came with a vendor-set wait: probing past the limit is costly, so probe slower. */
   private costly429 = false
@@ -70,9 +68,13 @@ export class Pacer {
     const stated = facts.stated
     if (stated) {
       this.phase = "informed"
-      this.rate = this.clamp(stated.ratePerSecond * this.options.margin)
-      // Quota spent: skip a slot at the stated rate, so the next request finds a token again.
-      if (stated.remaining === 0) this.nextFree = Math.max(this.nextFree, now + 1000 / stated.ratePerSecond)
+      // A stated limit is honoured as stated, however slow: no floor of our own under it.
+      this.rate = Math.min(this.options.maxRate, stated.ratePerSecond * this.options.margin)
+      // Quota spent: the next request goes when the window resets, or a slot later, whichever is sooner.
+      if (stated.remaining === 0) {
+        const untilReset = stated.resetSeconds === undefined ? Number.POSITIVE_INFINITY : stated.resetSeconds * 1000
+        this.nextFree = Math.max(this.nextFree, now + Math.min(1000 / stated.ratePerSecond, untilReset))
+      }
     }
     if (status === 429) {
       const wait = facts.wait
@@ -81,21 +83,19 @@ export class Pacer {
         this.blockedBy = wait.source
       }
       if (!stated) {
-        // The vendor's real rate is about what it accepted in the last second, when that is known.
-        // After the first 429, probe back quickly (the estimate is rough); after the next, slowly.
-        const accepted = this.acceptedRate(now)
-        const base = this.phase === "slow-start" && accepted ? Math.min(this.rate, accepted) : this.rate
-        this.rate = this.clamp(base * this.options.decrease)
-        // A 429 that costs a vendor-set wait is expensive: then settle at once, probing slowly.
-        this.phase = this.phase === "slow-start" && !wait ? "recovering" : "steady"
-        this.costly429 = wait !== undefined && wait.delayMs >= 500
+        // The first 429 ends the slow start, which doubled the rate every half second and so overshot
+        // by up to twice: halve, as TCP does. After that the rate is near the limit: cut gently.
+        const factor = this.phase === "slow-start" ? 0.5 : this.options.decrease
+        this.rate = this.clamp(this.rate * factor)
+        // Every 429 is expensive (a vendor-set wait, or a backoff of at least the declared delay):
+        // settle at once, and probe upward slowly.
+        this.phase = "steady"
+        this.costly429 = wait === undefined || wait.delayMs >= 500
+        this.nextFree = Math.max(this.nextFree, now + 1000 / this.rate)
       }
-      this.nextFree = Math.max(this.nextFree, now + 1000 / this.rate)
       return
     }
     if (status >= 200 && status < 300) {
-      this.accepted.push(now)
-      while (this.accepted.length > 0 && (this.accepted[0] as number) < now - 1000) this.accepted.shift()
       const elapsed = this.lastSuccess ? Math.min(1000, now - this.lastSuccess) / 1000 : 0
       this.lastSuccess = now
       if (this.phase === "slow-start") this.rate = this.clamp(this.rate * 2 ** (elapsed * 2))
@@ -108,15 +108,6 @@ export class Pacer {
         this.rate = this.clamp(this.rate * (1 + probe * elapsed))
       }
     }
-  }
-
-  /**
-   * The rate the vendor accepted just before now: over the last quarter second, since during a ramp
-   * the last full second mixes in slower sending.
-   */
-  private acceptedRate(now: number): number | undefined {
-    const recent = this.accepted.filter((at) => at >= now - 250)
-    return recent.length >= 5 ? recent.length * 4 : undefined
   }
 }
 

@@ -53,14 +53,43 @@ const clamp = (ms: number): number => Math.min(MAX_HEADER_WAIT_MS, Math.max(0, M
 const DELTA_SECONDS = /^\s*(\d{1,12})\s*$/
 const NUMBER = /^\s*(\d{1,16}(?:\.\d+)?)\s*$/
 
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+
+/** RFC 9110 §5.6.7's three forms; each means GMT, whatever zone the machine is in. */
+const IMF_FIXDATE = /^[A-Za-z]{3}, (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const RFC_850 = /^[A-Za-z]{6,9}, (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/
+const ASCTIME = /^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/
+
+/** An HTTP-date as ms since the epoch, in UTC; undefined when the text is none of the three forms. */
+export const parseHttpDate = (text: string, now: number): number | undefined => {
+  const value = text.trim()
+  const at = (year: number, month: string | undefined, day: string | undefined, time: ReadonlyArray<string | undefined>) => {
+    const index = MONTHS.indexOf((month ?? "").toLowerCase())
+    if (index < 0) return undefined
+    const [hours, minutes, seconds] = time.map(Number)
+    return Date.UTC(year, index, Number(day), hours, minutes, seconds)
+  }
+  let match = IMF_FIXDATE.exec(value)
+  if (match) return at(Number(match[3]), match[2], match[1], [match[4], match[5], match[6]])
+  match = RFC_850.exec(value)
+  if (match) {
+    // A two-digit year more than 50 years ahead is in the past century (RFC 9110 §5.6.7).
+    const twoDigits = Number(match[3])
+    const thisYear = new Date(now).getUTCFullYear()
+    const year = 2000 + twoDigits > thisYear + 50 ? 1900 + twoDigits : 2000 + twoDigits
+    return at(year, match[2], match[1], [match[4], match[5], match[6]])
+  }
+  match = ASCTIME.exec(value)
+  if (match) return at(Number(match[6]), match[1], match[2]?.trim(), [match[3], match[4], match[5]])
+  return undefined
+}
+
 const retryAfter = (value: string | undefined, now: number): RequestedWait | undefined => {
   if (value === undefined) return undefined
   const seconds = DELTA_SECONDS.exec(value)
   if (seconds) return { delayMs: clamp(Number(seconds[1]) * 1000), source: "retry-after-seconds" }
-  // An HTTP-date names a weekday and a month; bare numbers or ISO strings are not HTTP-dates.
-  if (!/[A-Za-z]{3}/.test(value)) return undefined
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : { delayMs: clamp(at - now), source: "retry-after-date" }
+  const at = parseHttpDate(value, now)
+  return at === undefined ? undefined : { delayMs: clamp(at - now), source: "retry-after-date" }
 }
 
 /** Epoch seconds (or ms) when the number is a plausible moment, otherwise seconds to wait. */

@@ -6,9 +6,10 @@
  * The engine (`runner/http/engine.ts`) only executes what this module decides: it steps the schedule
  * after a failed attempt and sleeps what the schedule says.
  *
- * Jitter is "equal jitter": half the exponential delay is fixed, half random. Full jitter can
- * shrink a delay to almost nothing and hammer a vendor that just throttled us; equal jitter keeps
- * a floor of half the backoff while still spreading clients apart.
+ * Jitter only ever adds: the n-th retry waits at least the definition's first delay doubled n times
+ * (up to its cap), plus a random part of up to as much again (still within the cap). Full jitter can
+ * shrink a delay to almost nothing and hammer a vendor that just throttled us; a floor never goes
+ * below what the definition and its docs page promise, while the random part still spreads clients.
  */
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
@@ -51,18 +52,6 @@ export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync")
   ),
 })
 
-/**
- * With a pacer that has already slowed down after a 429 without a wait header, the first backoff is
- * about one paced slot, doubling from there, instead of a delay sized for a vendor we know nothing of.
- */
-export const withPacedBase = (policy: RetryPolicy, pacedRate: number): RetryPolicy => ({
-  ...policy,
-  baseDelayMs: Math.min(
-    policy.baseDelayMs,
-    Math.max(ENGINE_DEFAULTS.retry.pacedRetryFloorMs, Math.round(2000 / pacedRate)),
-  ),
-})
-
 /** What went wrong with one attempt, as the engine sees it: a status with its wait headers already read. */
 export type AttemptFailure =
   | { readonly kind: "status"; readonly status: number; readonly wait: RequestedWait | undefined }
@@ -91,10 +80,11 @@ export const isRetryable = (policy: RetryPolicy, failure: AttemptFailure): boole
     ? policy.retryStatuses.has(failure.status) && !NEVER_RETRIED.has(failure.status)
     : failure.readOnly && networkErrorFor(failure.code).retryable
 
-/** The exponential delay for this retry, capped, with equal jitter from `random` in [0, 1). */
+/** The delay before this retry: the capped exponential floor, plus jitter from `random` in [0, 1). */
 export const backoffDelay = (policy: RetryPolicy, retries: number, random: number): number => {
-  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retries)
-  return Math.round(exponential / 2 + (random * exponential) / 2)
+  const floor = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** retries)
+  const ceiling = Math.min(policy.maxDelayMs, 2 * floor)
+  return Math.round(floor + random * (ceiling - floor))
 }
 
 /** The policy as a pure function of the failure, the state so far, the clock and a random number. */

@@ -150,10 +150,10 @@ describe("the retry decision", () => {
     ).toBe(false)
   })
 
-  it("keeps a floor with equal jitter: between half and all of the capped exponential delay", () => {
-    expect([0, 1, 2, 3, 4].map((retries) => backoffDelay(POLICY, retries, 0))).toEqual([500, 1000, 2000, 4000, 4000])
+  it("never waits less than the declared delay doubled per retry: jitter only adds, within the cap", () => {
+    expect([0, 1, 2, 3, 4].map((retries) => backoffDelay(POLICY, retries, 0))).toEqual([1000, 2000, 4000, 8000, 8000])
     expect([0, 1, 2, 3, 4].map((retries) => backoffDelay(POLICY, retries, 0.999_999))).toEqual([
-      1000, 2000, 4000, 8000, 8000,
+      2000, 4000, 8000, 8000, 8000,
     ])
   })
 

@@ -31,7 +31,6 @@ import {
   type DelayReason,
   type RetryPolicy,
   retrySchedule,
-  withPacedBase,
 } from "../../core/retry.ts"
 import { describeRequest, type OutgoingRequest } from "./request.ts"
 import { type HttpResult, HttpTransport, type Transport } from "./transport.ts"
@@ -181,7 +180,7 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
       const readWait = (observation: Extract<Observation, { kind: "response" }>) =>
         readRateLimitHeaders(observation.facts.header, now()).wait
 
-      const policy = pacer ? withPacedBase(plan.policy, pacer.currentRate) : plan.policy
+      const policy = plan.policy
       let sent = yield* attempt
       let failure = failureOf(sent)
       if (!failure) return { observation: sent.observation, attempts }

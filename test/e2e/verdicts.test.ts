@@ -1,0 +1,72 @@
+/**
+ * Trust, part 2, across real processes: a home under /proc is refused instead of hanging, and
+ * incremental syncs over moving windows, one of them killed with SIGKILL and resumed, deliver each
+ * record exactly once.
+ */
+import { spawn } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
+import { BIN, keyway } from "../support/cli.ts"
+
+describe("a home Keyway cannot use", () => {
+  it("KEYWAY_HOME under /proc is refused at once, exit 2, instead of hanging", async () => {
+    const started = performance.now()
+    const run = await keyway(["connections"], { env: { KEYWAY_HOME: "/proc/keyway" } })
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/KEYWAY_HOME .*\/proc/)
+  })
+})
+
+describe("incremental sync delivers each record exactly once, across moving windows", () => {
+  let sandbox: Sandbox
+  const home = mkdtempSync(join(tmpdir(), "keyway-once-"))
+  let env: Record<string, string>
+  let id: string
+  beforeAll(async () => {
+    // Slow pages (10 a second), so a sync can be killed in the middle.
+    sandbox = await startSandbox({ rateLimit: { perSecond: 10, burst: 1, mode: "retry-after" } })
+    env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
+    const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+      env,
+      stdin: '{"apiKey":"sandbox-records-30000"}',
+    })
+    id = JSON.parse(connected.stdout).connection.id
+  })
+  afterAll(() => sandbox.stop())
+
+  const sync = (from: string, to: string, out: string, extra: string[] = []) =>
+    spawn(
+      process.execPath,
+      [BIN, "sync", id, "activityLog", "--from", from, "--to", to, "--out", join(home, out), "--sandbox", ...extra],
+      { env: { ...process.env, ...env }, stdio: "ignore" },
+    )
+  const ended = (child: ReturnType<typeof spawn>) =>
+    new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(signal ?? String(code))))
+
+  it("three syncs, the middle one killed with SIGKILL and resumed: every logId once", async () => {
+    expect(await ended(sync("2026-03-01", "2026-03-02", "one.ndjson"))).toBe("0")
+    // The window moves on a day; killed after a few pages, then resumed.
+    const killed = sync("2026-03-02", "2026-03-03", "two.ndjson")
+    await new Promise((resolve) => setTimeout(resolve, 900))
+    killed.kill("SIGKILL")
+    expect(await ended(killed)).toBe("SIGKILL")
+    expect(await ended(sync("2026-03-02", "2026-03-03", "two.ndjson", ["--resume"]))).toBe("0")
+    expect(await ended(sync("2026-03-03", "2026-03-04", "three.ndjson"))).toBe("0")
+
+    const ids = ["one", "two", "three"].flatMap((name) =>
+      readFileSync(join(home, `${name}.ndjson`), "utf8")
+        .trim()
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line).record.logId as number),
+    )
+    expect(ids.length).toBeGreaterThan(10_000)
+    expect(new Set(ids).size).toBe(ids.length)
+    // The windows overlap: without de-duplication the second and third would repeat the first's records.
+    expect(readdirSync(home).filter((name) => name.endsWith(".partial"))).toEqual([])
+  }, 120_000)
+})
