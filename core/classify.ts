@@ -22,16 +22,25 @@ export interface ResponseFacts {
 }
 
 /** Why the retry engine stopped sending a retryable request again. */
-export interface RetryStop {
-  readonly reason: "attempts_exhausted" | "budget_exceeded"
-  /** How long the vendor (or the backoff) wanted us to wait next. */
-  readonly retryAfterMs: number
-}
+export type RetryStop =
+  | {
+      readonly reason: "attempts_exhausted" | "budget_exceeded"
+      /** How long the vendor (or the backoff) wanted us to wait next. */
+      readonly retryAfterMs: number
+    }
+  /** The vendor host's retry quota is spent: it keeps failing, so this failure is not retried. */
+  | { readonly reason: "retry_quota_exhausted" }
 
 export type Observation =
   | { readonly kind: "response"; readonly facts: ResponseFacts; readonly stopped?: RetryStop }
   /** `code` is the error's own (ECONNRESET, UND_ERR_HEADERS_TIMEOUT...); `detail` names the origin only. */
-  | { readonly kind: "network"; readonly problem: NetworkProblem; readonly code: string; readonly detail: string }
+  | {
+      readonly kind: "network"
+      readonly problem: NetworkProblem
+      readonly code: string
+      readonly detail: string
+      readonly stopped?: RetryStop
+    }
   /** Not sent: a vendor's earlier wait still holds this key back, longer than the deadline allows. */
   | { readonly kind: "held-back"; readonly waitMs: number; readonly setBy: WaitSource | "pace" }
   | { readonly kind: "deadline"; readonly budgetMs: number }
@@ -185,8 +194,16 @@ const classifyResponse = (
   return verdict(outcome, outcome, "default table", base)
 }
 
-/** A rate-limited answer says the key was not rejected, and when to try again. */
+const NOT_RETRIED = "The vendor is failing; not retried, so as not to add to its load."
+
+/**
+ * A rate-limited answer says the key was not rejected, and when to try again; an answer the retry
+ * quota stopped says the vendor is failing and it was not retried.
+ */
 const withRetryAdvice = (found: Verdict, stopped: RetryStop | undefined): Verdict => {
+  if (stopped?.reason === "retry_quota_exhausted") {
+    return { ...found, reason: stopped.reason, message: `${found.message} ${NOT_RETRIED}` }
+  }
   if (found.outcome !== "rate_limited") return found
   const retryAfterSeconds = stopped ? seconds(stopped.retryAfterMs) : undefined
   const notRejected = /not rejected/i.test(found.message) ? "" : " The key was not rejected."
@@ -227,9 +244,12 @@ export const classify = (
         : observation.problem === "address_blocked"
           ? "address_not_allowed"
           : "unreachable"
-      return verdict(outcome, observation.problem, observation.problem, {
-        message: `${OUTCOME_INFO[outcome].message} (${redactText(observation.detail, context.secrets)})`,
-      })
+      return withRetryAdvice(
+        verdict(outcome, observation.problem, observation.problem, {
+          message: `${OUTCOME_INFO[outcome].message} (${redactText(observation.detail, context.secrets)})`,
+        }),
+        observation.stopped,
+      )
     }
     case "held-back": {
       const retryAfterSeconds = seconds(observation.waitMs)

@@ -33,11 +33,24 @@ export interface PacerDefaults {
   readonly costlyProbeDivisor: number
 }
 
+export interface RetryQuotaDefaults {
+  /** Tokens a vendor host starts with, and holds at most. */
+  readonly capacity: number
+  /** What one retry costs. */
+  readonly retryCost: number
+  /** What one retry after a timeout costs: a timeout is the surest sign of an overloaded vendor. */
+  readonly timeoutRetryCost: number
+  /** What a request that needed no retry returns. */
+  readonly successRefund: number
+}
+
 export interface RetryDefaults {
   /** A sync's whole wait budget when the definition gives none. */
   readonly syncBudgetMs: number
   /** Statuses a sync retries on top of the definition's `retryOn`: it can resume, but a blip should not stop it. */
   readonly syncAlsoRetries: ReadonlyArray<number>
+  /** The retry quota per vendor host (`core/retry-quota.ts`), with the AWS SDKs' standard numbers. */
+  readonly quota: RetryQuotaDefaults
 }
 
 export interface EngineDefaults {
@@ -71,6 +84,7 @@ export const ENGINE_DEFAULTS: EngineDefaults = {
   retry: {
     syncBudgetMs: 300_000,
     syncAlsoRetries: [500, 502, 503, 504],
+    quota: { capacity: 500, retryCost: 5, timeoutRetryCost: 10, successRefund: 1 },
   },
   maxHeaderWaitMs: 24 * 60 * 60 * 1000,
   maxLoggedAttempts: 50,

@@ -5,7 +5,9 @@
  * committed page is stale.
  */
 import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
+import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, OUTCOME_INFO } from "../../core/outcomes.ts"
+import { backoffDelay, policyFor } from "../../core/retry.ts"
 import { placeAuth } from "../../core/placements.ts"
 import { type Reference, renderWith } from "../../core/template.ts"
 
@@ -87,6 +89,21 @@ const conditionText = (rule: ErrorRule): string => {
 }
 
 const seconds = (ms: number): string => `${ms % 1000 === 0 ? ms / 1000 : (ms / 1000).toFixed(1)} s`
+
+/** The retry policy as the engine runs it, from the same numbers: the definition's and the engine's defaults. */
+export const retryPolicyText = (definition: ConnectorDefinition): string => {
+  const check = policyFor(definition.rateLimit, "saveAndTest")
+  const sync = policyFor(definition.rateLimit, "sync")
+  const quota = ENGINE_DEFAULTS.retry.quota
+  const first = `${seconds(backoffDelay(check, 0, 0)).replace(" s", "")} s to ${seconds(backoffDelay(check, 0, 0.999_999))}`
+  return [
+    `Keyway retries ${[...check.retryStatuses].join(" and ")} responses (a sync also ${[...sync.retryStatuses].filter((s) => !check.retryStatuses.has(s)).join(", ")}), and never 401, 403 or 404.`,
+    "It waits as long as the vendor's headers ask (`Retry-After` as seconds or a date, `X-RateLimit-Reset`, or the IETF `RateLimit` field, whichever is longest).",
+    `Without them it backs off: first retry after ${first}, each later one twice as long, at most ${seconds(check.maxDelayMs)} per wait, over at most ${check.maxAttempts} attempts.`,
+    `A save & test answers within ${seconds(check.budgetMs)}, waits included: past that it answers \`rate_limited\` with when to try again, and never reports the key as invalid. A sync page has ${seconds(sync.budgetMs)}.`,
+    `When this vendor keeps failing, a retry quota stops the retries until it recovers (${quota.capacity} tokens per vendor host; a retry costs ${quota.retryCost}, one after a timeout ${quota.timeoutRetryCost}; each success returns ${quota.successRefund}).`,
+  ].join(" ")
+}
 
 export const connectorPage = (definition: ConnectorDefinition, source: string): string => {
   const lines: string[] = [
@@ -175,7 +192,7 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
     "",
     `${limits.notes}`,
     "",
-    `Keyway retries ${limits.retryOn.join(" and ")} responses, and never 401, 403 or 404. It waits as long as the vendor's headers ask (\`Retry-After\` as seconds or a date, \`X-RateLimit-Reset\`, or the IETF \`RateLimit\` field, whichever is longest); without them it backs off exponentially from ${seconds(limits.baseDelayMs)} to at most ${seconds(limits.maxDelayMs)} per wait, over at most ${limits.maxAttempts} attempts. During save & test it waits ${seconds(limits.saveAndTestBudgetMs)} in all at most: past that it answers \`rate_limited\` with when to try again, and never reports the key as invalid.`,
+    retryPolicyText(definition),
     "",
     "## Troubleshooting",
     "",

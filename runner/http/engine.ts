@@ -18,7 +18,9 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { type Observation, parseJson, type RetryStop } from "../../core/classify.ts"
-import type { NetworkProblem } from "../../core/network-errors.ts"
+import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
+import { RetryQuota } from "../../core/retry-quota.ts"
+import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { type Pacer, PacerRegistry } from "../../core/pacer.ts"
 import {
   headerLookup,
@@ -26,12 +28,7 @@ import {
   readRateLimitHeaders,
   type WaitSource,
 } from "../../core/rate-limit-headers.ts"
-import {
-  type AttemptFailure,
-  type DelayReason,
-  type RetryPolicy,
-  retrySchedule,
-} from "../../core/retry.ts"
+import { type AttemptFailure, type DelayReason, type RetryPolicy, retrySchedule } from "../../core/retry.ts"
 import { describeRequest, type OutgoingRequest } from "./request.ts"
 import { type HttpResult, HttpTransport, type Transport } from "./transport.ts"
 
@@ -68,6 +65,8 @@ export interface Exchanged {
 export interface Engine {
   readonly exchange: (request: OutgoingRequest, plan: ExchangePlan) => Effect.Effect<Exchanged>
   readonly pacers: PacerRegistry
+  /** One retry quota per vendor host, shared by every exchange of this engine. */
+  readonly quotas: Map<string, RetryQuota>
 }
 
 export class HttpEngine extends Context.Tag("keyway/HttpEngine")<HttpEngine, Engine>() {}
@@ -108,108 +107,152 @@ const toObservation = (result: HttpResult, limits: RateLimitFacts | undefined): 
   ...(limits ? { limits } : {}),
 })
 
-export const makeEngine = (transport: Transport, pacers: PacerRegistry = new PacerRegistry()): Engine => ({
-  pacers,
-  exchange: (request, plan) =>
-    Effect.gen(function* () {
-      const clock = yield* Effect.clock
-      const now = () => clock.unsafeCurrentTimeMillis()
-      const attempts: Attempt[] = []
-      const line = describeRequest(request)
-      const readOnly = request.method === "GET" || request.method === "HEAD"
-      const pacer: Pacer | undefined = plan.pacing === undefined ? undefined : pacers.for(plan.pacing)
-      const budgetMs = plan.policy.budgetMs
+export const makeEngine = (transport: Transport, pacers: PacerRegistry = new PacerRegistry()): Engine => {
+  const quotas = new Map<string, RetryQuota>()
+  const quotaFor = (host: string): RetryQuota => {
+    let quota = quotas.get(host)
+    if (!quota) {
+      quota = new RetryQuota(ENGINE_DEFAULTS.retry.quota)
+      quotas.set(host, quota)
+    }
+    return quota
+  }
+  return {
+    pacers,
+    quotas,
+    exchange: (request, plan) =>
+      Effect.gen(function* () {
+        const clock = yield* Effect.clock
+        const now = () => clock.unsafeCurrentTimeMillis()
+        const attempts: Attempt[] = []
+        const line = describeRequest(request)
+        const readOnly = request.method === "GET" || request.method === "HEAD"
+        const pacer: Pacer | undefined = plan.pacing === undefined ? undefined : pacers.for(plan.pacing)
+        const budgetMs = plan.policy.budgetMs
 
-      const attempt: Effect.Effect<Sent> = Effect.suspend(() => {
-        const at = now()
-        if (pacer) {
-          const hold = pacer.delayFor(at)
-          if (at + hold > plan.deadlineAt) {
-            // Sending now would ignore a wait the vendor asked for; waiting would break the deadline.
-            return Effect.succeed({ observation: { kind: "held-back", waitMs: hold, setBy: pacer.heldBy(at) } })
+        const attempt: Effect.Effect<Sent> = Effect.suspend(() => {
+          const at = now()
+          if (pacer) {
+            const hold = pacer.delayFor(at)
+            if (at + hold > plan.deadlineAt) {
+              // Sending now would ignore a wait the vendor asked for; waiting would break the deadline.
+              return Effect.succeed({ observation: { kind: "held-back", waitMs: hold, setBy: pacer.heldBy(at) } })
+            }
           }
-        }
-        const heldBy = pacer?.heldBy(at)
-        const heldMs = pacer ? pacer.reserve(at) : 0
-        const send = Effect.suspend(() => {
-          const sentAt = now()
-          const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
-          return transport
-            .send(request, {
-              timeoutMs: plan.deadlineAt - sentAt,
-              ...(plan.signal ? { signal: plan.signal } : {}),
-              ...(plan.sandbox ? { sandbox: true } : {}),
-            })
-            .pipe(
-              Effect.map((result): Sent => {
-                attempts.push({ request: line, status: result.status, ...held })
-                if (!pacer) return toObservation(result, undefined)
-                const answeredAt = now()
-                const limits = readRateLimitHeaders(headerLookup(result.headers), answeredAt)
-                pacer.observe(answeredAt, result.status, limits)
-                return toObservation(result, limits)
-              }),
-              Effect.catchTags({
-                TransportError: (error) =>
-                  Effect.sync((): Sent => {
-                    attempts.push({ request: line, error: error.problem, ...held })
-                    return {
-                      observation: { kind: "network", problem: error.problem, code: error.code, detail: error.message },
-                    }
-                  }),
-                TimeUp: () =>
-                  Effect.sync((): Sent => {
-                    attempts.push({ request: line, error: "time_up", ...held })
-                    return { observation: { kind: "deadline", budgetMs } }
-                  }),
-              }),
-            )
+          const heldBy = pacer?.heldBy(at)
+          const heldMs = pacer ? pacer.reserve(at) : 0
+          const send = Effect.suspend(() => {
+            const sentAt = now()
+            const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
+            return transport
+              .send(request, {
+                timeoutMs: plan.deadlineAt - sentAt,
+                ...(plan.signal ? { signal: plan.signal } : {}),
+                ...(plan.sandbox ? { sandbox: true } : {}),
+              })
+              .pipe(
+                Effect.map((result): Sent => {
+                  attempts.push({ request: line, status: result.status, ...held })
+                  if (!pacer) return toObservation(result, undefined)
+                  const answeredAt = now()
+                  const limits = readRateLimitHeaders(headerLookup(result.headers), answeredAt)
+                  pacer.observe(answeredAt, result.status, limits)
+                  return toObservation(result, limits)
+                }),
+                Effect.catchTags({
+                  TransportError: (error) =>
+                    Effect.sync((): Sent => {
+                      attempts.push({ request: line, error: error.problem, ...held })
+                      return {
+                        observation: {
+                          kind: "network",
+                          problem: error.problem,
+                          code: error.code,
+                          detail: error.message,
+                        },
+                      }
+                    }),
+                  TimeUp: () =>
+                    Effect.sync((): Sent => {
+                      attempts.push({ request: line, error: "time_up", ...held })
+                      return { observation: { kind: "deadline", budgetMs } }
+                    }),
+                }),
+              )
+          })
+          // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
+          return heldMs >= 1 ? Effect.zipRight(Effect.sleep(heldMs), send) : send
         })
-        // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
-        return heldMs >= 1 ? Effect.zipRight(Effect.sleep(heldMs), send) : send
-      })
 
-      const failureOf = (sent: Sent): AttemptFailure | undefined => {
-        const { observation } = sent
-        if (observation.kind === "response" && plan.policy.retryStatuses.has(observation.facts.status)) {
-          return { kind: "status", status: observation.facts.status, wait: sent.limits?.wait ?? readWait(observation) }
-        }
-        if (observation.kind === "network") return { kind: "network", code: observation.code, readOnly }
-        return undefined
-      }
-      const readWait = (observation: Extract<Observation, { kind: "response" }>) =>
-        readRateLimitHeaders(observation.facts.header, now()).wait
-
-      const policy = plan.policy
-      let sent = yield* attempt
-      let failure = failureOf(sent)
-      if (!failure) return { observation: sent.observation, attempts }
-
-      // Only after a failure: the retry schedule, stepped one failure at a time.
-      const driver = yield* Schedule.driver(retrySchedule(policy, (f: AttemptFailure) => f, plan.deadlineAt))
-      while (failure) {
-        const stepped = yield* Effect.option(driver.next(failure))
-        const decision = yield* Effect.orDie(driver.last)
-        if (Option.isNone(stepped) || !decision.retry) {
-          const stopped: RetryStop | undefined =
-            !decision.retry && decision.reason !== "not_retryable" && decision.retryAfterMs !== undefined
-              ? { reason: decision.reason, retryAfterMs: decision.retryAfterMs }
-              : undefined
-          const observation = sent.observation
-          return {
-            observation: observation.kind === "response" && stopped ? { ...observation, stopped } : observation,
-            attempts,
+        const failureOf = (sent: Sent): AttemptFailure | undefined => {
+          const { observation } = sent
+          if (observation.kind === "response" && plan.policy.retryStatuses.has(observation.facts.status)) {
+            return {
+              kind: "status",
+              status: observation.facts.status,
+              wait: sent.limits?.wait ?? readWait(observation),
+            }
           }
+          if (observation.kind === "network") return { kind: "network", code: observation.code, readOnly }
+          return undefined
         }
-        const last = attempts.length - 1
-        const previous = attempts[last]
-        if (previous) attempts[last] = { ...previous, waitMs: decision.delayMs, waitSetBy: decision.reason }
-        sent = yield* attempt
-        failure = failureOf(sent)
-      }
-      return { observation: sent.observation, attempts }
-    }),
-})
+        const readWait = (observation: Extract<Observation, { kind: "response" }>) =>
+          readRateLimitHeaders(observation.facts.header, now()).wait
+
+        const policy = plan.policy
+        const quota = quotaFor(request.url.host)
+        let paid = 0
+        let sent = yield* attempt
+        let failure = failureOf(sent)
+        if (!failure) {
+          quota.succeeded(0)
+          return { observation: sent.observation, attempts }
+        }
+
+        // Only after a failure: the retry schedule, stepped one failure at a time.
+        const driver = yield* Schedule.driver(retrySchedule(policy, (f: AttemptFailure) => f, plan.deadlineAt))
+        while (failure) {
+          const cost =
+            failure.kind === "network" && isTimeout(networkErrorFor(failure.code).problem)
+              ? ENGINE_DEFAULTS.retry.quota.timeoutRetryCost
+              : ENGINE_DEFAULTS.retry.quota.retryCost
+          if (quota.available < cost) {
+            const stopped = { reason: "retry_quota_exhausted" } as const
+            const observation = sent.observation
+            return {
+              observation:
+                observation.kind === "response" || observation.kind === "network"
+                  ? { ...observation, stopped }
+                  : observation,
+              attempts,
+            }
+          }
+          const stepped = yield* Effect.option(driver.next(failure))
+          const decision = yield* Effect.orDie(driver.last)
+          if (Option.isNone(stepped) || !decision.retry) {
+            const stopped: RetryStop | undefined =
+              !decision.retry && decision.reason !== "not_retryable" && decision.retryAfterMs !== undefined
+                ? { reason: decision.reason, retryAfterMs: decision.retryAfterMs }
+                : undefined
+            const observation = sent.observation
+            return {
+              observation: observation.kind === "response" && stopped ? { ...observation, stopped } : observation,
+              attempts,
+            }
+          }
+          quota.take(cost)
+          paid += cost
+          const last = attempts.length - 1
+          const previous = attempts[last]
+          if (previous) attempts[last] = { ...previous, waitMs: decision.delayMs, waitSetBy: decision.reason }
+          sent = yield* attempt
+          failure = failureOf(sent)
+        }
+        quota.succeeded(paid)
+        return { observation: sent.observation, attempts }
+      }),
+  }
+}
 
 /** The engine over the transport in context, with its own pacers. */
 export const engineLayer: Layer.Layer<HttpEngine, never, HttpTransport> = Layer.effect(
