@@ -11,21 +11,9 @@ import * as Schema from "effect/Schema"
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml"
 import { ConnectorDefinition } from "./definition.ts"
 import { type FindingPath, lintDefinition, type Severity } from "./lint.ts"
+import type { Problem } from "./problem.ts"
 
-export interface Problem {
-  readonly file: string
-  readonly line: number
-  readonly col: number
-  readonly path: string
-  readonly code: string
-  readonly severity: Severity
-  readonly message: string
-}
-
-export const formatProblem = (problem: Problem): string =>
-  `${problem.file}:${problem.line}:${problem.col} ${problem.severity === "warning" ? "warning " : ""}${
-    problem.path ? `${problem.path}: ` : ""
-  }${problem.message}`
+export { formatProblem, type Problem } from "./problem.ts"
 
 export interface LoadResult {
   readonly file: string
@@ -207,10 +195,28 @@ export const loadDefinitionText = (file: string, text: string): LoadResult => {
     }
   }
 
-  // 2. Schema: every error at once, unknown keys included.
-  const decoded = Schema.decodeUnknownEither(ConnectorDefinition, { errors: "all", onExcessProperty: "error" })(
-    document.toJS(),
-  )
+  // 2. Schema: every error at once, unknown keys included. The yaml library refuses to expand too
+  // many aliases (a "billion laughs" file would otherwise fill memory): that is a problem in the file.
+  let tree: unknown
+  try {
+    tree = document.toJS({ maxAliasCount: 100 })
+  } catch (error) {
+    return {
+      file,
+      definition: undefined,
+      problems: [
+        {
+          file,
+          ...position(0),
+          path: "",
+          code: "yaml-aliases",
+          severity: "error",
+          message: `expands too many aliases (${error instanceof Error ? error.message : String(error)}); a definition needs none`,
+        },
+      ],
+    }
+  }
+  const decoded = Schema.decodeUnknownEither(ConnectorDefinition, { errors: "all", onExcessProperty: "error" })(tree)
   if (Either.isLeft(decoded)) {
     const issues = mergeAlternatives(mostSpecific(ParseResult.ArrayFormatter.formatErrorSync(decoded.left)))
     return {

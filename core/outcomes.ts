@@ -13,6 +13,7 @@ import type { NetworkProblem } from "./network-errors.ts"
 
 export const OUTCOMES = [
   "connected",
+  "not_tested",
   "invalid_credentials",
   "expired_credentials",
   "insufficient_permissions",
@@ -44,6 +45,11 @@ export const OUTCOME_INFO: { readonly [K in Outcome]: OutcomeInfo } = {
     actor: "none",
     message: "Connected: the vendor accepted the credentials.",
     remediation: "Nothing to do.",
+  },
+  not_tested: {
+    actor: "user",
+    message: "Not tested: this connector has no test request, so only the credentials' format was checked.",
+    remediation: "Check the credentials by hand with the vendor, or add a test request to the connector definition.",
   },
   invalid_credentials: {
     actor: "user",

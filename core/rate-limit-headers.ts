@@ -63,7 +63,12 @@ const ASCTIME = /^[A-Za-z]{3} ([A-Za-z]{3}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\
 /** An HTTP-date as ms since the epoch, in UTC; undefined when the text is none of the three forms. */
 export const parseHttpDate = (text: string, now: number): number | undefined => {
   const value = text.trim()
-  const at = (year: number, month: string | undefined, day: string | undefined, time: ReadonlyArray<string | undefined>) => {
+  const at = (
+    year: number,
+    month: string | undefined,
+    day: string | undefined,
+    time: ReadonlyArray<string | undefined>,
+  ) => {
     const index = MONTHS.indexOf((month ?? "").toLowerCase())
     if (index < 0) return undefined
     const [hours, minutes, seconds] = time.map(Number)

@@ -96,26 +96,38 @@ describe("1. one deadline for a whole check", () => {
     })
   }
 
-  it.effect("a 60 s RateLimit-Policy with a 2 s reset: the check answers within its budget, every wait in the log", () =>
-    Effect.gen(function* () {
-      const definition = acme()
-      const check = testCredentials(definition, { connectorId: "acme", credentials: { apiKey: `policy-${Math.random()}` } })
-      const result = yield* fastForward(check).pipe(Effect.provide(checkServices(vendorUrl, { definitions: [definition] })))
-      expect(result.durationMs).toBeLessThanOrEqual(10_000 + 1_000)
-      expect(result.verdict.outcome).toBe("connected")
-      // The 2 s reset is what was waited, and the log says so: no hidden 60 s pacing hold.
-      const waited = result.attempts.reduce((sum, a) => sum + (a.waitMs ?? 0) + (a.heldMs ?? 0), 0)
-      expect(result.durationMs).toBeGreaterThanOrEqual(waited)
-      expect(result.durationMs - waited).toBeLessThan(100)
-      expect(result.attempts[0]).toMatchObject({ status: 429, waitMs: 2_000, waitSetBy: "ratelimit" })
-    }),
+  it.effect(
+    "a 60 s RateLimit-Policy with a 2 s reset: the check answers within its budget, every wait in the log",
+    () =>
+      Effect.gen(function* () {
+        const definition = acme()
+        const check = testCredentials(definition, {
+          connectorId: "acme",
+          credentials: { apiKey: `policy-${Math.random()}` },
+        })
+        const result = yield* fastForward(check).pipe(
+          Effect.provide(checkServices(vendorUrl, { definitions: [definition] })),
+        )
+        expect(result.durationMs).toBeLessThanOrEqual(10_000 + 1_000)
+        expect(result.verdict.outcome).toBe("connected")
+        // The 2 s reset is what was waited, and the log says so: no hidden 60 s pacing hold.
+        const waited = result.attempts.reduce((sum, a) => sum + (a.waitMs ?? 0) + (a.heldMs ?? 0), 0)
+        expect(result.durationMs).toBeGreaterThanOrEqual(waited)
+        expect(result.durationMs - waited).toBeLessThan(100)
+        expect(result.attempts[0]).toMatchObject({ status: 429, waitMs: 2_000, waitSetBy: "ratelimit" })
+      }),
   )
 
   it.effect("an IETF reset of t=2 takes 2 s, not more", () =>
     Effect.gen(function* () {
       const definition = acme()
-      const check = testCredentials(definition, { connectorId: "acme", credentials: { apiKey: `ietf-${Math.random()}` } })
-      const result = yield* fastForward(check).pipe(Effect.provide(checkServices(vendorUrl, { definitions: [definition] })))
+      const check = testCredentials(definition, {
+        connectorId: "acme",
+        credentials: { apiKey: `ietf-${Math.random()}` },
+      })
+      const result = yield* fastForward(check).pipe(
+        Effect.provide(checkServices(vendorUrl, { definitions: [definition] })),
+      )
       expect(result.verdict.outcome).toBe("connected")
       expect(result.durationMs).toBeLessThan(2_500)
     }),
@@ -126,8 +138,13 @@ describe("2. backoff never goes below what the definition declares", () => {
   it.effect("a 429 with no wait header waits at least the declared first delay", () =>
     Effect.gen(function* () {
       const definition = acme()
-      const check = testCredentials(definition, { connectorId: "acme", credentials: { apiKey: `nowait-${Math.random()}` } })
-      const result = yield* fastForward(check).pipe(Effect.provide(checkServices(vendorUrl, { definitions: [definition] })))
+      const check = testCredentials(definition, {
+        connectorId: "acme",
+        credentials: { apiKey: `nowait-${Math.random()}` },
+      })
+      const result = yield* fastForward(check).pipe(
+        Effect.provide(checkServices(vendorUrl, { definitions: [definition] })),
+      )
       expect(result.verdict.outcome).toBe("connected")
       expect(result.attempts[0]).toMatchObject({ status: 429, waitSetBy: "backoff" })
       expect(result.attempts[0]?.waitMs).toBeGreaterThanOrEqual(definition.rateLimit.baseDelayMs)
@@ -141,9 +158,13 @@ describe("3. a retry quota per vendor host", () => {
       const definition = acme()
       const check = (i: number) =>
         testCredentials(definition, { connectorId: "acme", credentials: { apiKey: `failing-${i}` } })
-      const results = yield* fastForward(Effect.forEach(Array.from({ length: 150 }, (_, i) => i), check, { concurrency: 10 })).pipe(
-        Effect.provide(checkServices(vendorUrl, { definitions: [definition] })),
-      )
+      const results = yield* fastForward(
+        Effect.forEach(
+          Array.from({ length: 150 }, (_, i) => i),
+          check,
+          { concurrency: 10 },
+        ),
+      ).pipe(Effect.provide(checkServices(vendorUrl, { definitions: [definition] })))
       const last = results.at(-1)
       expect(last?.attempts).toHaveLength(1)
       expect(last?.verdict).toMatchObject({ outcome: "server_error", reason: "retry_quota_exhausted" })
@@ -195,12 +216,13 @@ describe("5. sync blames the credentials only for the credentials", () => {
   })
   afterAll(() => sandbox.stop())
   const connect = async (connector: string, credentials: Record<string, string>) =>
-    JSON.parse((await cli(["connect", connector, "--sandbox", "--json"], { env, stdin: JSON.stringify(credentials) })).stdout)
-      .connection.id as string
+    JSON.parse(
+      (await cli(["connect", connector, "--sandbox", "--json"], { env, stdin: JSON.stringify(credentials) })).stdout,
+    ).connection.id as string
   const lastTest = async (id: string) =>
-    (JSON.parse((await cli(["connections", "--json"], { env })).stdout) as Array<{ id: string; lastTest: unknown }>).find(
-      (c) => c.id === id,
-    )?.lastTest
+    (
+      JSON.parse((await cli(["connections", "--json"], { env })).stdout) as Array<{ id: string; lastTest: unknown }>
+    ).find((c) => c.id === id)?.lastTest
 
   it("a TrackVia view that does not exist is a parameter problem: exit 2, the connection left alone", async () => {
     const id = await connect("trackvia", { apiKey: "sandbox-valid", authToken: "sandbox-valid" })
@@ -223,11 +245,17 @@ describe("5. sync blames the credentials only for the credentials", () => {
 
   it("a rejected key marks the connection, and the next successful sync clears the mark", async () => {
     const id = await connect("activtrak", { apiKey: "sandbox-revoked-after-1-clears" })
-    const failed = await cli(["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-01-02", "--sandbox"], { env })
+    const failed = await cli(
+      ["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-01-02", "--sandbox"],
+      { env },
+    )
     expect(failed.code).toBe(3)
     expect(await lastTest(id)).toMatchObject({ by: "sync", verdict: { outcome: "invalid_credentials" } })
     sandbox.state.reset() // the vendor takes the key back: it works again
-    const synced = await cli(["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-01-02", "--sandbox"], { env })
+    const synced = await cli(
+      ["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-01-02", "--sandbox"],
+      { env },
+    )
     expect(synced.code).toBe(0)
     expect(await lastTest(id)).toMatchObject({ by: "sync", verdict: { outcome: "connected" } })
   })
@@ -236,7 +264,13 @@ describe("5. sync blames the credentials only for the credentials", () => {
 describe("6. a check without a test request says plainly that nothing was verified", () => {
   it("a distinct outcome and exit code, and never saved as verified", async () => {
     const dir = mkdtempSync(join(tmpdir(), "keyway-untested-"))
-    writeFileSync(join(dir, "acme.yaml"), minimalWith("    - path: /v1/me\n      query: { since: \"${today}\" }\n", "    []\n").replace("  requests:\n    []", "  requests: []"))
+    writeFileSync(
+      join(dir, "acme.yaml"),
+      minimalWith('    - path: /v1/me\n      query: { since: "${today}" }\n', "    []\n").replace(
+        "  requests:\n    []",
+        "  requests: []",
+      ),
+    )
     const env = { KEYWAY_CONNECTORS: dir, KEYWAY_HOME: mkdtempSync(join(tmpdir(), "keyway-untested-home-")) }
     const connected = await cli(["connect", "acme", "--json"], { env, stdin: '{"apiKey":"anything-at-all"}' })
     const { result, saved } = JSON.parse(connected.stdout)
@@ -252,7 +286,10 @@ describe("7. one bad file in connectors/ neither breaks nor hides the others", (
   const env = { KEYWAY_CONNECTORS: dir, KEYWAY_HOME: mkdtempSync(join(tmpdir(), "keyway-bad-home-")) }
   beforeAll(() => {
     writeFileSync(join(dir, "activtrak.yaml"), readFileSync(new URL("../connectors/activtrak.yaml", import.meta.url)))
-    writeFileSync(join(dir, "broken.yaml"), MINIMAL.replace("id: acme", "id: broken").replace("secret: true", "secret: maybe"))
+    writeFileSync(
+      join(dir, "broken.yaml"),
+      MINIMAL.replace("id: acme", "id: broken").replace("secret: true", "secret: maybe"),
+    )
     // The "billion laughs": each alias doubles the one before.
     const levels = Array.from({ length: 24 }, (_, i) => `l${i + 1}: &l${i + 1} [*l${i}, *l${i}]`).join("\n")
     writeFileSync(join(dir, "bomb.yaml"), `id: bomb\nl0: &l0 [x]\n${levels}\n`)
@@ -265,7 +302,8 @@ describe("7. one bad file in connectors/ neither breaks nor hides the others", (
     expect(connected.stderr).not.toMatch(/no connector/)
   })
 
-  for (const args of [["connectors"], ["streams", "activtrak"], ["validate"]]) {
+  // Commands that list or serve every connector report every invalid file, and go on with the rest.
+  for (const args of [["connectors"], ["validate"]]) {
     it(`${args.join(" ")} reports the invalid files and goes on with the others`, async () => {
       const run = await cli(args, { env })
       expect(run.code).toBe(args[0] === "validate" ? 2 : 0)
@@ -275,6 +313,16 @@ describe("7. one bad file in connectors/ neither breaks nor hides the others", (
       if (args[0] !== "validate") expect(run.stdout).toContain("activtrak")
     })
   }
+
+  // A command that names a connector reads that file alone: an invalid one is reported, not hidden.
+  it("streams of an invalid file names its problems; streams of a good one works beside it", async () => {
+    const broken = await cli(["streams", "bomb"], { env })
+    expect(broken.code).toBe(2)
+    expect(broken.stderr).toMatch(/bomb\.yaml:\d+:\d+ .*alias/i)
+    const good = await cli(["streams", "activtrak"], { env })
+    expect(good.code).toBe(0)
+    expect(good.stdout).toContain("workingHoursUsers")
+  })
 
   it("connect of a good connector still works beside them", async () => {
     const connected = await cli(["connect", "activtrak", "--sandbox"], {
@@ -294,8 +342,14 @@ describe("8. exit codes say who must act", () => {
   beforeAll(async () => {
     sandbox = await startSandbox({ records: 30 })
     env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
-    id = JSON.parse((await cli(["connect", "trackvia", "--sandbox", "--json"], { env, stdin: '{"apiKey":"sandbox-valid","authToken":"sandbox-valid"}' })).stdout)
-      .connection.id
+    id = JSON.parse(
+      (
+        await cli(["connect", "trackvia", "--sandbox", "--json"], {
+          env,
+          stdin: '{"apiKey":"sandbox-valid","authToken":"sandbox-valid"}',
+        })
+      ).stdout,
+    ).connection.id
   })
   afterAll(() => sandbox.stop())
 
@@ -314,7 +368,10 @@ describe("8. exit codes say who must act", () => {
   })
 
   it("KEYWAY_HOME that is a regular file", async () => {
-    expectUserError(await cli(["connections"], { env: { KEYWAY_HOME: join(home, "keyway.sqlite") } }), /KEYWAY_HOME .* is not a folder/)
+    expectUserError(
+      await cli(["connections"], { env: { KEYWAY_HOME: join(home, "keyway.sqlite") } }),
+      /KEYWAY_HOME .* is not a folder/,
+    )
   })
 
   it("KEYWAY_HOME under /sys", async () => {
@@ -324,7 +381,10 @@ describe("8. exit codes say who must act", () => {
   it("a garbage keyway.sqlite", async () => {
     const garbage = mkdtempSync(join(tmpdir(), "keyway-garbage-"))
     writeFileSync(join(garbage, "keyway.sqlite"), "this is not a database, it is a poem")
-    expectUserError(await cli(["connections"], { env: { KEYWAY_HOME: garbage } }), /keyway\.sqlite is not a Keyway store/)
+    expectUserError(
+      await cli(["connections"], { env: { KEYWAY_HOME: garbage } }),
+      /keyway\.sqlite is not a Keyway store/,
+    )
   })
 
   it("a stored record with credentials: null, and one that is not JSON, are named while the others are listed", async () => {
@@ -333,7 +393,12 @@ describe("8. exit codes say who must act", () => {
       const good = await keyway.connections.get(id)
       await keyway.run(
         Effect.flatMap(Store, (store) =>
-          store.put({ ...(good as never), id: "con_brokenbrokenbrok", credentials: null as never, fingerprints: null as never }),
+          store.put({
+            ...(good as never),
+            id: "con_brokenbrokenbrok",
+            credentials: null as never,
+            fingerprints: null as never,
+          }),
         ),
       )
     } finally {
@@ -342,8 +407,10 @@ describe("8. exit codes say who must act", () => {
     const sqlite3 = (await import("sqlite3")).default
     const db = new sqlite3.Database(join(home, "keyway.sqlite"))
     await new Promise<void>((resolve, reject) =>
-      db.run("INSERT INTO keyv(key, value) VALUES (?, ?)", ["keyway-default:con_notjsonnotjsonno", "{not json"], (e: Error | null) =>
-        e ? reject(e) : resolve(),
+      db.run(
+        "INSERT INTO keyv(key, value) VALUES (?, ?)",
+        ["keyway-default:con_notjsonnotjsonno", "{not json"],
+        (e: Error | null) => (e ? reject(e) : resolve()),
       ),
     )
     await new Promise<void>((resolve) => db.close(() => resolve()))
@@ -370,7 +437,10 @@ describe("8. exit codes say who must act", () => {
 
   it("a credential with a character that cannot go in a header", async () => {
     expectUserError(
-      await cli(["connect", "peopletray", "--sandbox"], { env, stdin: JSON.stringify({ apiKey: "sandbox-valid\u0100x" }) }),
+      await cli(["connect", "peopletray", "--sandbox"], {
+        env,
+        stdin: JSON.stringify({ apiKey: "sandbox-valid\u0100x" }),
+      }),
       /credentials\.apiKey .*character/,
     )
   })

@@ -4,11 +4,12 @@
  * notes. `keyway docs` writes one per connector plus an index; `keyway docs --check` fails when a
  * committed page is stale.
  */
-import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
+
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
+import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
 import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, OUTCOME_INFO } from "../../core/outcomes.ts"
-import { backoffDelay, policyFor } from "../../core/retry.ts"
 import { placeAuth } from "../../core/placements.ts"
+import { backoffDelay, policyFor } from "../../core/retry.ts"
 import { type Reference, renderWith } from "../../core/template.ts"
 
 const cell = (text: string): string =>

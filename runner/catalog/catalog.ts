@@ -81,12 +81,19 @@ export interface Loaded {
 
 export interface CatalogService {
   /** One definition, read on first use: a command that names a connector reads that file alone. */
-  readonly get: (id: string) => Effect.Effect<ConnectorDefinition, UnknownConnector>
+  readonly get: (id: string) => Effect.Effect<ConnectorDefinition, UnknownConnector | DefinitionInvalid>
   /** Every definition, for the commands that list or serve them all. */
   readonly all: Effect.Effect<Loaded>
 }
 
 export class Catalog extends Context.Tag("keyway/Catalog")<Catalog, CatalogService>() {}
+
+/** The file for this id is there but is not a valid definition: its problems say why. */
+export class DefinitionInvalid extends Data.TaggedError("DefinitionInvalid")<{ readonly result: LoadResult }> {
+  override get message(): string {
+    return `${this.result.file} is not a valid definition (keyway validate ${this.result.file} lists every problem)`
+  }
+}
 
 /** No definition has this id. */
 export class UnknownConnector extends Data.TaggedError("UnknownConnector")<{
@@ -118,13 +125,14 @@ export const catalogFromDir = (dir: string = CONNECTORS_DIR): Layer.Layer<Catalo
     const known = () => connectorFiles(dir).map((path) => path.replace(/^.*\//, "").replace(/\.ya?ml$/, ""))
     return {
       get: (id) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<ConnectorDefinition, UnknownConnector | DefinitionInvalid> => {
           const path = CONNECTOR_ID.test(id) ? fileOf(id) : undefined
-          if (path && !one.has(id)) one.set(id, loadConnectorFile(path))
-          const definition = one.get(id)?.definition
-          return definition?.id === id
-            ? Effect.succeed(definition)
-            : Effect.fail(new UnknownConnector({ id, known: known() }))
+          if (!path) return Effect.fail(new UnknownConnector({ id, known: known() }))
+          if (!one.has(id)) one.set(id, loadConnectorFile(path))
+          const loaded = one.get(id) as LoadResult
+          return loaded.definition
+            ? Effect.succeed(loaded.definition)
+            : Effect.fail(new DefinitionInvalid({ result: loaded }))
         }),
       all: Effect.sync(loadAll),
     }
@@ -144,5 +152,7 @@ export const catalogOf = (definitions: Iterable<ConnectorDefinition>): Layer.Lay
   })
 }
 
-export const findDefinition = (id: string): Effect.Effect<ConnectorDefinition, UnknownConnector, Catalog> =>
+export const findDefinition = (
+  id: string,
+): Effect.Effect<ConnectorDefinition, UnknownConnector | DefinitionInvalid, Catalog> =>
   Effect.flatMap(Catalog, (catalog) => catalog.get(id))

@@ -66,12 +66,12 @@ export const fingerprintsOf = (
 
 /** A check with no test request: "not tested" is not "passed", and the verdict says so. */
 const NOT_TESTED: Verdict = {
-  outcome: "connected",
-  actor: OUTCOME_INFO.connected.actor,
-  code: "connected",
+  outcome: "not_tested",
+  actor: OUTCOME_INFO.not_tested.actor,
+  code: "not_tested",
   reason: "no test request",
-  message: "Not tested: this connector has no test request, so only the credentials' format was checked.",
-  remediation: "Add a test request to the connector definition.",
+  message: OUTCOME_INFO.not_tested.message,
+  remediation: OUTCOME_INFO.not_tested.remediation,
 }
 
 const bodyOf = (observation: Observation): unknown =>

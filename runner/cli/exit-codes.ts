@@ -16,6 +16,8 @@ export const EXIT = {
   tryLater: 4,
   /** The vendor answered in a way Keyway does not recognise. */
   unexpectedResponse: 5,
+  /** Nothing was verified: the connector has no test request. */
+  notVerified: 6,
 } as const
 
 const BY_ACTOR: { readonly [A in Actor]: number } = {
@@ -25,12 +27,14 @@ const BY_ACTOR: { readonly [A in Actor]: number } = {
   vendor: EXIT.unexpectedResponse,
 }
 
-export const exitCodeFor = (verdict: Pick<Verdict, "actor">): number => BY_ACTOR[verdict.actor]
+export const exitCodeFor = (verdict: Pick<Verdict, "actor" | "outcome">): number =>
+  verdict.outcome === "not_tested" ? EXIT.notVerified : BY_ACTOR[verdict.actor]
 
 /** The most serious of several exit codes: bad input, then user, then vendor, then retry. */
 export const worstExitCode = (codes: ReadonlyArray<number>): number => {
   const rank: ReadonlyArray<number> = [
     EXIT.ok,
+    EXIT.notVerified,
     EXIT.tryLater,
     EXIT.unexpectedResponse,
     EXIT.userMustAct,

@@ -4,7 +4,8 @@
  * failure loads none of the modules that raise it.
  */
 import type { InvalidInput } from "../../core/fields.ts"
-import type { UnknownConnector } from "../catalog/catalog.ts"
+import { formatProblem } from "../../core/problem.ts"
+import type { DefinitionInvalid, UnknownConnector } from "../catalog/catalog.ts"
 import type { SandboxFailed } from "../sandbox/layer.ts"
 import type { SyncFailed } from "../sync/sync.ts"
 import type {
@@ -21,6 +22,7 @@ import type { UsageError } from "./io.ts"
 export type CliFailure =
   | UsageError
   | UnknownConnector
+  | DefinitionInvalid
   | InvalidInput
   | ConnectionNotFound
   | StoreUnavailable
@@ -42,6 +44,12 @@ export const reportFailure = (failure: CliFailure): FailureReport => {
     case "UsageError":
     case "UnknownConnector":
       return { code: EXIT.badInput, kind: "usage", lines: [failure.message] }
+    case "DefinitionInvalid":
+      return {
+        code: EXIT.badInput,
+        kind: "invalid_definition",
+        lines: [failure.message, ...failure.result.problems.map(formatProblem)],
+      }
     case "InvalidInput":
       return {
         code: EXIT.badInput,

@@ -6,6 +6,7 @@ import type { Writable } from "node:stream"
 import { type ParseArgsConfig, parseArgs } from "node:util"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import { formatProblem, type Problem } from "../../core/problem.ts"
 
 export interface Io {
   readonly out: (text: string) => void
@@ -77,6 +78,11 @@ export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
         .trimEnd(),
     )
     .join("\n")
+}
+
+/** Definition files that did not load: each problem as file:line:col, then the command goes on without them. */
+export const reportInvalid = (io: Io, invalid: ReadonlyArray<{ readonly problems: ReadonlyArray<Problem> }>): void => {
+  for (const result of invalid) for (const problem of result.problems) io.err(`${formatProblem(problem)}\n`)
 }
 
 /** `node:util`'s parseArgs, with its errors as one-line usage errors. */

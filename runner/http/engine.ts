@@ -18,9 +18,8 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { type Observation, parseJson, type RetryStop } from "../../core/classify.ts"
-import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
-import { RetryQuota } from "../../core/retry-quota.ts"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
+import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
 import { type Pacer, PacerRegistry } from "../../core/pacer.ts"
 import {
   headerLookup,
@@ -29,6 +28,7 @@ import {
   type WaitSource,
 } from "../../core/rate-limit-headers.ts"
 import { type AttemptFailure, type DelayReason, type RetryPolicy, retrySchedule } from "../../core/retry.ts"
+import { RetryQuota } from "../../core/retry-quota.ts"
 import { describeRequest, type OutgoingRequest } from "./request.ts"
 import { type HttpResult, HttpTransport, type Transport } from "./transport.ts"
 

@@ -1,6 +1,6 @@
 /** The typed errors both library entries (`keyway`, `keyway/effect`) export, each with a `_tag` to match on. */
 export { InvalidInput } from "../../core/fields.ts"
-export { UnknownConnector } from "../catalog/catalog.ts"
+export { DefinitionInvalid, UnknownConnector } from "../catalog/catalog.ts"
 export { SyncFailed } from "../sync/sync.ts"
 export {
   ConnectionNotFound,

@@ -33,7 +33,7 @@ import {
 import { prepare } from "../../core/prepare.ts"
 import { policyFor } from "../../core/retry.ts"
 import { templateReferences } from "../../core/template.ts"
-import { type Catalog, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
+import { type Catalog, type DefinitionInvalid, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
 import { HttpEngine, pacingKey } from "../http/engine.ts"
 import { buildRequest } from "../http/request.ts"
 import { Sandbox } from "../sandbox/service.ts"
@@ -180,7 +180,7 @@ export const runSync = (
   request: SyncRequest,
 ): Effect.Effect<
   SyncSummary,
-  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreError | UnknownConnector,
+  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreError | UnknownConnector | DefinitionInvalid,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {

@@ -13,7 +13,7 @@ import type { ConnectorDefinition } from "../../core/definition.ts"
 import { checkLabel, InvalidInput } from "../../core/fields.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
 import { conceal, reveal, type Secret } from "../../core/redact.ts"
-import { type Catalog, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
+import { type Catalog, type DefinitionInvalid, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
 import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
 import type { HttpEngine } from "../http/engine.ts"
 import { ConnectionNotFound, type StoreError, UnsealFailed } from "./errors.ts"
@@ -154,7 +154,7 @@ export const retest = (
   options: CheckOptions = {},
 ): Effect.Effect<
   RetestResult,
-  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError | UnknownConnector,
+  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError | UnknownConnector | DefinitionInvalid,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {

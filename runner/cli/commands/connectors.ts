@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import type { ConnectorDefinition, Placement, StatusMatch } from "../../../core/definition.ts"
 import { Catalog, catalogFromDir, connectorsDir, findDefinition } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, table, usage } from "../io.ts"
+import { type Io, printJson, reportInvalid, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const describePlacement = (placement: Placement): string =>
@@ -102,7 +102,9 @@ export const run: CommandRun = (args, io) =>
       return EXIT.ok
     }
     if (args.length > 0) return yield* usage(`unknown argument "${args[0]}"; try: keyway connectors show <id>`)
-    const summaries = [...(yield* (yield* Catalog).all).definitions.values()].map(summarise)
+    const { definitions, invalid } = yield* (yield* Catalog).all
+    reportInvalid(io, invalid)
+    const summaries = [...definitions.values()].map(summarise)
     if (io.json) {
       printJson(io, summaries)
       return EXIT.ok

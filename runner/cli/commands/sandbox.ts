@@ -14,7 +14,7 @@ import {
 } from "../../sandbox/scenarios.ts"
 import { derivedFakeDefinitions, startSandbox } from "../../sandbox/server.ts"
 import { EXIT } from "../exit-codes.ts"
-import { parseFlags, printJson, table, usage } from "../io.ts"
+import { parseFlags, printJson, reportInvalid, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const wholeNumber = (name: string, text: string | undefined) =>
@@ -52,7 +52,9 @@ export const run: CommandRun = (args, io) =>
     const burst = yield* wholeNumber("burst", values.burst)
     const records = yield* wholeNumber("records", values.records)
     const port = yield* wholeNumber("port", values.port)
-    const generic = derivedFakeDefinitions((yield* (yield* Catalog).all).definitions.values())
+    const { definitions, invalid } = yield* (yield* Catalog).all
+    reportInvalid(io, invalid)
+    const generic = derivedFakeDefinitions(definitions.values())
     const sandbox = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
