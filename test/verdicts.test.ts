@@ -390,16 +390,18 @@ describe("8. exit codes say who must act", () => {
   it("a stored record with credentials: null, and one that is not JSON, are named while the others are listed", async () => {
     const keyway = createKeyway({ store: { home, url: undefined, workspace: "default" }, env: {} })
     try {
-      const good = await keyway.connections.get(id)
       await keyway.run(
-        Effect.flatMap(Store, (store) =>
-          store.put({
-            ...(good as never),
+        Effect.gen(function* () {
+          const store = yield* Store
+          const good = yield* store.get(id)
+          if (!good) throw new Error("the saved connection is missing")
+          yield* store.put({
+            ...good,
             id: "con_brokenbrokenbrok",
             credentials: null as never,
             fingerprints: null as never,
-          }),
-        ),
+          })
+        }),
       )
     } finally {
       await keyway.close()

@@ -12,6 +12,7 @@ import type {
   ConnectionNotFound,
   LockHeld,
   MasterKeyProblem,
+  RecordUnreadable,
   StoreMisconfigured,
   StoreUnavailable,
   UnsealFailed,
@@ -27,6 +28,7 @@ export type CliFailure =
   | ConnectionNotFound
   | StoreUnavailable
   | StoreMisconfigured
+  | RecordUnreadable
   | LockHeld
   | UnsealFailed
   | MasterKeyProblem
@@ -64,6 +66,8 @@ export const reportFailure = (failure: CliFailure): FailureReport => {
       return { code: EXIT.tryLater, kind: "busy", lines: [failure.message] }
     case "StoreMisconfigured":
       return { code: EXIT.badInput, kind: "store_misconfigured", lines: [failure.message] }
+    case "RecordUnreadable":
+      return { code: EXIT.badInput, kind: "record_unreadable", lines: [failure.message] }
     case "UnsealFailed":
     case "MasterKeyProblem":
       return { code: EXIT.badInput, kind: "master_key", lines: [failure.message] }

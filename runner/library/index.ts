@@ -124,7 +124,8 @@ export const createKeyway = (options: KeywayOptions = {}): Keyway => {
         call,
       ),
     connections: {
-      list: () => run(Effect.flatMap(Store, (store) => Effect.map(store.list(), (records) => records.map(view)))),
+      list: () =>
+        run(Effect.flatMap(Store, (store) => Effect.map(store.list(), (listing) => listing.records.map(view)))),
       get: (id) => run(Effect.map(findConnection(id), view)),
       test: (id, call) => run(retest(id, undefined, check(call)), call),
       replace: (id, credentials, call) => run(retest(id, credentials, check(call)), call),

@@ -27,8 +27,18 @@ export class LockHeld extends Data.TaggedError("LockHeld")<{ readonly name: stri
   }
 }
 
+/** A stored record is damaged (not JSON, or missing what a record has): it is named, never used. */
+export class RecordUnreadable extends Data.TaggedError("RecordUnreadable")<{
+  readonly id: string
+  readonly problem: string
+}> {
+  override get message(): string {
+    return `the stored record ${this.id} is damaged (${this.problem}); remove it with keyway connections remove ${this.id}, then connect again`
+  }
+}
+
 /** Whatever a store operation can fail with. */
-export type StoreError = StoreUnavailable | StoreMisconfigured
+export type StoreError = StoreUnavailable | StoreMisconfigured | RecordUnreadable
 
 export class MasterKeyProblem extends Data.TaggedError("MasterKeyProblem")<{ readonly detail: string }> {
   override get message(): string {

@@ -44,7 +44,11 @@ const resealWorkspace = (config: StoreConfig, workspace: string) =>
       let resealed = 0
       const unopened: string[] = []
       const inUse = new Set<string>()
-      for (const record of yield* store.list()) {
+      const listing = yield* store.list()
+      // A damaged record may still hold credentials under any key: keep every key while one is left.
+      for (const { id } of listing.unreadable) unopened.push(`${workspace}/${id}`)
+      const keepEveryKey = listing.unreadable.length > 0
+      for (const record of listing.records) {
         const sealed = record.credentials
         if (sealed.kid === keyring.current.id && sealed.v === 2) continue
         // Bound to where the record is read from: one copied in from elsewhere does not open.
@@ -57,7 +61,7 @@ const resealWorkspace = (config: StoreConfig, workspace: string) =>
         yield* store.put({ ...record, credentials: seal(keyring, opened.right, { ...record, workspace }) })
         resealed++
       }
-      return { resealed, unopened, inUse }
+      return { resealed, unopened, inUse, keepEveryKey }
     }),
   )
 
@@ -78,14 +82,16 @@ export const rotateMasterKey = (
           let resealed = 0
           const unopened: string[] = []
           const inUse = new Set([keyring.current.id])
+          let keepEveryKey = false
           for (const workspace of workspaces) {
             const done = yield* resealWorkspace(config, workspace)
             resealed += done.resealed
             unopened.push(...done.unopened)
             for (const id of done.inUse) inUse.add(id)
+            keepEveryKey ||= done.keepEveryKey
           }
           // Every record that opened is now under the current key: the others' keys stay on file.
-          const retired = fromFiles ? yield* keyFiles(() => retireKeys(config.home, inUse)) : []
+          const retired = fromFiles && !keepEveryKey ? yield* keyFiles(() => retireKeys(config.home, inUse)) : []
           return { keyId: keyring.current.id, resealed, workspaces: workspaces.length, unopened, retired }
         }).pipe(Effect.provide(keyringLayer(config.home, env)))
         return rotation

@@ -12,13 +12,14 @@ import { chmodSync, closeSync, constants, openSync } from "node:fs"
 import { homedir, hostname } from "node:os"
 import { join } from "node:path"
 import type { RedisClientOptions } from "@keyv/redis"
+import { defaultDeserialize } from "@keyv/serialize"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
 import type { Verdict } from "../../core/outcomes.ts"
-import { LockHeld, type StoreError, StoreMisconfigured, StoreUnavailable } from "./errors.ts"
+import { LockHeld, RecordUnreadable, type StoreError, StoreMisconfigured, StoreUnavailable } from "./errors.ts"
 import { ensureHome, refuseLink } from "./home.ts"
 import type { Sealed } from "./sealing.ts"
 
@@ -47,7 +48,8 @@ export interface ConnectionStore {
   readonly get: (id: string) => Effect.Effect<ConnectionRecord | undefined, StoreError>
   readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreError>
   readonly remove: (id: string) => Effect.Effect<boolean, StoreError>
-  readonly list: () => Effect.Effect<ReadonlyArray<ConnectionRecord>, StoreError>
+  /** The workspace's records, oldest first; damaged ones are named in `unreadable`, not left out silently. */
+  readonly list: () => Effect.Effect<Listing, StoreError>
   /** Every workspace with anything in this store (the same SQLite file, or the same Redis). */
   readonly workspaces: () => Effect.Effect<ReadonlyArray<string>, StoreError>
   /**
@@ -59,6 +61,11 @@ export interface ConnectionStore {
     name: string,
     effect: Effect.Effect<A, E, R>,
   ) => Effect.Effect<A, E | StoreError | LockHeld, R>
+}
+
+export interface Listing {
+  readonly records: ReadonlyArray<ConnectionRecord>
+  readonly unreadable: ReadonlyArray<{ readonly id: string; readonly problem: string }>
 }
 
 /** The connection store of one workspace, as a service. */
@@ -86,8 +93,28 @@ const describe = (error: unknown): string => {
   return text.replace(/\/\/[^@\s/]*@/g, "//***@").slice(0, 200)
 }
 
-const isConnectionRecord = (value: unknown): value is ConnectionRecord =>
-  typeof value === "object" && value !== null && "connector" in value && "credentials" in value && "id" in value
+/** What is wrong with a stored value as a connection record, or undefined when it is one. */
+const recordProblem = (value: unknown): string | undefined => {
+  if (typeof value !== "object" || value === null) return "it is not a record"
+  const record = value as Record<string, unknown>
+  for (const field of ["id", "workspace", "connector", "label", "createdAt"]) {
+    if (typeof record[field] !== "string") return `${field} is missing`
+  }
+  const sealed = record.credentials as Record<string, unknown> | null | undefined
+  if (
+    !sealed ||
+    typeof sealed !== "object" ||
+    !["kid", "iv", "tag", "data"].every((f) => typeof sealed[f] === "string")
+  ) {
+    return "its sealed credentials are missing"
+  }
+  for (const field of ["settings", "fingerprints"]) {
+    if (typeof record[field] !== "object" || record[field] === null) return `${field} is missing`
+  }
+  return undefined
+}
+
+const isConnectionRecord = (value: unknown): value is ConnectionRecord => recordProblem(value) === undefined
 
 /**
  * The store for the length of the scope. It connects on first use, not before, so a command that
@@ -137,6 +164,8 @@ const ensureSqliteFile = (file: string): void => {
 /** What a store needs beneath keyv: its workspaces, and an atomic lock. */
 interface Raw {
   readonly workspaces: () => Promise<ReadonlyArray<string>>
+  /** Every key of a namespace (without the namespace) with its stored text, unparsed. */
+  readonly entries: (namespace: string) => Promise<ReadonlyArray<readonly [string, string]>>
   /** Takes the lock for `owner`, or answers who holds it. */
   readonly acquire: (
     name: string,
@@ -174,6 +203,10 @@ const sqliteRaw = (query: Query): Raw => {
       | { owner: string; pid: number; host: string }
       | undefined
   return {
+    entries: async (namespace) =>
+      (await query("SELECT key, value FROM keyv WHERE key LIKE ?", `${namespace}:%`)).map(
+        (row) => [String(row.key).slice(namespace.length + 1), String(row.value)] as const,
+      ),
     workspaces: async () =>
       (
         await query(
@@ -217,10 +250,22 @@ const sqliteRaw = (query: Query): Raw => {
 const REDIS_LEASE_MS = 60_000
 
 const redisRaw = (client: {
+  get: (key: string) => Promise<string | null>
   set: (key: string, value: string, options: { NX: true; PX: number }) => Promise<unknown>
   eval: (script: string, options: { keys: string[]; arguments: string[] }) => Promise<unknown>
   scanIterator: (options: { MATCH: string; COUNT: number }) => AsyncIterable<string | string[]>
 }): Raw => ({
+  entries: async (namespace) => {
+    const prefix = `${namespace}::${namespace}:`
+    const found: Array<readonly [string, string]> = []
+    for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
+      for (const key of Array.isArray(batch) ? batch : [batch]) {
+        const value = await client.get(key)
+        if (value !== null) found.push([key.slice(prefix.length), value] as const)
+      }
+    }
+    return found
+  },
   workspaces: async () => {
     const found = new Set<string>()
     for await (const batch of client.scanIterator({ MATCH: "keyway-*::*", COUNT: 1000 })) {
@@ -290,10 +335,20 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
 }
 
 /** A failure opening or using the store: the user's to fix, or the store's to come back. */
-const asStoreError = (backend: "sqlite" | "redis", error: unknown): StoreError =>
-  error instanceof StoreUnavailable || error instanceof StoreMisconfigured
-    ? error
-    : new StoreUnavailable({ backend, detail: describe(error) })
+const asStoreError = (backend: "sqlite" | "redis", error: unknown): StoreError => {
+  if (error instanceof StoreUnavailable || error instanceof StoreMisconfigured || error instanceof RecordUnreadable) {
+    return error
+  }
+  // A file that is not a database is the user's to move away, not a store that will come back.
+  const code = (error as { code?: unknown })?.code
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
+    return new StoreMisconfigured({
+      detail:
+        "keyway.sqlite is not a Keyway store (it is not an SQLite database, or it is damaged); move it away to start a new one",
+    })
+  }
+  return new StoreUnavailable({ backend, detail: describe(error) })
+}
 
 const storeOver = (open: () => Promise<Opened>, backend: "sqlite" | "redis", workspace: string): ConnectionStore => {
   const namespace = `keyway-${workspace}`
@@ -306,7 +361,24 @@ const storeOver = (open: () => Promise<Opened>, backend: "sqlite" | "redis", wor
   return {
     backend,
     workspace,
-    get: (id) => attempt((keyv) => keyv.get<ConnectionRecord>(id)),
+    get: (id) =>
+      Effect.flatMap(
+        attempt((keyv) =>
+          keyv.get<unknown>(id).then(
+            (value) => ({ value }),
+            // A value that is not JSON makes keyv throw: that record is damaged, the store is fine.
+            (error: unknown) => (error instanceof SyntaxError ? { damaged: "it is not JSON" } : Promise.reject(error)),
+          ),
+        ),
+        (read): Effect.Effect<ConnectionRecord | undefined, RecordUnreadable> => {
+          if ("damaged" in read) return Effect.fail(new RecordUnreadable({ id, problem: read.damaged }))
+          if (read.value === undefined) return Effect.succeed(undefined)
+          const problem = recordProblem(read.value)
+          return problem
+            ? Effect.fail(new RecordUnreadable({ id, problem }))
+            : Effect.succeed(read.value as ConnectionRecord)
+        },
+      ),
     getState: <S>(key: string) => attempt((keyv) => keyv.get<S>(`sync:${key}`)),
     putState: (key, state) =>
       attempt(async (keyv) => {
@@ -318,14 +390,27 @@ const storeOver = (open: () => Promise<Opened>, backend: "sqlite" | "redis", wor
       }),
     remove: (id) => attempt((keyv) => keyv.delete(id)),
     list: () =>
-      attempt(async (keyv) => {
-        const records: ConnectionRecord[] = []
-        if (!keyv.iterator) throw new Error("this store cannot list its records")
-        for await (const [key, value] of keyv.iterator(namespace)) {
-          if (String(key).startsWith("sync:")) continue
-          if (isConnectionRecord(value)) records.push(value)
-        }
-        return records.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+      Effect.tryPromise({
+        try: async (): Promise<Listing> => {
+          const records: ConnectionRecord[] = []
+          const unreadable: Array<{ id: string; problem: string }> = []
+          // Raw rows, each parsed on its own: one damaged record must not hide the others.
+          for (const [id, serialized] of await (await open()).raw.entries(namespace)) {
+            if (id.startsWith("sync:")) continue
+            let value: unknown
+            try {
+              value = (defaultDeserialize(serialized) as { value?: unknown })?.value
+            } catch {
+              unreadable.push({ id, problem: "it is not JSON" })
+              continue
+            }
+            const problem = recordProblem(value)
+            if (problem) unreadable.push({ id, problem })
+            else records.push(value as ConnectionRecord)
+          }
+          return { records: records.sort((a, b) => a.createdAt.localeCompare(b.createdAt)), unreadable }
+        },
+        catch: (error) => asStoreError(backend, error),
       }),
     workspaces: () =>
       Effect.tryPromise({

@@ -47,7 +47,7 @@ const readable = async (home: string) => {
     await Effect.runPromise(
       Effect.gen(function* () {
         const store = yield* Store
-        for (const record of yield* store.list()) {
+        for (const record of (yield* store.list()).records) {
           const credentials = yield* Effect.either(openCredentials(record))
           if (Either.isRight(credentials)) opened++
           else failed.push(`${workspace}/${record.id}: ${credentials.left.message}`)

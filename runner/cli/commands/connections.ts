@@ -7,7 +7,8 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import { Catalog } from "../../catalog/catalog.ts"
 import { findConnection, retest, view } from "../../vault/connections.ts"
-import { Store } from "../../vault/store.ts"
+import { RecordUnreadable } from "../../vault/errors.ts"
+import { type Listing, Store } from "../../vault/store.ts"
 import { everything } from "../context.ts"
 import { EXIT, exitCodeFor, worstExitCode } from "../exit-codes.ts"
 import { type Io, parseFlags, printJson, table, usage } from "../io.ts"
@@ -19,7 +20,9 @@ const DAY_MS = 86_400_000
 const list = (io: Io) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const records = (yield* store.list()).map(view)
+    const listing = yield* store.list()
+    const records = listing.records.map(view)
+    reportUnreadable(io, listing.unreadable)
     if (io.json) printJson(io, records)
     else if (records.length === 0)
       io.out(`No connections in workspace ${store.workspace}. Add one with keyway connect <connector>.\n`)
@@ -41,10 +44,18 @@ const list = (io: Io) =>
     return EXIT.ok
   })
 
+/** Damaged records are named on stderr, so one bad row neither hides the rest nor goes unnoticed. */
+const reportUnreadable = (io: Io, unreadable: Listing["unreadable"]): void => {
+  for (const { id, problem } of unreadable) {
+    io.err(`warning: ${new RecordUnreadable({ id, problem }).message}\n`)
+  }
+}
+
 const remove = (io: Io, id: string | undefined) =>
   Effect.gen(function* () {
     if (!id) return yield* usage("which connection? keyway connections remove <id>")
-    yield* findConnection(id)
+    // A damaged record can be removed too: that is the way out the warning points to.
+    yield* findConnection(id).pipe(Effect.catchTag("RecordUnreadable", () => Effect.void))
     yield* (yield* Store).remove(id)
     if (io.json) printJson(io, { removed: id })
     else io.out(`Removed ${id}.\n`)
@@ -53,7 +64,9 @@ const remove = (io: Io, id: string | undefined) =>
 
 const test = (io: Io, id: string | undefined, all: boolean) =>
   Effect.gen(function* () {
-    const ids = all ? (yield* (yield* Store).list()).map((r) => r.id) : id ? [id] : []
+    const listing = all ? yield* (yield* Store).list() : undefined
+    if (listing) reportUnreadable(io, listing.unreadable)
+    const ids = listing ? listing.records.map((r) => r.id) : id ? [id] : []
     if (ids.length === 0) {
       return yield* usage(
         all ? "there are no saved connections to test" : "which connection? keyway connections test <id> | --all",

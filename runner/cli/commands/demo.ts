@@ -71,7 +71,7 @@ const demo = (io: Io) =>
       { concurrency: "unbounded" },
     )
     const store = yield* Store
-    const saved = (yield* store.list()).length
+    const saved = (yield* store.list()).records.length
 
     // A short sync: a saved ActivTrak connection pulls two weeks of working hours, page by page.
     const activtrak = definitions.find((d) => d.id === "activtrak")

@@ -24,7 +24,7 @@ export const run: CommandRun = (args, io) =>
           `${retired.length > 0 ? `; retired ${retired.length} old key${retired.length === 1 ? "" : "s"}` : ""}.\n`,
       )
       for (const record of unopened) {
-        io.err(`keyway: ${record} did not open (altered or moved): left as it is, and its key kept\n`)
+        io.err(`keyway: ${record} did not open (damaged, altered or moved): left as it is, and its key kept\n`)
       }
     }
     return EXIT.ok
