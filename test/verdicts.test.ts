@@ -2,7 +2,7 @@
  * Trust, part 2: every check answers within its budget, and every verdict tells the truth. Each test
  * failed before its fix (the closing note says which already held after the redesign).
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"

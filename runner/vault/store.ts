@@ -114,8 +114,6 @@ const recordProblem = (value: unknown): string | undefined => {
   return undefined
 }
 
-const isConnectionRecord = (value: unknown): value is ConnectionRecord => recordProblem(value) === undefined
-
 /**
  * The store for the length of the scope. It connects on first use, not before, so a command that
  * never touches it never opens it; a connection that failed is tried again by the next call; and it
