@@ -42,11 +42,16 @@ const hostile = (request: IncomingMessage, response: ServerResponse): void => {
       response.end("[]")
     }
   }
-  if (key.startsWith("policy")) {
-    return throttledOnce({ "ratelimit-policy": '"default";q=1;w=60', ratelimit: '"default";r=0;t=2' })
+  const once: Record<string, Record<string, string>> = {
+    policy: { "ratelimit-policy": '"default";q=1;w=60', ratelimit: '"default";r=0;t=2' },
+    ietf: { ratelimit: '"default";r=0;t=2' },
+    nowait: {},
   }
-  if (key.startsWith("ietf")) return throttledOnce({ ratelimit: '"default";r=0;t=2' })
-  if (key.startsWith("nowait")) return throttledOnce({})
+  const throttling = Object.keys(once).find((prefix) => key.startsWith(prefix))
+  if (throttling) {
+    throttledOnce(once[throttling] ?? {})
+    return
+  }
   if (key.startsWith("failing")) {
     response.writeHead(503, { "content-type": "application/json" })
     response.end("{}")
