@@ -6,7 +6,7 @@
  * schema transformations, so that the generated JSON Schema describes exactly what an engineer types.
  */
 import * as Schema from "effect/Schema"
-import { OUTCOMES } from "./outcomes.ts"
+import { RULE_OUTCOMES } from "./outcomes.ts"
 
 const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 
@@ -240,7 +240,7 @@ export const Probe = Schema.Struct({
 // ---------------------------------------------------------------------------------------------
 // Error mappings
 
-export const OutcomeName = Schema.Literal(...OUTCOMES)
+export const OutcomeName = Schema.Literal(...RULE_OUTCOMES)
 
 export const ErrorRule = Schema.Struct({
   status: StatusMatch,

@@ -11,9 +11,9 @@
  */
 import type { NetworkProblem } from "./network-errors.ts"
 
-export const OUTCOMES = [
+/** The outcomes an error rule may map a vendor's answer to. */
+export const RULE_OUTCOMES = [
   "connected",
-  "not_tested",
   "invalid_credentials",
   "expired_credentials",
   "insufficient_permissions",
@@ -27,6 +27,9 @@ export const OUTCOMES = [
   "server_error",
   "unexpected_response",
 ] as const
+
+/** Every outcome: the rules' ones, and `not_tested`, which only a check without a test request gives. */
+export const OUTCOMES = [...RULE_OUTCOMES, "not_tested"] as const
 
 export type Outcome = (typeof OUTCOMES)[number]
 

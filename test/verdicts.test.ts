@@ -379,8 +379,9 @@ describe("8. exit codes say who must act", () => {
     )
   })
 
-  it("KEYWAY_HOME under /sys", async () => {
+  it("KEYWAY_HOME under /sys or /proc (where creating a folder can hang)", async () => {
     expectUserError(await cli(["connections"], { env: { KEYWAY_HOME: "/sys/keyway" } }), /KEYWAY_HOME .*\/sys/)
+    expectUserError(await cli(["connections"], { env: { KEYWAY_HOME: "/proc/self/keyway" } }), /KEYWAY_HOME .*\/proc/)
   })
 
   it("a garbage keyway.sqlite", async () => {

@@ -7,6 +7,7 @@ import type { InvalidInput } from "../../core/fields.ts"
 import { formatProblem } from "../../core/problem.ts"
 import type { DefinitionInvalid, UnknownConnector } from "../catalog/catalog.ts"
 import type { SandboxFailed } from "../sandbox/layer.ts"
+import type { OutputFailed } from "../sync/sinks.ts"
 import type { SyncFailed } from "../sync/sync.ts"
 import type {
   ConnectionNotFound,
@@ -33,6 +34,7 @@ export type CliFailure =
   | UnsealFailed
   | MasterKeyProblem
   | SyncFailed
+  | OutputFailed
   | SandboxFailed
 
 export interface FailureReport {
@@ -73,6 +75,12 @@ export const reportFailure = (failure: CliFailure): FailureReport => {
       return { code: EXIT.badInput, kind: "master_key", lines: [failure.message] }
     case "SandboxFailed":
       return { code: EXIT.badInput, kind: "sandbox", lines: [failure.message] }
+    case "OutputFailed":
+      return {
+        code: EXIT.badInput,
+        kind: "output",
+        lines: [failure.message, ...(failure.resume ? [`Then resume with: ${failure.resume}`] : [])],
+      }
     case "SyncFailed":
       return {
         code: exitCodeFor(failure.verdict),

@@ -93,7 +93,8 @@ export const buildRequest = (
   for (const template of auth.unfilled) missing(template)
   const { headers: authHeaders, query } = wireParts(auth.placed)
   authHeaders.forEach(([name, value], index) => {
-    if (!hasControlCharacter(value)) {
+    const problem = headerValueProblem(value)
+    if (!problem) {
       headers[name] = value
       return
     }
@@ -104,7 +105,7 @@ export const buildRequest = (
         : placements.flatMap((p) => (p.in === "header" && p.name.toLowerCase() === name ? [p.value] : []))
     const fields = templates.flatMap(credentialsIn)
     for (const field of fields.length > 0 ? fields : [`header ${name}`]) {
-      problems.push({ field, message: "contains a line break or control character and cannot be sent in a header" })
+      problems.push({ field, message: problem })
     }
   })
   for (const [name, value] of query) url.searchParams.set(name, value)
@@ -128,6 +129,18 @@ export const buildRequest = (
     return Either.left(new InvalidInput({ problems: unique }))
   }
   return Either.right({ method: spec.method ?? "GET", url, headers, ...(body !== undefined ? { body } : {}) })
+}
+
+/** HTTP header values are bytes: a character past U+00FF has no single byte to travel as (controls are caught first). */
+const BEYOND_LATIN1 = /[^\u0020-\u00ff]/
+
+/** Why `value` cannot be sent as a header value, or undefined when it can. */
+const headerValueProblem = (value: string): string | undefined => {
+  if (hasControlCharacter(value)) return "contains a line break or control character and cannot be sent in a header"
+  if (BEYOND_LATIN1.test(value)) {
+    return "contains a character that cannot be sent in an HTTP header (past U+00FF); paste the value again, it may have picked up a look-alike character"
+  }
+  return undefined
 }
 
 /** A request line for logs and attempt lists: method and path, never the query (it may hold keys). */

@@ -13,6 +13,55 @@ import { randomBytes } from "node:crypto"
 import { constants } from "node:fs"
 import { type FileHandle, open, rename, stat } from "node:fs/promises"
 import type { Writable } from "node:stream"
+import * as Data from "effect/Data"
+
+/** The output could not be opened or written: the disk, the path or its permissions are the user's to fix. */
+export class OutputFailed extends Data.TaggedError("OutputFailed")<{
+  readonly out: string
+  readonly detail: string
+  /** How to carry on once fixed, when part of the sync is already written. */
+  readonly resume?: string
+}> {
+  override get message(): string {
+    return `cannot write ${this.out}: ${this.detail}`
+  }
+}
+
+const IO_PROBLEMS: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on the device; free some space",
+  EDQUOT: "the disk quota is used up; free some space",
+  EACCES: "permission denied; choose a path you may write",
+  EPERM: "permission denied; choose a path you may write",
+  EROFS: "the file system is read-only; choose another path",
+  EISDIR: "it is a folder; name a file",
+  ENOTDIR: "a part of the path is not a folder",
+  ENOENT: "its folder does not exist; create it first",
+  EEXIST: "a file of that name appeared while writing; try again",
+  ELOOP: "it is a symbolic link, which Keyway does not write through",
+  EFBIG: "the file is too large for the file system",
+  EIO: "the device reported an I/O error",
+  EPIPE: "the reader went away",
+}
+
+/** An I/O error in words a user can act on, without a stack. */
+export const describeIoError = (error: unknown): string => {
+  if (error instanceof OutputFailed) return error.detail
+  const code = (error as { code?: unknown })?.code
+  if (typeof code === "string" && IO_PROBLEMS[code]) return `${IO_PROBLEMS[code]} (${code})`
+  return error instanceof Error ? error.message : String(error)
+}
+
+/** Why `path` cannot be an output, or undefined when it can. */
+export const outputProblem = async (path: string): Promise<string | undefined> => {
+  const found = await stat(path).catch(() => undefined)
+  return found?.isDirectory() ? "is a folder; name a file to write" : undefined
+}
+
+/** Runs an I/O step of the sink at `path`, turning its failure into an OutputFailed. */
+const io = <A>(path: string, step: () => Promise<A>): Promise<A> =>
+  step().catch((error: unknown) => {
+    throw error instanceof OutputFailed ? error : new OutputFailed({ out: path, detail: describeIoError(error) })
+  })
 
 export interface Sink {
   readonly write: (stream: string, records: ReadonlyArray<unknown>) => Promise<void>
@@ -44,49 +93,58 @@ const CREATE_NEW = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | c
 const REOPEN = constants.O_RDWR | constants.O_NOFOLLOW
 
 /** NDJSON to a file; with `resume`, continues the interrupted sync's partial file from its checkpoint. */
-export const fileSink = async (path: string, resume?: ResumeAt): Promise<Sink> => {
-  const device = await stat(path).then(
-    (s) => s.isCharacterDevice(),
-    () => false,
-  )
-  // A device such as /dev/null is written directly: it cannot be renamed into, nor be half-written.
-  let target = path
-  let handle: FileHandle
-  let written = 0
-  if (device) handle = await open(path, "w")
-  else if (resume) {
-    if (!resume.partial) throw new Error("cannot resume: the checkpoint does not name a partial output; sync again")
-    target = resume.partial
-    handle = await open(target, REOPEN).catch(() => {
-      throw new Error(`cannot resume: the partial output ${target} is missing`)
-    })
-    if (!(await handle.stat()).isFile()) throw new Error(`cannot resume: ${target} is not a regular file`)
-    await handle.truncate(resume.at)
-    written = resume.at
-  } else {
-    target = `${path}.${randomBytes(6).toString("hex")}.partial`
-    handle = await open(target, CREATE_NEW, 0o600)
-  }
-  return {
-    describe: path,
-    partial: device ? undefined : target,
-    write: async (stream, records) => {
-      if (records.length === 0) return
-      const buffer = Buffer.from(ndjson(stream, records))
-      await handle.write(buffer, 0, buffer.length, device ? null : written)
-      written += buffer.length
-    },
-    position: () => (device ? undefined : written),
-    commit: async () => {
-      await handle.close()
-      // rename replaces whatever is at `path`, a link included, without following it.
-      if (!device) await rename(target, path)
-    },
-    abort: async () => {
-      await handle.close()
-    },
-  }
-}
+export const fileSink = (path: string, resume?: ResumeAt): Promise<Sink> =>
+  io(path, async () => {
+    const problem = await outputProblem(path)
+    if (problem) throw new OutputFailed({ out: path, detail: problem })
+    const device = await stat(path).then(
+      (s) => s.isCharacterDevice(),
+      () => false,
+    )
+    // A device such as /dev/null is written directly: it cannot be renamed into, nor be half-written.
+    let target = path
+    let handle: FileHandle
+    let written = 0
+    if (device) handle = await open(path, "w")
+    else if (resume) {
+      if (!resume.partial) {
+        throw new OutputFailed({ out: path, detail: "the checkpoint does not name a partial output; sync again" })
+      }
+      target = resume.partial
+      handle = await open(target, REOPEN).catch(() => {
+        throw new OutputFailed({ out: path, detail: `the partial output ${target} is missing; sync again` })
+      })
+      if (!(await handle.stat()).isFile()) {
+        throw new OutputFailed({ out: path, detail: `${target} is not a regular file` })
+      }
+      await handle.truncate(resume.at)
+      written = resume.at
+    } else {
+      target = `${path}.${randomBytes(6).toString("hex")}.partial`
+      handle = await open(target, CREATE_NEW, 0o600)
+    }
+    return {
+      describe: path,
+      partial: device ? undefined : target,
+      write: (stream, records) =>
+        io(path, async () => {
+          if (records.length === 0) return
+          const buffer = Buffer.from(ndjson(stream, records))
+          await handle.write(buffer, 0, buffer.length, device ? null : written)
+          written += buffer.length
+        }),
+      position: () => (device ? undefined : written),
+      commit: () =>
+        io(path, async () => {
+          await handle.close()
+          // rename replaces whatever is at `path`, a link included, without following it.
+          if (!device) await rename(target, path)
+        }),
+      abort: async () => {
+        await handle.close().catch(() => undefined)
+      },
+    }
+  })
 
 /** NDJSON to a stream such as stdout, waiting for it to drain. */
 export const writableSink = (out: Writable, describe = "stdout"): Sink => ({
@@ -95,7 +153,9 @@ export const writableSink = (out: Writable, describe = "stdout"): Sink => ({
   write: (stream, records) =>
     new Promise((resolve, reject) => {
       if (records.length === 0) return resolve()
-      const ok = out.write(ndjson(stream, records), (error) => (error ? reject(error) : undefined))
+      const ok = out.write(ndjson(stream, records), (error) =>
+        error ? reject(new OutputFailed({ out: describe, detail: describeIoError(error) })) : undefined,
+      )
       if (ok) resolve()
       else out.once("drain", () => resolve())
     }),

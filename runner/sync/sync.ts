@@ -41,7 +41,7 @@ import { findConnection, openCredentials } from "../vault/connections.ts"
 import type { ConnectionNotFound, StoreError, UnsealFailed } from "../vault/errors.ts"
 import type { Keyring } from "../vault/sealing.ts"
 import { Store } from "../vault/store.ts"
-import type { ResumeAt, Sink } from "./sinks.ts"
+import { describeIoError, OutputFailed, type ResumeAt, type Sink } from "./sinks.ts"
 
 export interface SyncState {
   readonly v: 1
@@ -134,6 +134,12 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10)
 
 const invalid = invalidInput
 
+/** A word the shell reads back as itself. */
+const shellWord = (word: string): string => (/^[\w./@:=,+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
+
+const asOutputFailed = (error: unknown, out: string): OutputFailed =>
+  error instanceof OutputFailed ? error : new OutputFailed({ out, detail: describeIoError(error) })
+
 /** The stream's query, less the parameters whose templates name an optional param not given. */
 const queryFor = (stream: ReportStream, params: Readonly<Record<string, string>>): Record<string, string> =>
   Object.fromEntries(
@@ -180,7 +186,14 @@ export const runSync = (
   request: SyncRequest,
 ): Effect.Effect<
   SyncSummary,
-  SyncFailed | InvalidInput | ConnectionNotFound | UnsealFailed | StoreError | UnknownConnector | DefinitionInvalid,
+  | SyncFailed
+  | OutputFailed
+  | InvalidInput
+  | ConnectionNotFound
+  | UnsealFailed
+  | StoreError
+  | UnknownConnector
+  | DefinitionInvalid,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
@@ -221,9 +234,6 @@ export const runSync = (
     // Where to start: a checkpoint to resume, or a fresh run (from the last sync's end, if incremental).
     const key = checkpointKey(record.id, stream.id, params)
     const previous = yield* store.getState<SyncState>(key)
-    const resumeCommand = `keyway sync ${record.id} ${stream.id}${Object.entries(params)
-      .map(([k, v]) => ` --param ${k}=${v}`)
-      .join("")} --resume`
     if (request.resume && (!previous || previous.status === "done")) {
       return yield* Effect.fail(invalid("resume", "there is no interrupted sync of this stream to resume"))
     }
@@ -259,8 +269,25 @@ export const runSync = (
         : undefined
     const sink = yield* Effect.tryPromise({
       try: () => request.openSink(resuming ? { at: previous.outputBytes ?? 0, partial: previous.partial } : undefined),
-      catch: (error) => invalid("out", error instanceof Error ? error.message : String(error)),
+      catch: (error) => asOutputFailed(error, "the output"),
     })
+    const resumeCommand = [
+      "keyway sync",
+      record.id,
+      stream.id,
+      ...Object.entries(params).map(([k, v]) => `--param ${shellWord(`${k}=${v}`)}`),
+      ...(sink.partial ? [`--out ${shellWord(sink.describe)}`] : []),
+      "--resume",
+    ].join(" ")
+    /** One step of the sink; a failure names the output, and how to resume once it is fixed. */
+    const onSink = (step: () => Promise<void>) =>
+      Effect.tryPromise({
+        try: step,
+        catch: (error) => {
+          const failed = asOutputFailed(error, sink.describe)
+          return new OutputFailed({ out: failed.out, detail: failed.detail, resume: resumeCommand })
+        },
+      })
 
     let state: SyncState = resuming
       ? { ...previous, status: "running" }
@@ -353,7 +380,7 @@ export const runSync = (
           )
           yield* Stream.runForEach(pages, (page) =>
             Effect.gen(function* () {
-              yield* Effect.promise(() => sink.write(stream.id, page.records))
+              yield* onSink(() => sink.write(stream.id, page.records))
               let resumePoint = page.resumePoint ?? state.resumePoint
               const cursorField = stream.incremental?.cursorField
               if (cursorField) {
@@ -409,7 +436,10 @@ export const runSync = (
     }
     state = { ...state, status: "done", position: undefined, updatedAt: isoNow() }
     yield* store.putState(key, state)
-    yield* Effect.promise(() => sink.commit())
+    // Not renamed into place: the run stays resumable, and the resume only renames.
+    yield* onSink(() => sink.commit()).pipe(
+      Effect.tapError(() => store.putState(key, { ...state, status: "failed", updatedAt: isoNow() })),
+    )
     return {
       connectionId: record.id,
       stream: stream.id,

@@ -124,7 +124,7 @@ export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env):
     const byId = new Map([...previous, current].map((key) => [keyId(key), key] as const))
     return { current: { id: keyId(current), key: current }, byId, source: "environment" }
   }
-  ensureHome(home)
+  ensureHome(home, (detail) => new MasterKeyProblem({ detail }))
   const dir = keysDir(home)
   refuseKeyLink(dir, "keys")
   refuseKeyLink(join(dir, "current"), "keys/current")

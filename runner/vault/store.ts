@@ -311,7 +311,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     raw = redisRaw((await adapter.getClient()) as unknown as Parameters<typeof redisRaw>[0])
   } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
     backend = "sqlite"
-    ensureHome(config.home)
+    ensureHome(config.home, (detail) => new StoreMisconfigured({ detail }))
     const file = join(config.home, "keyway.sqlite")
     ensureSqliteFile(file)
     const { default: KeyvSqlite } = await import("@keyv/sqlite")

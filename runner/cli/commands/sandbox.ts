@@ -52,6 +52,9 @@ export const run: CommandRun = (args, io) =>
     const burst = yield* wholeNumber("burst", values.burst)
     const records = yield* wholeNumber("records", values.records)
     const port = yield* wholeNumber("port", values.port)
+    if (port !== undefined && port > 65_535) {
+      return yield* usage(`--port takes a port from 0 (any free one) to 65535, not ${port}`)
+    }
     const { definitions, invalid } = yield* (yield* Catalog).all
     reportInvalid(io, invalid)
     const generic = derivedFakeDefinitions(definitions.values())
@@ -64,7 +67,18 @@ export const run: CommandRun = (args, io) =>
             ...(records !== undefined ? { records } : {}),
             ...(rate ? { rateLimit: { perSecond: rate, burst: burst ?? rate, mode } } : {}),
           }),
-        catch: (error) => new SandboxFailed({ detail: error instanceof Error ? error.message : String(error) }),
+        catch: (error) => {
+          const code = (error as { code?: unknown })?.code
+          const detail =
+            code === "EADDRINUSE"
+              ? `port ${port} is in use; choose another with --port, or --port 0 for any free one`
+              : code === "EACCES"
+                ? `port ${port} needs privileges; choose one above 1023`
+                : error instanceof Error
+                  ? error.message
+                  : String(error)
+          return new SandboxFailed({ detail })
+        },
       }),
       (started) => Effect.promise(() => started.stop()),
     )

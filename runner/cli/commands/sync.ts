@@ -3,7 +3,7 @@
  *   [--sandbox] [--workspace W]`: pulls a report as NDJSON, to stdout or to a file.
  */
 import * as Effect from "effect/Effect"
-import { fileSink, writableSink } from "../../sync/sinks.ts"
+import { fileSink, outputProblem, writableSink } from "../../sync/sinks.ts"
 import { runSync, type SyncProgress } from "../../sync/sync.ts"
 import { everything } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
@@ -41,6 +41,10 @@ export const run: CommandRun = (args, io) =>
       )
     }
     const params = yield* parsePairs("param", values.param ?? [])
+    // Checked before anything is fetched, so a mistyped path costs no vendor calls.
+    const out = values.out
+    const outProblem = out ? yield* Effect.promise(() => outputProblem(out)) : undefined
+    if (outProblem) return yield* usage(`--out ${out} ${outProblem}`)
     const live = !io.json && io.errIsTTY
     const clearLine = Effect.sync(() => {
       if (live) io.err("\r\x1b[2K")
