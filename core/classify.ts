@@ -8,7 +8,14 @@ import type * as Redacted from "effect/Redacted"
 import type { ConnectorDefinition, ErrorRule, Expectation, JsonMatch, StatusMatch } from "./definition.ts"
 import { jsonTypeOf, select } from "./json-path.ts"
 import { isTimeout, type NetworkProblem } from "./network-errors.ts"
-import { defaultOutcomeForStatus, OUTCOME_INFO, type Outcome, type Verdict, type VerdictCode } from "./outcomes.ts"
+import {
+  defaultForStatus,
+  defaultScopeFor,
+  OUTCOME_INFO,
+  type Outcome,
+  type Verdict,
+  type VerdictCode,
+} from "./outcomes.ts"
 import type { HeaderLookup, WaitSource } from "./rate-limit-headers.ts"
 import { cleanVendorText, redactText } from "./redact.ts"
 
@@ -128,6 +135,7 @@ const verdict = (
   ...(extra.httpStatus !== undefined ? { httpStatus: extra.httpStatus } : {}),
   ...(extra.vendorMessage ? { vendorMessage: extra.vendorMessage } : {}),
   ...(extra.retryAfterSeconds !== undefined ? { retryAfterSeconds: extra.retryAfterSeconds } : {}),
+  ...(extra.scope ? { scope: extra.scope } : {}),
 })
 
 const classifyResponse = (
@@ -178,20 +186,33 @@ const classifyResponse = (
   const index = definition.errors.rules.findIndex((rule) => ruleMatches(rule, facts))
   const rule = definition.errors.rules[index]
   if (rule) {
+    const scope = rule.scope ?? defaultScopeFor(rule.outcome)
     return verdict(rule.outcome, rule.outcome, `rule ${index + 1}`, {
       ...base,
       message: rule.message,
       remediation: rule.remediation,
+      ...(scope ? { scope } : {}),
     })
   }
-  const outcome = defaultOutcomeForStatus(facts.status)
+  const row = defaultForStatus(facts.status)
+  const outcome = row.outcome
+  const scope = row.scope ?? defaultScopeFor(outcome)
+  const tableBase = { ...base, ...(scope ? { scope } : {}) }
   if (outcome === "server_error" && looksLikeHtml(facts)) {
     return verdict(outcome, outcome, "default table", {
-      ...base,
+      ...tableBase,
       message: `The vendor (or a proxy in front of it) answered ${facts.status} with an error page.`,
     })
   }
-  return verdict(outcome, outcome, "default table", base)
+  if (scope === "request") {
+    return verdict(outcome, outcome, "default table", {
+      ...tableBase,
+      message: `The vendor refused the request as malformed (HTTP ${facts.status}).`,
+      remediation:
+        "Check the parameters and settings; if they are right, report this to Keyway with the vendor's message.",
+    })
+  }
+  return verdict(outcome, outcome, "default table", tableBase)
 }
 
 const NOT_RETRIED = "The vendor is failing; not retried, so as not to add to its load."

@@ -250,6 +250,15 @@ export const ErrorRule = Schema.Struct({
   ),
   header: Schema.optional(HeaderMatch),
   outcome: OutcomeName,
+  scope: Schema.optional(
+    Schema.Literal("credential", "request").annotations({
+      description:
+        "What the rule judges. `credential`: the key itself, so a sync that meets it marks the connection as failing. " +
+        "`request`: only this one request (an unknown view, form or parameter), so a sync reports a parameter problem " +
+        "(exit 2) and leaves the connection alone. Unset: outcomes about the key (rejected, expired, permissions, plan, IP) " +
+        "judge the credential, once a sync has re-run the test request to be sure; other outcomes judge neither.",
+    }),
+  ),
   message: NonEmpty,
   remediation: NonEmpty,
 }).annotations({

@@ -35,6 +35,25 @@ export type Outcome = (typeof OUTCOMES)[number]
 
 export type Actor = "none" | "user" | "retry" | "vendor"
 
+/**
+ * What a failure judges. `credential`: the key itself (a sync marks the connection). `request`: only
+ * the one request that failed, such as an unknown view or a bad parameter (a sync leaves the
+ * connection alone and reports a parameter problem).
+ */
+export type Scope = "credential" | "request"
+
+/** The outcomes that are about the key or its account, when no rule says otherwise. */
+const CREDENTIAL_OUTCOMES: ReadonlySet<Outcome> = new Set([
+  "invalid_credentials",
+  "expired_credentials",
+  "insufficient_permissions",
+  "plan_not_eligible",
+  "ip_not_allowed",
+])
+
+export const defaultScopeFor = (outcome: Outcome): Scope | undefined =>
+  CREDENTIAL_OUTCOMES.has(outcome) ? "credential" : undefined
+
 export interface OutcomeInfo {
   readonly actor: Actor
   /** Default user-facing message, used when a definition's rule gives none. */
@@ -124,8 +143,12 @@ export const OUTCOME_INFO: { readonly [K in Outcome]: OutcomeInfo } = {
 export const DEFAULT_STATUS_TABLE: ReadonlyArray<{
   readonly status: number | "2xx" | "5xx"
   readonly outcome: Outcome
+  /** When the status judges something other than its outcome's default scope. */
+  readonly scope?: Scope
 }> = [
   { status: "2xx", outcome: "connected" },
+  // A 400 is about the request itself: its parameters, not the key.
+  { status: 400, outcome: "unexpected_response", scope: "request" },
   { status: 401, outcome: "invalid_credentials" },
   { status: 403, outcome: "insufficient_permissions" },
   { status: 404, outcome: "not_found" },
@@ -139,10 +162,13 @@ export const DEFAULT_STATUS_TABLE: ReadonlyArray<{
 /** Any status the table does not list. */
 export const DEFAULT_OTHER_OUTCOME: Outcome = "unexpected_response"
 
-export const defaultOutcomeForStatus = (status: number): Outcome =>
+/** The default table's row for a status: its outcome, and what it judges. */
+export const defaultForStatus = (status: number): { readonly outcome: Outcome; readonly scope?: Scope } =>
   DEFAULT_STATUS_TABLE.find((row) =>
     typeof row.status === "number" ? row.status === status : Math.floor(status / 100) === Number(row.status[0]),
-  )?.outcome ?? DEFAULT_OTHER_OUTCOME
+  ) ?? { outcome: DEFAULT_OTHER_OUTCOME }
+
+export const defaultOutcomeForStatus = (status: number): Outcome => defaultForStatus(status).outcome
 
 /**
  * A verdict's stable machine code. A vendor's answer that a rule or the default table maps has the
@@ -174,4 +200,6 @@ export interface Verdict {
   readonly vendorMessage?: string
   /** For `rate_limited`: when to try again. */
   readonly retryAfterSeconds?: number
+  /** What the failure judges: the credential, or only this request. Absent: neither (the vendor, the network, a setting). */
+  readonly scope?: Scope
 }

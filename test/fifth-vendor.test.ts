@@ -40,7 +40,7 @@ describe("a fifth vendor, added with no code", () => {
     expect(page).toContain("# Connect Orbit Metrics")
     expect(page).toContain("curl -u '<Account email>:<API token>' 'https://app.orbit-metrics.example/api/v1/workspace'")
     expect(page).toContain(
-      '| 403 | the body says "plan" | `plan_not_eligible` | The workspace\'s plan has no API access. | Upgrade to the Growth plan or above. |',
+      '| 403 | the body says "plan" | `plan_not_eligible` | the credentials | The workspace\'s plan has no API access. | Upgrade to the Growth plan or above. |',
     )
     expect(page).toContain("- API token: Tokens expire 90 days after creation.")
     expect(readFileSync(join(out, "README.md"), "utf8")).toContain("[Orbit Metrics](orbit-metrics.md)")

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { classify } from "../core/classify.ts"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { loadDefinitionText } from "../core/load.ts"
 import { requestedWait } from "../core/rate-limit-headers.ts"
@@ -246,6 +247,36 @@ describe("5. sync blames the credentials only for the credentials", () => {
     expect(synced.code).toBe(2)
     expect(synced.stderr).toMatch(/formId/)
     expect(await lastTest(id)).toEqual(before)
+  })
+
+  it("a rule says what it judges; a 400 judges the request; rejections judge the credential by default", () => {
+    const definition = acme(
+      minimalWith(
+        "    - { status: 403,",
+        "    - { status: 404, json: { path: code, equals: NO_SUCH_VIEW }, outcome: not_found, scope: request, message: No such view., remediation: Check viewId. }\n    - { status: 403,",
+      ),
+    )
+    const judged = (status: number, body: unknown) =>
+      classify(
+        definition,
+        {
+          kind: "response",
+          facts: {
+            status,
+            header: () => undefined,
+            text: JSON.stringify(body),
+            json: body,
+            truncated: false,
+          },
+        },
+        { secrets: [] },
+      )
+    expect(judged(404, { code: "NO_SUCH_VIEW" })).toMatchObject({ outcome: "not_found", scope: "request" })
+    expect(judged(404, { code: "OTHER" }).scope).toBeUndefined()
+    expect(judged(400, {})).toMatchObject({ scope: "request" })
+    expect(judged(401, {})).toMatchObject({ outcome: "invalid_credentials", scope: "credential" })
+    expect(judged(403, {})).toMatchObject({ outcome: "plan_not_eligible", scope: "credential" })
+    expect(judged(503, {}).scope).toBeUndefined()
   })
 
   it("a rejected key marks the connection, and the next successful sync clears the mark", async () => {

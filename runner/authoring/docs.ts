@@ -7,7 +7,7 @@
 
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
-import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, OUTCOME_INFO } from "../../core/outcomes.ts"
+import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, defaultScopeFor, OUTCOME_INFO } from "../../core/outcomes.ts"
 import { placeAuth } from "../../core/placements.ts"
 import { backoffDelay, policyFor } from "../../core/retry.ts"
 import { type Reference, renderWith } from "../../core/template.ts"
@@ -69,6 +69,13 @@ export const curlFor = (
 }
 
 const statusText = (status: ErrorRule["status"]): string => (Array.isArray(status) ? status.join(", ") : String(status))
+
+/** What a rule judges, for the troubleshooting table (see ErrorRule.scope). */
+const JUDGES = {
+  credential: "the credentials",
+  request: "this request only",
+  neither: "neither",
+} as const
 
 const conditionText = (rule: ErrorRule): string => {
   const parts: string[] = []
@@ -198,18 +205,19 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
     "## Troubleshooting",
     "",
     tableOf(
-      ["Status", "When", "Outcome", "Message", "What to do"],
+      ["Status", "When", "Outcome", "Judges", "Message", "What to do"],
       definition.errors.rules.map((rule) => [
         statusText(rule.status),
         conditionText(rule),
         `\`${rule.outcome}\``,
+        JUDGES[rule.scope ?? defaultScopeFor(rule.outcome) ?? "neither"],
         rule.message,
         rule.remediation,
       ]),
     ),
     "",
     `Other statuses follow Keyway's default table: ${DEFAULT_STATUS_TABLE.filter((row) => row.status !== "2xx")
-      .map((row) => `${row.status} \`${row.outcome}\``)
+      .map((row) => `${row.status} \`${row.outcome}\`${row.scope === "request" ? " (this request only)" : ""}`)
       .join(
         ", ",
       )}, any other \`${DEFAULT_OTHER_OUTCOME}\`. A timeout is \`timeout\` and an unreachable server \`unreachable\`: ${OUTCOME_INFO.unreachable.remediation}`,

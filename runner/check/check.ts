@@ -37,6 +37,8 @@ export interface CheckResult {
 export interface CheckOptions {
   /** Aborting it stops the check at once, mid-wait included. */
   readonly signal?: AbortSignal
+  /** Run the test requests only, not the probes: to confirm a key works, not to advise on it. */
+  readonly testRequestsOnly?: boolean
 }
 
 const DAY_MS = 86_400_000
@@ -130,7 +132,7 @@ export const testCredentials = (
     }
 
     const warnings: string[] = []
-    for (const probe of definition.test.probes ?? []) {
+    for (const probe of options.testRequestsOnly ? [] : (definition.test.probes ?? [])) {
       if (!(probe.whenCredentials ?? []).every((key) => credentials[key] !== undefined)) continue
       const observation = yield* send(probe, probe.auth ?? definition.auth)
       const probed = classify(definition, observation, { success: expectationCheck(probe.expect), secrets })

@@ -8,7 +8,7 @@ import { formatProblem } from "../../core/problem.ts"
 import type { DefinitionInvalid, UnknownConnector } from "../catalog/catalog.ts"
 import type { SandboxFailed } from "../sandbox/layer.ts"
 import type { OutputFailed } from "../sync/sinks.ts"
-import type { SyncFailed } from "../sync/sync.ts"
+import type { SyncFailed, SyncRequestRejected } from "../sync/sync.ts"
 import type {
   ConnectionNotFound,
   LockHeld,
@@ -34,6 +34,7 @@ export type CliFailure =
   | UnsealFailed
   | MasterKeyProblem
   | SyncFailed
+  | SyncRequestRejected
   | OutputFailed
   | SandboxFailed
 
@@ -80,6 +81,15 @@ export const reportFailure = (failure: CliFailure): FailureReport => {
         code: EXIT.badInput,
         kind: "output",
         lines: [failure.message, ...(failure.resume ? [`Then resume with: ${failure.resume}`] : [])],
+      }
+    case "SyncRequestRejected":
+      return {
+        code: EXIT.badInput,
+        kind: "request_rejected",
+        lines: [
+          `sync stopped: the request was refused: ${failure.message}`,
+          `What to do: ${failure.verdict.remediation}`,
+        ],
       }
     case "SyncFailed":
       return {

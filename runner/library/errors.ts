@@ -2,7 +2,7 @@
 export { InvalidInput } from "../../core/fields.ts"
 export { DefinitionInvalid, UnknownConnector } from "../catalog/catalog.ts"
 export { OutputFailed } from "../sync/sinks.ts"
-export { SyncFailed } from "../sync/sync.ts"
+export { SyncFailed, SyncRequestRejected } from "../sync/sync.ts"
 export {
   ConnectionNotFound,
   LockHeld,

@@ -34,6 +34,7 @@ import { prepare } from "../../core/prepare.ts"
 import { policyFor } from "../../core/retry.ts"
 import { templateReferences } from "../../core/template.ts"
 import { type Catalog, type DefinitionInvalid, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
+import { testCredentials } from "../check/check.ts"
 import { HttpEngine, pacingKey } from "../http/engine.ts"
 import { buildRequest } from "../http/request.ts"
 import { Sandbox } from "../sandbox/service.ts"
@@ -67,15 +68,35 @@ export interface SyncState {
   readonly error?: string
 }
 
+const pageText = (page: number, verdict: Verdict): string =>
+  `page ${page}: ${verdict.message}${verdict.vendorMessage ? ` (the vendor said: ${verdict.vendorMessage})` : ""}`
+
 export class SyncFailed extends Data.TaggedError("SyncFailed")<{
   /** The page that failed, counted from 1 across the whole sync. */
   readonly page: number
   readonly verdict: Verdict
   /** How to carry on, e.g. the command with --resume. */
   readonly resume: string
+  /** The vendor rejected the credentials themselves (the test request failed too): the connection is marked. */
+  readonly credentialsRejected: boolean
 }> {
   override get message(): string {
-    return `page ${this.page}: ${this.verdict.message}${this.verdict.vendorMessage ? ` (the vendor said: ${this.verdict.vendorMessage})` : ""}`
+    return pageText(this.page, this.verdict)
+  }
+}
+
+/**
+ * The vendor refused this one request (an unknown view or form, a bad parameter) while the
+ * credentials work: the parameters are the user's to fix; the connection is left alone.
+ */
+export class SyncRequestRejected extends Data.TaggedError("SyncRequestRejected")<{
+  readonly page: number
+  readonly verdict: Verdict
+  readonly params: Readonly<Record<string, string>>
+}> {
+  override get message(): string {
+    const given = Object.entries(this.params).map(([k, v]) => `${k}=${v}`)
+    return `${pageText(this.page, this.verdict)}${given.length > 0 ? ` Parameters given: ${given.join(", ")}.` : ""}`
   }
 }
 
@@ -187,6 +208,7 @@ export const runSync = (
 ): Effect.Effect<
   SyncSummary,
   | SyncFailed
+  | SyncRequestRejected
   | OutputFailed
   | InvalidInput
   | ConnectionNotFound
@@ -321,6 +343,57 @@ export const runSync = (
     const sliceCount = slices?.length ?? 1
     const isoNow = () => new Date(clock.unsafeCurrentTimeMillis()).toISOString()
 
+    /**
+     * Who is at fault when a page fails. A rule may say it judges only this request. A failure that
+     * would blame the user (the key, or the base URL) is checked against the connector's test
+     * request first: when that passes, the key and URL work, and this request is at fault. Many
+     * vendors answer 401 or 404 for an unknown view or form.
+     */
+    const judgeFailure = (page: number, verdict: Verdict) =>
+      Effect.gen(function* () {
+        if (verdict.scope === "request") return new SyncRequestRejected({ page, verdict, params })
+        if (verdict.actor !== "user") {
+          return new SyncFailed({ page, verdict, resume: resumeCommand, credentialsRejected: false })
+        }
+        const retest = yield* testCredentials(
+          definition,
+          { connectorId: definition.id, credentials: stored, settings: record.settings },
+          { testRequestsOnly: true },
+        )
+        if (retest.verdict.outcome === "connected") {
+          return new SyncRequestRejected({
+            page,
+            params,
+            verdict: {
+              ...verdict,
+              scope: "request",
+              reason: `${verdict.reason}; the test request passed`,
+              message: `${definition.name} refused this request (HTTP ${verdict.httpStatus ?? "error"}), but the credentials and server pass the connector's test request: the fault is in this request.`,
+              remediation: `Check the ${stream.id} stream's parameters (keyway streams ${definition.id}): an id that does not exist, or one the user may not see, is refused like this.`,
+            },
+          })
+        }
+        const credentialsRejected = retest.verdict.scope === "credential"
+        return new SyncFailed({
+          page,
+          verdict: verdict.scope === "credential" || !credentialsRejected ? verdict : retest.verdict,
+          resume: resumeCommand,
+          credentialsRejected,
+        })
+      })
+
+    /**
+     * Records this sync's verdict on the connection, read afresh: credentials replaced while the sync
+     * ran are neither overwritten nor judged by what the old ones met.
+     */
+    const markConnection = (verdict: Verdict) =>
+      Effect.gen(function* () {
+        const current = yield* store.get(record.id)
+        if (!current || current.credentials.data !== record.credentials.data) return
+        const at = isoNow()
+        yield* store.put({ ...current, updatedAt: at, lastTest: { at, by: "sync", verdict } })
+      })
+
     /** One page: its records, and where the next one starts. */
     const fetchPage = (slice: DateSlice | undefined, position: Position) =>
       Effect.gen(function* () {
@@ -357,7 +430,7 @@ export const runSync = (
         }
         const verdict = classify(definition, done.observation, { success, secrets })
         if (verdict.outcome !== "connected" || done.observation.kind !== "response") {
-          return yield* Effect.fail(new SyncFailed({ page: state.pages + 1, verdict, resume: resumeCommand }))
+          return yield* Effect.fail(yield* judgeFailure(state.pages + 1, verdict))
         }
         const json = done.observation.facts.json
         const records = recordsOf(stream, json) ?? []
@@ -419,18 +492,9 @@ export const runSync = (
       const error = writeOutcome.left
       yield* store.putState(key, { ...state, status: "failed", error: error.message, updatedAt: isoNow() })
       yield* Effect.promise(() => sink.abort())
-      if (error._tag === "SyncFailed" && error.verdict.actor === "user") {
+      if (error._tag === "SyncFailed" && error.credentialsRejected) {
         // Credentials rejected mid-sync: operators see it on the connection itself.
-        const at = isoNow()
-        yield* store.put({
-          ...record,
-          updatedAt: at,
-          lastTest: {
-            at,
-            by: "sync",
-            verdict: { ...error.verdict, message: `credentials rejected during sync: ${error.message}` },
-          },
-        })
+        yield* markConnection({ ...error.verdict, message: `credentials rejected during sync: ${error.message}` })
       }
       return yield* Effect.fail(error)
     }
@@ -440,6 +504,17 @@ export const runSync = (
     yield* onSink(() => sink.commit()).pipe(
       Effect.tapError(() => store.putState(key, { ...state, status: "failed", updatedAt: isoNow() })),
     )
+    // The key worked for a whole sync: a failing mark from before is out of date.
+    if (record.lastTest && record.lastTest.verdict.outcome !== "connected") {
+      yield* markConnection({
+        outcome: "connected",
+        actor: "none",
+        code: "connected",
+        reason: "sync completed",
+        message: `Connected: a sync of ${stream.id} completed.`,
+        remediation: "Nothing to do.",
+      })
+    }
     return {
       connectionId: record.id,
       stream: stream.id,
