@@ -2,7 +2,7 @@
  * Sync against the sandbox over real sockets: every paging kind on every stream, resuming after an
  * interruption, a 429 storm, a key revoked mid-sync, and malformed pages.
  */
-import { mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, renameSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
@@ -197,6 +197,38 @@ describe("resuming", () => {
       .split("\n")
       .map((line) => JSON.parse(line).record.id)
     expect(ids).toEqual(Array.from({ length: 5500 }, (_, i) => i + 1))
+  })
+
+  it("a sync killed while moving its output into place is finished by the next run, and its records count as delivered", async () => {
+    const id = await save("activtrak", { apiKey: "sandbox-records-2500" })
+    const first = join(home, "log-1.ndjson")
+    const window = { from: "2026-02-01", to: "2026-02-02" }
+    await keyway.sync({ connectionId: id, streamId: "activityLog", ...window, openSink: (at) => fileSink(first, at) })
+    // As if killed between writing "committing" and the rename: the output is still the partial file.
+    const key = checkpointKey(id, "activityLog", {})
+    const done = (await stored((s) => s.getState<SyncState>(key))) as SyncState
+    renameSync(first, done.partial as string)
+    await stored((s) => s.putState(key, { ...done, status: "committing" }))
+
+    const second = join(home, "log-2.ndjson")
+    const moved = await keyway.sync({
+      connectionId: id,
+      streamId: "activityLog",
+      // A wider window over the same start: every record of the first is in it again.
+      from: "2026-02-01",
+      to: "2026-02-03",
+      openSink: (at) => fileSink(second, at),
+    })
+    const logIds = (file: string) =>
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line).record.logId as number)
+    const ids = [...logIds(first), ...logIds(second)]
+    expect(logIds(first)).toHaveLength(2500)
+    expect(moved.skipped).toBe(2500)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect(existsSync(done.partial as string)).toBe(false)
   })
 
   it("--resume with nothing to resume is a clear error", async () => {

@@ -146,6 +146,19 @@ export const fileSink = (path: string, resume?: ResumeAt): Promise<Sink> =>
     }
   })
 
+/**
+ * Completes a move into place that a killed process began: the partial file, when it is still there,
+ * becomes the output. Already moved (or written to a stream), there is nothing to do.
+ */
+export const finishCommit = async (partial: string | undefined, out: string | undefined): Promise<void> => {
+  if (!partial || !out) return
+  const still = await stat(partial).then(
+    (found) => found.isFile(),
+    () => false,
+  )
+  if (still) await io(out, () => rename(partial, out))
+}
+
 /** NDJSON to a stream such as stdout, waiting for it to drain. */
 export const writableSink = (out: Writable, describe = "stdout"): Sink => ({
   describe,

@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { classify, type SuccessCheck } from "../../core/classify.ts"
 import type { ReportStream } from "../../core/definition.ts"
+import { addSpan, highWater, isCursorValue, isDelivered, type Place, type Span, widen } from "../../core/delivered.ts"
 import { type FieldProblem, InvalidInput, invalidInput } from "../../core/fields.ts"
 import type { Verdict } from "../../core/outcomes.ts"
 import {
@@ -42,14 +43,15 @@ import { findConnection, openCredentials } from "../vault/connections.ts"
 import type { ConnectionNotFound, StoreError, UnsealFailed } from "../vault/errors.ts"
 import type { Keyring } from "../vault/sealing.ts"
 import { Store } from "../vault/store.ts"
-import { describeIoError, OutputFailed, type ResumeAt, type Sink } from "./sinks.ts"
+import { describeIoError, finishCommit, OutputFailed, type ResumeAt, type Sink } from "./sinks.ts"
 
 export interface SyncState {
   readonly v: 1
   readonly connectionId: string
   readonly stream: string
   readonly params: Readonly<Record<string, string>>
-  readonly status: "running" | "done" | "failed"
+  /** `committing`: every page is written, and the output is being moved into place. */
+  readonly status: "running" | "committing" | "done" | "failed"
   readonly slices: ReadonlyArray<DateSlice> | undefined
   /** Index of the slice in progress. */
   readonly slice: number
@@ -66,6 +68,12 @@ export interface SyncState {
   readonly resumePoint: string | number | undefined
   readonly updatedAt: string
   readonly error?: string
+  /** For an incremental stream: what completed syncs delivered, whatever their windows. */
+  readonly delivered?: ReadonlyArray<Span>
+  /** For an incremental stream: what this run has seen so far; delivered once it completes. */
+  readonly seen?: Span
+  /** Records of this run left out because an earlier sync delivered them. */
+  readonly skipped?: number
 }
 
 const pageText = (page: number, verdict: Verdict): string =>
@@ -140,6 +148,8 @@ export interface SyncSummary {
   readonly resumed: boolean
   readonly resumePoint: string | number | undefined
   readonly out: string
+  /** Records left out because an earlier sync of the stream delivered them. */
+  readonly skipped: number
 }
 
 export const checkpointKey = (connectionId: string, streamId: string, params: Readonly<Record<string, string>>) => {
@@ -255,10 +265,32 @@ export const runSync = (
 
     // Where to start: a checkpoint to resume, or a fresh run (from the last sync's end, if incremental).
     const key = checkpointKey(record.id, stream.id, params)
-    const previous = yield* store.getState<SyncState>(key)
+    const lastRun = yield* store.getState<SyncState>(key)
+    // Killed while moving its output into place: finish that first, so its records count as delivered.
+    const previous: SyncState | undefined =
+      lastRun?.status === "committing"
+        ? yield* Effect.gen(function* () {
+            yield* Effect.tryPromise({
+              try: () => finishCommit(lastRun.partial, lastRun.out),
+              catch: (error) => asOutputFailed(error, lastRun.out ?? "the output"),
+            })
+            const done: SyncState = { ...lastRun, status: "done", updatedAt: now.toISOString() }
+            yield* store.putState(key, done)
+            return done
+          })
+        : lastRun
     if (request.resume && (!previous || previous.status === "done")) {
-      return yield* Effect.fail(invalid("resume", "there is no interrupted sync of this stream to resume"))
+      return yield* Effect.fail(
+        invalid(
+          "resume",
+          previous
+            ? "the last sync of this stream completed; there is nothing to resume"
+            : "there is no interrupted sync of this stream to resume",
+        ),
+      )
     }
+    // What completed syncs of this stream delivered, whatever their windows: carried into every run.
+    const delivered = previous?.delivered ?? []
     const resuming = request.resume === true && previous !== undefined
     if (!stream.dateRange && (request.from || request.to)) {
       return yield* Effect.fail(invalid("from", `the ${stream.id} stream has no date range`))
@@ -266,7 +298,9 @@ export const runSync = (
     let slices: ReadonlyArray<DateSlice> | undefined
     if (resuming) slices = previous.slices
     else if (stream.dateRange) {
-      const lastEnd = previous?.status === "done" && stream.incremental ? previous.resumePoint : undefined
+      const lastEnd = stream.incremental
+        ? (highWater(delivered) ?? (previous?.status === "done" ? previous.resumePoint : undefined))
+        : undefined
       const from =
         request.from ?? (typeof lastEnd === "string" ? lastEnd.slice(0, 10) : isoDay(now.getTime() - 7 * DAY_MS))
       const to = request.to ?? isoDay(now.getTime())
@@ -329,6 +363,8 @@ export const runSync = (
           out: sink.describe,
           resumePoint: carriedOver,
           updatedAt: now.toISOString(),
+          delivered,
+          skipped: 0,
         }
     yield* store.putState(key, state)
 
@@ -337,6 +373,18 @@ export const runSync = (
     const placements = stream.auth ?? definition.auth
     const baseQuery = queryFor(stream, params)
     const success = pageCheck(stream)
+    const cursorField = stream.incremental?.cursorField
+    /** A record's place for de-duplication: its cursor value, key and content hash; undefined when it has no cursor value. */
+    const placeOf = (item: unknown): Place | undefined => {
+      const fields = (item ?? {}) as Record<string, unknown>
+      const value = cursorField ? fields[cursorField] : undefined
+      if (!isCursorValue(value)) return undefined
+      return {
+        value,
+        key: JSON.stringify(stream.primaryKey.map((field) => fields[field] ?? null)),
+        hash: createHash("sha256").update(JSON.stringify(item)).digest("base64url").slice(0, 16),
+      }
+    }
     let waits = 0
     let waitedMs = 0
     let total: number | undefined
@@ -453,22 +501,35 @@ export const runSync = (
           )
           yield* Stream.runForEach(pages, (page) =>
             Effect.gen(function* () {
-              yield* onSink(() => sink.write(stream.id, page.records))
               let resumePoint = page.resumePoint ?? state.resumePoint
-              const cursorField = stream.incremental?.cursorField
+              let fresh: unknown[] = page.records as unknown[]
+              let seen = state.seen
               if (cursorField) {
-                for (const item of page.records)
-                  resumePoint = largest(resumePoint, (item as Record<string, unknown>)?.[cursorField])
+                fresh = []
+                const places: Place[] = []
+                for (const item of page.records) {
+                  const place = placeOf(item)
+                  if (place) {
+                    places.push(place)
+                    resumePoint = largest(resumePoint, place.value)
+                    if (isDelivered(delivered, place.value, place.key, place.hash)) continue
+                  }
+                  fresh.push(item)
+                }
+                seen = widen(seen, places)
               }
+              yield* onSink(() => sink.write(stream.id, fresh))
               const lastOfSlice = page.next === undefined
               state = {
                 ...state,
                 slice: lastOfSlice ? index + 1 : index,
                 position: lastOfSlice ? (index + 1 < sliceCount ? firstPosition(stream.paging) : undefined) : page.next,
-                records: state.records + page.records.length,
+                records: state.records + fresh.length,
+                skipped: (state.skipped ?? 0) + page.records.length - fresh.length,
                 pages: state.pages + 1,
                 outputBytes: sink.position(),
                 resumePoint,
+                ...(seen ? { seen } : {}),
                 updatedAt: isoNow(),
               }
               yield* store.putState(key, state)
@@ -498,12 +559,22 @@ export const runSync = (
       }
       return yield* Effect.fail(error)
     }
-    state = { ...state, status: "done", position: undefined, updatedAt: isoNow() }
-    yield* store.putState(key, state)
-    // Not renamed into place: the run stays resumable, and the resume only renames.
+    // Delivered from the moment the output is moved into place. A process killed in between leaves
+    // `committing`, and the next run of this stream finishes the move before anything else.
+    const finished: SyncState = {
+      ...state,
+      status: "committing",
+      position: undefined,
+      delivered: state.seen ? addSpan(delivered, state.seen) : delivered,
+      updatedAt: isoNow(),
+    }
+    yield* store.putState(key, finished)
+    // Not moved into place: the run stays resumable, its records not yet delivered, and a resume only moves it.
     yield* onSink(() => sink.commit()).pipe(
       Effect.tapError(() => store.putState(key, { ...state, status: "failed", updatedAt: isoNow() })),
     )
+    state = { ...finished, status: "done", updatedAt: isoNow() }
+    yield* store.putState(key, state)
     // The key worked for a whole sync: a failing mark from before is out of date.
     if (record.lastTest && record.lastTest.verdict.outcome !== "connected") {
       yield* markConnection({
@@ -527,5 +598,6 @@ export const runSync = (
       resumed: resuming,
       resumePoint: state.resumePoint,
       out: sink.describe,
+      skipped: state.skipped ?? 0,
     } satisfies SyncSummary
   })

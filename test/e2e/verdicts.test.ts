@@ -4,7 +4,7 @@
  * record exactly once.
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -47,15 +47,33 @@ describe("incremental sync delivers each record exactly once, across moving wind
   const ended = (child: ReturnType<typeof spawn>) =>
     new Promise<string>((resolve) => child.once("exit", (code, signal) => resolve(signal ?? String(code))))
 
-  it("three syncs, the middle one killed with SIGKILL and resumed: every logId once", async () => {
+  const partials = () => readdirSync(home).filter((name) => name.endsWith(".partial"))
+  /** Starts a sync and kills it with SIGKILL once its partial output holds `bytes`: mid-way, by construction. */
+  const killedAt = async (bytes: number, from: string, to: string, out: string) => {
+    const child = sync(from, to, out)
+    const exited = ended(child)
+    let running = true
+    void exited.then(() => {
+      running = false
+    })
+    const written = () => {
+      const partial = partials().find((name) => name.startsWith(out))
+      return partial ? statSync(join(home, partial)).size : 0
+    }
+    while (running && written() < bytes) await new Promise((resolve) => setTimeout(resolve, 10))
+    child.kill("SIGKILL")
+    expect(await exited).toBe("SIGKILL")
+    expect(written()).toBeGreaterThanOrEqual(bytes)
+  }
+
+  it("three syncs over moving windows, two killed with SIGKILL at different points and resumed: every logId once", async () => {
     expect(await ended(sync("2026-03-01", "2026-03-02", "one.ndjson"))).toBe("0")
-    // The window moves on a day; killed after a few pages, then resumed.
-    const killed = sync("2026-03-02", "2026-03-03", "two.ndjson")
-    await new Promise((resolve) => setTimeout(resolve, 900))
-    killed.kill("SIGKILL")
-    expect(await ended(killed)).toBe("SIGKILL")
+    // The window moves on a day; killed after its first page, then resumed.
+    await killedAt(1, "2026-03-02", "2026-03-03", "two.ndjson")
     expect(await ended(sync("2026-03-02", "2026-03-03", "two.ndjson", ["--resume"]))).toBe("0")
-    expect(await ended(sync("2026-03-03", "2026-03-04", "three.ndjson"))).toBe("0")
+    // Killed later this time, some pages in.
+    await killedAt(1_500_000, "2026-03-03", "2026-03-04", "three.ndjson")
+    expect(await ended(sync("2026-03-03", "2026-03-04", "three.ndjson", ["--resume"]))).toBe("0")
 
     const ids = ["one", "two", "three"].flatMap((name) =>
       readFileSync(join(home, `${name}.ndjson`), "utf8")
@@ -67,6 +85,6 @@ describe("incremental sync delivers each record exactly once, across moving wind
     expect(ids.length).toBeGreaterThan(10_000)
     expect(new Set(ids).size).toBe(ids.length)
     // The windows overlap: without de-duplication the second and third would repeat the first's records.
-    expect(readdirSync(home).filter((name) => name.endsWith(".partial"))).toEqual([])
+    expect(partials()).toEqual([])
   }, 120_000)
 })

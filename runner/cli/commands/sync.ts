@@ -69,7 +69,8 @@ export const run: CommandRun = (args, io) =>
       say(
         `Synced ${number(summary.records)} records of ${summary.stream} in ${number(summary.pages)} pages` +
           `${summary.slices > 1 ? ` (${summary.slices} date slices)` : ""} in ${(summary.durationMs / 1000).toFixed(1)} s` +
-          `, ${summary.waits} rate-limit waits${summary.resumed ? ", resumed from the last checkpoint" : ""}. Output: ${summary.out}.\n`,
+          `, ${summary.waits} rate-limit waits${summary.resumed ? ", resumed from the last checkpoint" : ""}` +
+          `${summary.skipped > 0 ? `; ${number(summary.skipped)} records left out, delivered by an earlier sync` : ""}. Output: ${summary.out}.\n`,
       )
     }
     return EXIT.ok

@@ -1,0 +1,95 @@
+/** De-duplication of incremental streams over overlapping windows: spans of delivered cursor values. */
+import { describe, expect, it } from "vitest"
+import { addSpan, highWater, isDelivered, MAX_EDGE_KEYS, MAX_SPANS, type Span, widen } from "../core/delivered.ts"
+
+/** The span of a sync that saw these records, one page each: [cursor value, key, content hash]. */
+const spanOf = (records: ReadonlyArray<readonly [string | number, string, string]>): Span => {
+  let span: Span | undefined
+  for (const [value, key, hash] of records) span = widen(span, [{ value, key, hash }])
+  if (!span) throw new Error("no records")
+  return span
+}
+
+describe("a delivered span", () => {
+  const day1 = spanOf([
+    ["2026-03-01T00:00:00Z", "1", "a"],
+    ["2026-03-01T12:00:00Z", "2", "b"],
+    ["2026-03-01T23:59:00Z", "3", "c"],
+    ["2026-03-01T23:59:00Z", "4", "d"],
+  ])
+
+  it("holds what lies strictly inside it, whatever the key", () => {
+    expect(isDelivered([day1], "2026-03-01T06:00:00Z", "99", "z")).toBe(true)
+  })
+
+  it("holds, on its edges, only the keys delivered there with the same content", () => {
+    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "3", "c")).toBe(true)
+    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "4", "d")).toBe(true)
+    // Another record at the same instant, and an update of a delivered one, are new.
+    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "5", "e")).toBe(false)
+    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "3", "c2")).toBe(false)
+    expect(isDelivered([day1], "2026-03-01T00:00:00Z", "1", "a")).toBe(true)
+  })
+
+  it("does not hold what lies outside it", () => {
+    expect(isDelivered([day1], "2026-02-28T23:00:00Z", "0", "y")).toBe(false)
+    expect(isDelivered([day1], "2026-03-02T00:00:00Z", "3", "c")).toBe(false)
+  })
+
+  it("compares numbers as numbers", () => {
+    const span = spanOf([
+      [9, "a", "x"],
+      [100, "b", "x"],
+    ])
+    expect(isDelivered([span], 10, "z", "x")).toBe(true)
+    expect(isDelivered([span], 1000, "z", "x")).toBe(false)
+  })
+
+  it("remembers a bounded number of keys per edge", () => {
+    const page = Array.from({ length: MAX_EDGE_KEYS + 10 }, (_, i) => ({ value: 5, key: String(i), hash: "h" }))
+    const span = widen(widen(undefined, page.slice(0, 5000)), page.slice(5000))
+    expect(Object.keys(span?.hi.keys ?? {})).toHaveLength(MAX_EDGE_KEYS)
+    expect(Object.keys(span?.lo.keys ?? {})).toHaveLength(MAX_EDGE_KEYS)
+  })
+})
+
+describe("spans across syncs", () => {
+  it("overlapping spans become one, with the edge keys of both", () => {
+    const first = spanOf([
+      [1, "a", "h"],
+      [5, "b", "h"],
+    ])
+    const second = spanOf([
+      [5, "c", "h"],
+      [9, "d", "h"],
+    ])
+    const spans = addSpan([first], second)
+    expect(spans).toHaveLength(1)
+    expect(spans[0]?.lo.value).toBe(1)
+    expect(spans[0]?.hi.value).toBe(9)
+    expect(isDelivered(spans, 5, "b", "h")).toBe(true) // inside now
+    expect(highWater(spans)).toBe(9)
+  })
+
+  it("edges at the same value keep the keys of both", () => {
+    const first = spanOf([
+      [1, "a", "h"],
+      [5, "b", "h"],
+    ])
+    const again = spanOf([
+      [3, "x", "h"],
+      [5, "c", "h"],
+    ])
+    const [joined] = addSpan([first], again)
+    expect(Object.keys(joined?.hi.keys ?? {}).sort()).toEqual(["b", "c"])
+  })
+
+  it("disjoint spans stay apart, sorted, and the lowest are forgotten past the limit", () => {
+    let spans: ReadonlyArray<Span> = []
+    for (let i = MAX_SPANS + 5; i > 0; i--) spans = addSpan(spans, spanOf([[i * 10, "k", "h"]]))
+    expect(spans).toHaveLength(MAX_SPANS)
+    expect(spans[0]?.lo.value).toBe(60)
+    expect(highWater(spans)).toBe((MAX_SPANS + 5) * 10)
+    expect(isDelivered(spans, 10, "k", "h")).toBe(false)
+  })
+})
