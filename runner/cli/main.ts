@@ -5,6 +5,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import { fileProblem } from "../../core/file-errors.ts"
 import { EXIT } from "./exit-codes.ts"
 import { type CliFailure, reportFailure } from "./failures.ts"
 import { type Io, processIo, usage } from "./io.ts"
@@ -137,6 +138,19 @@ export const program = (argv: ReadonlyArray<string>, output: Omit<Io, "json">): 
 export const main = (argv: ReadonlyArray<string>, output: Omit<Io, "json">): Promise<number> =>
   Effect.runPromise(program(argv, output))
 
+/**
+ * Standard output that takes no more: a reader that went away (`| head`) ends the command quietly; a
+ * full disk or a closed file is said in one line, exit 2, instead of a crash with a stack.
+ */
+const guardStdout = (): void => {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? EXIT.ok)
+    process.stderr.write(`keyway: cannot write standard output: ${fileProblem(error)}\n`)
+    process.exit(EXIT.badInput)
+  })
+}
+
 if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin/keyway.js")) {
+  guardStdout()
   process.exitCode = await main(process.argv.slice(2), processIo())
 }

@@ -18,7 +18,7 @@ export const renderResult = (name: string, result: CheckResult): string => {
   if (verdict.outcome !== "connected") lines.push(`  What to do: ${verdict.remediation}`)
   if (verdict.vendorMessage) lines.push(`  ${name} said: "${verdict.vendorMessage}"`)
   lines.push(
-    `  ${keys ? `${keys} · ` : ""}${result.attempts.length} attempt${result.attempts.length === 1 ? "" : "s"}: ${attemptsLine(result)} · ${result.durationMs} ms`,
+    `  ${keys ? `${keys} · ` : ""}${result.attempts.length === 0 ? "no request sent" : `${result.attempts.length} attempt${result.attempts.length === 1 ? "" : "s"}: ${attemptsLine(result)}`} · ${result.durationMs} ms`,
   )
   for (const warning of result.warnings) lines.push(`  Warning: ${warning}`)
   return `${lines.join("\n")}\n`

@@ -14,6 +14,7 @@ import { constants } from "node:fs"
 import { type FileHandle, open, rename, stat } from "node:fs/promises"
 import type { Writable } from "node:stream"
 import * as Data from "effect/Data"
+import { fileProblem } from "../../core/file-errors.ts"
 
 /** The output could not be opened or written: the disk, the path or its permissions are the user's to fix. */
 export class OutputFailed extends Data.TaggedError("OutputFailed")<{
@@ -27,29 +28,9 @@ export class OutputFailed extends Data.TaggedError("OutputFailed")<{
   }
 }
 
-const IO_PROBLEMS: Readonly<Record<string, string>> = {
-  ENOSPC: "no space left on the device; free some space",
-  EDQUOT: "the disk quota is used up; free some space",
-  EACCES: "permission denied; choose a path you may write",
-  EPERM: "permission denied; choose a path you may write",
-  EROFS: "the file system is read-only; choose another path",
-  EISDIR: "it is a folder; name a file",
-  ENOTDIR: "a part of the path is not a folder",
-  ENOENT: "its folder does not exist; create it first",
-  EEXIST: "a file of that name appeared while writing; try again",
-  ELOOP: "it is a symbolic link, which Keyway does not write through",
-  EFBIG: "the file is too large for the file system",
-  EIO: "the device reported an I/O error",
-  EPIPE: "the reader went away",
-}
-
 /** An I/O error in words a user can act on, without a stack. */
-export const describeIoError = (error: unknown): string => {
-  if (error instanceof OutputFailed) return error.detail
-  const code = (error as { code?: unknown })?.code
-  if (typeof code === "string" && IO_PROBLEMS[code]) return `${IO_PROBLEMS[code]} (${code})`
-  return error instanceof Error ? error.message : String(error)
-}
+export const describeIoError = (error: unknown): string =>
+  error instanceof OutputFailed ? error.detail : fileProblem(error)
 
 /** Why `path` cannot be an output, or undefined when it can. */
 export const outputProblem = async (path: string): Promise<string | undefined> => {

@@ -4,6 +4,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, realpathSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
+import { fileProblem } from "../../core/file-errors.ts"
 
 /** Kernel file systems: files there are not files, and creating folders under /proc can hang. */
 const NOT_FOR_FILES = ["/proc", "/sys", "/dev"]
@@ -30,14 +31,6 @@ const homeProblem = (home: string): string | undefined => {
   return undefined
 }
 
-const CREATE_PROBLEMS: Readonly<Record<string, string>> = {
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  EROFS: "the file system is read-only",
-  ENOTDIR: "a part of the path is a file, not a folder",
-  ENOSPC: "no space left on the device",
-}
-
 /**
  * The home, created owner-only (0700) when it is not there. A home that cannot be one throws
  * `refuse(detail)`: the user must point KEYWAY_HOME elsewhere.
@@ -49,9 +42,9 @@ export const ensureHome = (home: string, refuse: (detail: string) => Error): voi
     mkdirSync(home, { recursive: true, mode: 0o700 })
     chmodSync(home, 0o700)
   } catch (error) {
-    const code = String((error as { code?: unknown })?.code ?? "")
-    const why = CREATE_PROBLEMS[code] ?? (error instanceof Error ? error.message : String(error))
-    throw refuse(`cannot create KEYWAY_HOME ${home}: ${why}; point KEYWAY_HOME at a folder you may write`)
+    throw refuse(
+      `cannot create KEYWAY_HOME ${home}: ${fileProblem(error)}; point KEYWAY_HOME at a folder you may write`,
+    )
   }
 }
 

@@ -3,7 +3,7 @@
  * incremental syncs over moving windows, one of them killed with SIGKILL and resumed, deliver each
  * record exactly once.
  */
-import { spawn } from "node:child_process"
+import { execFile, spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -18,6 +18,36 @@ describe("a home Keyway cannot use", () => {
     expect(performance.now() - started).toBeLessThan(10_000)
     expect(run.code).toBe(2)
     expect(run.stderr).toMatch(/KEYWAY_HOME .*\/proc/)
+  })
+})
+
+describe("standard output that takes no more", () => {
+  const shell = (script: string) =>
+    new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile("sh", ["-c", script], { timeout: 30_000 }, (error, _stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? -1) : 0, stderr }),
+      ),
+    )
+
+  it("a full disk is one line and exit 2, not a stack trace", async () => {
+    const run = await shell(`"${process.execPath}" "${BIN}" connectors > /dev/full`)
+    expect(run.stderr).toMatch(/^keyway: cannot write standard output: no space left on the device \(ENOSPC\)\n$/)
+    expect(run.code).toBe(2)
+  })
+
+  it("a reader that goes away (| head) ends a large sync quietly", async () => {
+    const home = mkdtempSync(join(tmpdir(), "keyway-epipe-"))
+    const env = `KEYWAY_HOME="${home}"`
+    const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+      env: { KEYWAY_HOME: home },
+      stdin: '{"apiKey":"sandbox-records-30000"}',
+    })
+    const id = JSON.parse(connected.stdout).connection.id
+    const run = await shell(
+      `${env} "${process.execPath}" "${BIN}" sync ${id} activityLog --from 2026-03-01 --to 2026-03-02 --sandbox | head -c 100 | wc -c`,
+    )
+    expect(run.stderr).toBe("")
+    expect(run.code).toBe(0)
   })
 })
 
