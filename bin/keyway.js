@@ -26,10 +26,12 @@ try {
 } catch {
   fresh = false
 }
+let cli
 if (fresh) {
-  await import(bundle)
+  cli = await import(bundle)
 } else {
   const { register } = await import("tsx/esm/api")
   register()
-  await import("../runner/cli/main.ts")
+  cli = await import("../runner/cli/main.ts")
 }
+await cli.runFromProcess()

@@ -150,7 +150,11 @@ const guardStdout = (): void => {
   })
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith("bin/keyway.js")) {
+/**
+ * The command line of this process, run. `bin/keyway.js` calls it, whatever path it was started by
+ * (`npx`, an `npm link`, a `.bin` link): this module never guesses whether it is the main one.
+ */
+export const runFromProcess = async (): Promise<void> => {
   guardStdout()
   process.exitCode = await main(process.argv.slice(2), processIo())
 }
