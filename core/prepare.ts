@@ -17,6 +17,8 @@ export interface CredentialInput {
   readonly settings?: Readonly<Record<string, string | undefined>>
   /** When the customer knows it: the date a credential expires, `YYYY-MM-DD`. */
   readonly expiresAt?: string
+  /** Whether `expiresAt` was given, or estimated from the vendor's default lifetime (a saved connection's). */
+  readonly expirySource?: "given" | "estimated"
 }
 
 export interface Prepared {

@@ -56,7 +56,11 @@ describe("keyway validate", () => {
 
   it("answers an unknown command with a one-line usage error and exit code 2", async () => {
     const result = await keyway("frobnicate")
-    expect(result).toEqual({ code: 2, stdout: "", stderr: 'keyway: unknown command "frobnicate"; run keyway --help\n' })
+    expect(result).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: 'keyway: unknown command "frobnicate". See keyway --help.\n',
+    })
   })
 })
 

@@ -288,7 +288,9 @@ describe("save & test verdicts", () => {
       credentials: credentialsFor("trackvia", "sandbox-valid"),
       expiresAt: soon,
     })
-    expect(result.warnings).toEqual([expect.stringMatching(new RegExp(`Auth token expires on ${soon}, in 1[01] days`))])
+    expect(result.warnings).toEqual([
+      expect.stringMatching(new RegExp(`Auth token expires in 1[01] days, on ${soon}\\.`)),
+    ])
   })
 })
 

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { classify, expectationCheck, matchesJson, type Observation } from "../../core/classify.ts"
 import type { ConnectorDefinition, Placement } from "../../core/definition.ts"
+import { daysUntil, expiringCredential, expiryWarning } from "../../core/expiry.ts"
 import type { InvalidInput } from "../../core/fields.ts"
 import { OUTCOME_INFO, type Verdict } from "../../core/outcomes.ts"
 import { type CredentialInput, prepare } from "../../core/prepare.ts"
@@ -41,17 +42,23 @@ export interface CheckOptions {
   readonly testRequestsOnly?: boolean
 }
 
-const DAY_MS = 86_400_000
-
-const expiryWarnings = (definition: ConnectorDefinition, expiresAt: string | undefined, now: number): string[] => {
-  if (!expiresAt) return []
-  const days = Math.ceil((Date.parse(`${expiresAt}T00:00:00Z`) - now) / DAY_MS)
-  const which = definition.credentials.find((c) => c.expires)?.label ?? "The credential"
-  if (days < 0)
-    return [`${which} expired on ${expiresAt}, by the date given, yet the vendor accepted it; check the date.`]
-  if (days <= 30)
-    return [`${which} expires on ${expiresAt}, in ${days} day${days === 1 ? "" : "s"}. Create a new one before then.`]
-  return []
+/** The expiry warning a passing check carries; an expiry already past, yet accepted, means the date is wrong. */
+const expiryWarnings = (
+  definition: ConnectorDefinition,
+  input: CredentialInput,
+  verdict: Verdict | undefined,
+  now: number,
+): string[] => {
+  if (!input.expiresAt) return []
+  const expiry = { date: input.expiresAt, source: input.expirySource ?? "given" } as const
+  const what = expiringCredential(definition)
+  if (verdict?.outcome === "connected" && daysUntil(expiry.date, now) < 0) {
+    return [
+      `${what} expired on ${expiry.date}, by the date ${expiry.source === "given" ? "given" : "estimated"}, yet the vendor accepted it; check the date.`,
+    ]
+  }
+  const warning = expiryWarning(what, expiry, now)
+  return warning ? [warning] : []
 }
 
 export const fingerprintsOf = (
@@ -144,6 +151,6 @@ export const testCredentials = (
         if (matchesJson(bodyOf(observation), rule.json)) warnings.push(rule.warning)
       }
     }
-    warnings.push(...expiryWarnings(definition, input.expiresAt, startedAt))
+    warnings.push(...expiryWarnings(definition, input, verdict, startedAt))
     return verdict ? finish(verdict, warnings) : finish(NOT_TESTED, warnings, false)
   })

@@ -4,6 +4,7 @@
  */
 import type { Writable } from "node:stream"
 import { type ParseArgsConfig, parseArgs } from "node:util"
+import editDistance from "damerau-levenshtein"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { formatProblem, type Problem } from "../../core/problem.ts"
@@ -85,15 +86,98 @@ export const reportInvalid = (io: Io, invalid: ReadonlyArray<{ readonly problems
   for (const result of invalid) for (const problem of result.problems) io.err(`${formatProblem(problem)}\n`)
 }
 
-/** `node:util`'s parseArgs, with its errors as one-line usage errors. */
-export const parseFlags = <O extends NonNullable<ParseArgsConfig["options"]>>(
+/** One option of a command: how `node:util`'s parseArgs reads it, and what its help says. */
+export interface OptionSpec {
+  readonly type: "string" | "boolean"
+  readonly multiple?: boolean
+  readonly description: string
+  /** The value's name in the help, e.g. `FILE`. */
+  readonly value?: string
+}
+
+export type OptionSpecs = Readonly<Record<string, OptionSpec>>
+
+/** The options several commands share, described once. */
+export const WORKSPACE_OPTION = {
+  type: "string",
+  value: "NAME",
+  description: "the workspace (tenant) whose connections to use; default KEYWAY_WORKSPACE, or default",
+} as const satisfies OptionSpec
+export const SANDBOX_OPTION = {
+  type: "boolean",
+  description: "talk to the vendor fakes on loopback (KEYWAY_SANDBOX_URL, or one started for this command)",
+} as const satisfies OptionSpec
+
+type ValueOf<S extends OptionSpec> = S["type"] extends "boolean"
+  ? boolean
+  : S["multiple"] extends true
+    ? ReadonlyArray<string>
+    : string
+
+/** A command's arguments, parsed against its options. */
+export interface Parsed<O extends OptionSpecs> {
+  readonly values: { readonly [K in keyof O]?: ValueOf<O[K]> }
+  readonly positionals: ReadonlyArray<string>
+}
+
+/**
+ * The closest of `candidates` to a mistyped `word`, when one is close enough to be what was meant:
+ * two edits for a short word, a third of a long one (a swap of two letters is one edit).
+ */
+export const nearest = (word: string, candidates: Iterable<string>): string | undefined => {
+  let best: { readonly candidate: string; readonly steps: number } | undefined
+  for (const candidate of candidates) {
+    const { steps } = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (steps > Math.max(2, Math.floor(candidate.length / 3)) || steps >= candidate.length) continue
+    if (!best || steps < best.steps) best = { candidate, steps }
+  }
+  return best?.candidate
+}
+
+const didYouMean = (word: string, candidates: Iterable<string>, prefix = ""): string => {
+  const found = nearest(word, candidates)
+  return found ? `; did you mean ${prefix}${found}?` : "."
+}
+
+/** An option's name that says it carries a secret: refused with the reason, never parsed. */
+const SECRET_LIKE = /key|token|secret|passw|credential/i
+
+/** The arguments, parsed against `options`; a mistake is one usage line that never repeats a value. */
+export const parseFlags = <O extends OptionSpecs>(
   args: ReadonlyArray<string>,
   options: O,
-) =>
+  /** Where the options are listed, for the error to point at. */
+  see = "keyway --help",
+): Effect.Effect<Parsed<O>, UsageError> =>
   Effect.try({
-    try: () => parseArgs({ args: [...args], options, allowPositionals: true, strict: true }),
-    catch: (error) => new UsageError({ detail: error instanceof Error ? error.message : String(error) }),
+    try: () =>
+      parseArgs({
+        args: [...args],
+        options: options as NonNullable<ParseArgsConfig["options"]>,
+        allowPositionals: true,
+        strict: true,
+      }) as unknown as Parsed<O>,
+    catch: (error) => {
+      const code = (error as { code?: unknown })?.code
+      const flag = /'(--?[^'=]+)/.exec(error instanceof Error ? error.message : "")?.[1]
+      if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && flag) {
+        const name = flag.replace(/^-+/, "")
+        if (SECRET_LIKE.test(name)) {
+          return new UsageError({
+            detail: `secrets are never taken as arguments (${flag}): they end up in shell history and process lists. Use the prompt on a terminal, KEYWAY_<FIELD> variables (KEYWAY_API_KEY for apiKey), or a JSON object on standard input`,
+          })
+        }
+        return new UsageError({
+          detail: `unknown option ${flag}${didYouMean(name, Object.keys(options), "--")} See ${see}.`,
+        })
+      }
+      return new UsageError({ detail: error instanceof Error ? error.message : String(error) })
+    },
   })
+
+/** A usage error for an unknown word among `known` (an action, a command), with the nearest suggested. */
+export const unknownWord = (what: string, word: string, known: Iterable<string>, see: string) =>
+  usage(`unknown ${what} "${word}"${didYouMean(word, known)} See ${see}.`)
 
 /** `--setting k=v` pairs, as a record. */
 export const parsePairs = (

@@ -8,90 +8,161 @@ import * as Effect from "effect/Effect"
 import { fileProblem } from "../../core/file-errors.ts"
 import { EXIT } from "./exit-codes.ts"
 import { type CliFailure, reportFailure } from "./failures.ts"
-import { type Io, processIo, usage } from "./io.ts"
+import { type Io, type OptionSpecs, type Parsed, parseFlags, processIo, unknownWord } from "./io.ts"
 
-/** A command: its arguments and output in, its exit code out, failing only with a `CliFailure`. */
-export type CommandRun = (args: ReadonlyArray<string>, io: Io) => Effect.Effect<number, CliFailure>
+/** A command's module: its options, and its run from the parsed arguments to an exit code. */
+export interface CommandModule<O extends OptionSpecs = OptionSpecs> {
+  readonly options: O
+  run(parsed: Parsed<O>, io: Io): Effect.Effect<number, CliFailure>
+}
+
+/** A command's run, failing only with a `CliFailure`. */
+export type CommandRun<O extends OptionSpecs> = (parsed: Parsed<O>, io: Io) => Effect.Effect<number, CliFailure>
 
 interface Command {
-  readonly usage: string
+  /** Its positional arguments, as the usage line shows them. */
+  readonly args: string
   readonly summary: string
-  readonly load: () => Promise<{ readonly run: CommandRun }>
+  /** Commands a user can paste, shown by `keyway help <command>`. */
+  readonly examples: ReadonlyArray<string>
+  readonly load: () => Promise<CommandModule>
 }
 
 export const COMMANDS: Readonly<Record<string, Command>> = {
   demo: {
-    usage: "keyway demo",
+    args: "",
     summary: "Save & test every connector against the sandbox, across failure scenarios (`npm start`)",
+    examples: ["npx keyway demo"],
     load: () => import("./commands/demo.ts"),
   },
   validate: {
-    usage: "keyway validate [--strict] [file.yaml ...]",
+    args: "[file.yaml ...]",
     summary: "Check connector definitions; print every problem as file:line:col",
+    examples: ["npx keyway validate", "npx keyway validate --strict connectors/acme.yaml"],
     load: () => import("./commands/validate.ts"),
   },
   connectors: {
-    usage: "keyway connectors [show <id>]",
+    args: "[show <id>]",
     summary: "List connectors, or show one's credentials, auth, test request and error table",
+    examples: ["npx keyway connectors", "npx keyway connectors show trackvia"],
     load: () => import("./commands/connectors.ts"),
   },
   connect: {
-    usage: "keyway connect <connector> [--label L] [--setting k=v] [--expires D] [--sandbox]",
+    args: "<connector>",
     summary: "Save & test: check credentials with the vendor, then store them encrypted",
+    examples: [
+      "npx keyway connect activtrak --sandbox",
+      `echo '{"apiKey":"sandbox-valid"}' | npx keyway connect peopletray --sandbox --label "Acme Corp"`,
+    ],
     load: () => import("./commands/connect.ts"),
   },
   connections: {
-    usage: "keyway connections [test <id> | test --all | remove <id>]",
-    summary: "List saved connections, re-test them, or remove one",
+    args: "[test|update|remove <id> | test --all]",
+    summary: "List saved connections, re-test them, replace one's credentials, or remove one",
+    examples: [
+      "npx keyway connections",
+      "npx keyway connections test --all",
+      `echo '{"apiKey":"sandbox-valid"}' | npx keyway connections update <id> --sandbox`,
+    ],
     load: () => import("./commands/connections.ts"),
   },
   sync: {
-    usage: "keyway sync <connection> <stream> [--from D --to D] [--param k=v] [--out F] [--resume]",
+    args: "<connection> <stream>",
     summary: "Pull a report as NDJSON, page by page, resumable",
+    examples: [
+      "npx keyway sync <id> workingHoursUsers --from 2026-01-01 --to 2026-03-31 --out hours.ndjson",
+      "npx keyway sync <id> viewRecords --param viewId=341",
+      "npx keyway sync <id> workingHoursUsers --out hours.ndjson --resume",
+    ],
     load: () => import("./commands/sync.ts"),
   },
   streams: {
-    usage: "keyway streams <connector>",
+    args: "<connector>",
     summary: "List the report streams a sync can pull, with their parameters",
+    examples: ["npx keyway streams activtrak"],
     load: () => import("./commands/streams.ts"),
   },
   "rotate-key": {
-    usage: "keyway rotate-key",
+    args: "",
     summary: "Make a new master key and re-encrypt every saved connection",
+    examples: ["npx keyway rotate-key"],
     load: () => import("./commands/rotate-key.ts"),
   },
   sandbox: {
-    usage: "keyway sandbox [--port N] [--records N] [--rate N --burst N --mode M]",
+    args: "",
     summary: "Serve fakes of every vendor on loopback, with a scenario per test key",
+    examples: ["npx keyway sandbox", "npx keyway sandbox --port 4010 --rate 5 --burst 10 --mode retry-after"],
     load: () => import("./commands/sandbox.ts"),
   },
   new: {
-    usage: "keyway new <id> [--name N --base-url U --auth header|bearer|query|basic --test-path P]",
+    args: "<id>",
     summary: "Scaffold connectors/<id>.yaml: a complete definition that validates as written",
+    examples: ["npx keyway new acme --name Acme --base-url https://api.acme.example --auth bearer --test-path /v1/me"],
     load: () => import("./commands/new.ts"),
   },
   docs: {
-    usage: "keyway docs [--check] [--connectors DIR] [--out DIR]",
+    args: "",
     summary: "Generate each connector's customer page (docs/connectors), or check they are current",
+    examples: ["npx keyway docs", "npx keyway docs --check"],
     load: () => import("./commands/docs.ts"),
   },
   schema: {
-    usage: "keyway schema [--write | --check]",
+    args: "",
     summary: "Print, write or check connectors/schema.json",
+    examples: ["npx keyway schema --check"],
     load: () => import("./commands/schema.ts"),
   },
 }
+
+/** Options every command takes. */
+const GLOBAL_OPTIONS: OptionSpecs = {
+  json: { type: "boolean", description: "print machine-readable JSON" },
+  help: { type: "boolean", description: "show this help (also: keyway help <command>)" },
+}
+
+const usageLine = (name: string, command: Command): string =>
+  ["keyway", name, command.args].filter((part) => part !== "").join(" ")
+
+const USAGE_WIDTH = Math.max(...Object.entries(COMMANDS).map(([name, c]) => usageLine(name, c).length))
 
 const help = (): string =>
   [
     "Keyway: declarative connectors for third-party APIs.",
     "",
     "Usage:",
-    ...Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(72)} ${c.summary}`),
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${usageLine(name, c).padEnd(USAGE_WIDTH)}  ${c.summary}`),
     "",
-    "Options: --json for machine-readable output, --help for this text.",
+    "Every command takes --json for machine-readable output. For a command's options and examples:",
+    "  keyway help <command>, or keyway <command> --help",
     "",
   ].join("\n")
+
+const optionLines = (options: OptionSpecs): string[] => {
+  const rows = Object.entries({ ...options, ...GLOBAL_OPTIONS }).map(([name, spec]) => [
+    `--${name}${spec.value ? ` ${spec.value}` : ""}${spec.multiple ? " ..." : ""}`,
+    spec.description,
+  ])
+  const width = Math.max(...rows.map(([flag]) => flag?.length ?? 0))
+  return rows.map(([flag, description]) => `  ${(flag ?? "").padEnd(width)}  ${description}`)
+}
+
+const commandHelp = (name: string, command: Command, module: CommandModule): string =>
+  [
+    `Usage: ${usageLine(name, command)} [options]`,
+    "",
+    `${command.summary}.`,
+    "",
+    "Options:",
+    ...optionLines(module.options),
+    "",
+    "Examples:",
+    ...command.examples.map((example) => `  ${example}`),
+    "",
+  ].join("\n")
+
+const HELP_FLAGS: ReadonlySet<string> = new Set(["--help", "-h"])
+
+const unknownCommand = (name: string) => unknownWord("command", name, Object.keys(COMMANDS), "keyway --help")
 
 const report = (failure: CliFailure, io: Io): number => {
   const { code, kind, lines } = reportFailure(failure)
@@ -112,24 +183,44 @@ const bug = (cause: Cause.Cause<never>, io: Io): number => {
   return EXIT.bug
 }
 
+/** One command line, run: help, or a command with its arguments parsed against its options. */
+const dispatch = (words: ReadonlyArray<string>, io: Io): Effect.Effect<number, CliFailure> => {
+  const [name, ...rest] = words
+  const say = (text: string, code: number) =>
+    Effect.sync(() => {
+      io.out(text)
+      return code
+    })
+  if (name === undefined) return say(help(), EXIT.badInput)
+  if (HELP_FLAGS.has(name)) return say(help(), EXIT.ok)
+  if (name === "help") {
+    const topic = rest[0]
+    if (topic === undefined) return say(help(), EXIT.ok)
+    const command = COMMANDS[topic]
+    if (!command) return unknownCommand(topic)
+    return Effect.flatMap(
+      Effect.promise(() => command.load()),
+      (module) => say(commandHelp(topic, command, module), EXIT.ok),
+    )
+  }
+  const command = COMMANDS[name]
+  if (!command) return unknownCommand(name)
+  return Effect.flatMap(
+    Effect.promise(() => command.load()),
+    (module) =>
+      rest.some((word) => HELP_FLAGS.has(word))
+        ? say(commandHelp(name, command, module), EXIT.ok)
+        : Effect.flatMap(parseFlags(rest, module.options, `keyway help ${name}`), (parsed) => module.run(parsed, io)),
+  )
+}
+
 export const program = (argv: ReadonlyArray<string>, output: Omit<Io, "json">): Effect.Effect<number> => {
   const json = argv.includes("--json")
   const io: Io = { ...output, json }
-  const [name, ...rest] = argv.filter((arg) => arg !== "--json")
-  if (!name || name === "--help" || name === "help") {
-    return Effect.sync(() => {
-      io.out(help())
-      return name ? EXIT.ok : EXIT.badInput
-    })
-  }
-  const command = COMMANDS[name]
-  const run: Effect.Effect<number, CliFailure> = command
-    ? Effect.flatMap(
-        Effect.promise(() => command.load()),
-        (module) => module.run(rest, io),
-      )
-    : usage(`unknown command "${name}"; run keyway --help`)
-  return run.pipe(
+  return dispatch(
+    argv.filter((arg) => arg !== "--json"),
+    io,
+  ).pipe(
     Effect.catchAll((failure) => Effect.sync(() => report(failure, io))),
     Effect.catchAllCause((cause) => Effect.sync(() => bug(cause, io))),
   )

@@ -1,5 +1,6 @@
 /** How a check reads on a terminal. JSON output is the CheckResult itself. */
 import type { CheckResult } from "../check/check.ts"
+import type { ConnectionView } from "../vault/connections.ts"
 
 const attemptsLine = (result: CheckResult): string =>
   result.attempts
@@ -23,3 +24,11 @@ export const renderResult = (name: string, result: CheckResult): string => {
   for (const warning of result.warnings) lines.push(`  Warning: ${warning}`)
   return `${lines.join("\n")}\n`
 }
+
+/** A saved connection's expiry, when it has one: the date, and how Keyway knows it. */
+export const expiryLine = (connection: Pick<ConnectionView, "expiresAt" | "expirySource">): string =>
+  connection.expiresAt
+    ? connection.expirySource === "estimated"
+      ? `  Expires on ${connection.expiresAt}, by the vendor's default lifetime counted from today; if the key is older, connect with --expires for the exact date.\n`
+      : `  Expires on ${connection.expiresAt}.\n`
+    : ""

@@ -12,28 +12,6 @@ import { type Io, STDIN_LIMIT, type UsageError, usage } from "./io.ts"
 /** `apiKey` → `KEYWAY_API_KEY` */
 export const envName = (key: string): string => `KEYWAY_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
 
-/** Refuses any argument that looks like a secret being passed on the command line. */
-export const refuseSecretsInArgv = (
-  args: ReadonlyArray<string>,
-  credentials: ReadonlyArray<Credential>,
-): Effect.Effect<void, UsageError> => {
-  const names = new Set(
-    credentials.flatMap((c) => [c.key.toLowerCase(), c.key.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase()]),
-  )
-  for (const name of ["credential", "credentials", "secret", "token", "password", "key", "api-key", "apikey"]) {
-    names.add(name)
-  }
-  for (const arg of args) {
-    const flag = /^--([A-Za-z-]+)(=|$)/.exec(arg)?.[1]?.toLowerCase()
-    if (flag && names.has(flag)) {
-      return usage(
-        `secrets are never taken as arguments (--${flag}): they end up in shell history and process lists. Use the prompt on a terminal, ${credentials.map((c) => envName(c.key)).join(" / ")}, or a JSON object on standard input`,
-      )
-    }
-  }
-  return Effect.void
-}
-
 const NOT_AN_OBJECT = 'standard input must be a JSON object such as {"apiKey": "..."}'
 
 const parseStdin = (text: string): Effect.Effect<Record<string, string>, UsageError> => {
@@ -56,14 +34,21 @@ const parseStdin = (text: string): Effect.Effect<Record<string, string>, UsageEr
 export const collectSecrets = (
   credentials: ReadonlyArray<Credential>,
   io: Pick<Io, "env" | "stdin">,
+  options: SecretPrompt = {},
 ): Effect.Effect<Record<string, Redacted.Redacted<string>>, UsageError> =>
-  Effect.map(readSecrets(credentials, io), (values) =>
+  Effect.map(readSecrets(credentials, io, options), (values) =>
     Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Redacted.make(value)])),
   )
+
+export interface SecretPrompt {
+  /** Replacing saved credentials: each may be left out, and keeps its saved value. */
+  readonly keepable?: boolean
+}
 
 const readSecrets = (
   credentials: ReadonlyArray<Credential>,
   io: Pick<Io, "env" | "stdin">,
+  options: SecretPrompt,
 ): Effect.Effect<Record<string, string>, UsageError> =>
   Effect.gen(function* () {
     const values: Record<string, string> = {}
@@ -75,9 +60,10 @@ const readSecrets = (
       for (const credential of credentials) {
         if (values[credential.key]) continue
         const optional = !(credential.required ?? true)
+        const hint = options.keepable ? " (Enter to keep the saved one)" : optional ? " (optional, Enter to skip)" : ""
         const answer = yield* Effect.promise(() =>
           read({
-            prompt: `${credential.label}${optional ? " (optional, Enter to skip)" : ""}: `,
+            prompt: `${credential.label}${hint}: `,
             silent: credential.secret,
             replace: credential.secret ? "*" : "",
             output: process.stderr,

@@ -128,7 +128,7 @@ export const createKeyway = (options: KeywayOptions = {}): Keyway => {
         run(Effect.flatMap(Store, (store) => Effect.map(store.list(), (listing) => listing.records.map(view)))),
       get: (id) => run(Effect.map(findConnection(id), view)),
       test: (id, call) => run(retest(id, undefined, check(call)), call),
-      replace: (id, credentials, call) => run(retest(id, credentials, check(call)), call),
+      replace: (id, credentials, call) => run(retest(id, { credentials }, check(call)), call),
       remove: (id) =>
         run(
           Effect.flatMap(findConnection(id), (record) =>

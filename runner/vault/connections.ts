@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type { ConnectorDefinition } from "../../core/definition.ts"
+import { expiryAtSave } from "../../core/expiry.ts"
 import { checkLabel, InvalidInput } from "../../core/fields.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
 import { conceal, reveal, type Secret } from "../../core/redact.ts"
@@ -40,8 +41,6 @@ const lastTestOf = (result: CheckResult, by: string, at: string): ConnectionReco
   by,
   verdict: result.verdict,
 })
-
-const isoNow = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
 
 /** The plaintext that is sealed: the one place a stored credential is revealed on its way in. */
 const plaintextOf = (credentials: Readonly<Record<string, Secret | undefined>>): string =>
@@ -79,7 +78,9 @@ export const connect = (
     }
     const store = yield* Store
     const keyring = yield* Keyring
-    const now = yield* isoNow
+    const nowMs = yield* Clock.currentTimeMillis
+    const now = new Date(nowMs).toISOString()
+    const expiry = expiryAtSave(definition, input.expiresAt, nowMs)
     const id = newId()
     const workspace = store.workspace
     const settings = Object.fromEntries(
@@ -103,7 +104,8 @@ export const connect = (
       createdAt: now,
       updatedAt: now,
       lastTest: lastTestOf(result, "save & test", now),
-      expiresAt: input.expiresAt,
+      expiresAt: expiry?.date,
+      ...(expiry?.source === "estimated" ? { expirySource: "estimated" as const } : {}),
     }
     yield* store.put(record)
     return { result, saved: true, connection: view(record) }
@@ -144,13 +146,20 @@ export interface RetestResult {
   readonly connection: ConnectionView
 }
 
+/** New credentials for a saved connection: some or all of them, and their expiry when the customer knows it. */
+export interface Replacement {
+  readonly credentials: Readonly<Record<string, Secret>>
+  readonly expiresAt?: string
+}
+
 /**
- * Re-tests a saved connection. With `newCredentials`, tests those instead, and stores them only when
- * they pass; the stored credentials and their last outcome are untouched otherwise.
+ * Re-tests a saved connection. With a `replacement`, tests the credentials with those replaced
+ * instead, and stores them only when they pass; the stored credentials, their expiry and their last
+ * outcome are untouched otherwise.
  */
 export const retest = (
   id: string,
-  newCredentials: Readonly<Record<string, Secret>> | undefined,
+  replacement: Replacement | undefined,
   options: CheckOptions = {},
 ): Effect.Effect<
   RetestResult,
@@ -161,34 +170,46 @@ export const retest = (
     const record = yield* findConnection(id)
     const definition = yield* findDefinition(record.connector)
     const stored = yield* openCredentials(record)
-    const credentials = newCredentials ? { ...stored, ...newCredentials } : stored
+    const credentials = replacement ? { ...stored, ...replacement.credentials } : stored
+    const nowMs = yield* Clock.currentTimeMillis
+    // A new expiring credential has a new lifetime; one that is kept keeps its expiry.
+    const renewsExpiry = definition.credentials.some((c) => c.expires && replacement?.credentials[c.key] !== undefined)
+    const expiry =
+      replacement?.expiresAt || renewsExpiry
+        ? expiryAtSave(definition, replacement?.expiresAt, nowMs)
+        : record.expiresAt
+          ? { date: record.expiresAt, source: record.expirySource ?? "given" }
+          : undefined
     const result = yield* testCredentials(
       definition,
       {
         connectorId: record.connector,
         credentials,
         settings: record.settings,
-        ...(record.expiresAt ? { expiresAt: record.expiresAt } : {}),
+        ...(expiry ? { expiresAt: expiry.date, expirySource: expiry.source } : {}),
       },
       options,
     )
-    if (newCredentials && result.verdict.outcome !== "connected") {
+    if (replacement && result.verdict.outcome !== "connected") {
       // The new credentials failed: keep everything as it was. The caller reports the failure.
       return { result, replaced: false, connection: view(record) }
     }
     const keyring = yield* Keyring
-    const now = yield* isoNow
+    const now = new Date(nowMs).toISOString()
+    const { expirySource: _previous, ...kept } = record
     const updated: ConnectionRecord = {
-      ...record,
-      ...(newCredentials
+      ...kept,
+      ...(replacement
         ? {
             credentials: seal(keyring, plaintextOf(credentials), sealedFor(record)),
             fingerprints: result.fingerprints,
           }
         : {}),
+      expiresAt: expiry?.date,
+      ...(expiry?.source === "estimated" ? { expirySource: "estimated" as const } : {}),
       updatedAt: now,
-      lastTest: lastTestOf(result, newCredentials ? "re-test with new credentials" : "re-test", now),
+      lastTest: lastTestOf(result, replacement ? "re-test with new credentials" : "re-test", now),
     }
     yield* (yield* Store).put(updated)
-    return { result, replaced: newCredentials !== undefined, connection: view(updated) }
+    return { result, replaced: replacement !== undefined, connection: view(updated) }
   })

@@ -37,6 +37,8 @@ export interface ConnectionRecord {
   /** The last check of these credentials: when, what ran it (`save & test`, `re-test`, `sync`), and its verdict. */
   readonly lastTest: { readonly at: string; readonly by: string; readonly verdict: Verdict } | undefined
   readonly expiresAt: string | undefined
+  /** `estimated` when `expiresAt` was counted from the vendor's default lifetime; absent when given. */
+  readonly expirySource?: "given" | "estimated"
 }
 
 export interface ConnectionStore {

@@ -1,21 +1,32 @@
 /**
- * `keyway connections`: the saved connections of a workspace.
+ * `keyway connections`: the saved connections of a workspace, with expiry warnings.
  * `keyway connections test <id> | --all [--sandbox]`: re-test saved connections.
+ * `keyway connections update <id> [--expires D] [--sandbox]`: new credentials, through the same
+ *   secret input as connect; they replace the stored ones only when they pass.
  * `keyway connections remove <id>`.
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import { Catalog } from "../../catalog/catalog.ts"
-import { findConnection, retest, view } from "../../vault/connections.ts"
+import { expiryWarning } from "../../../core/expiry.ts"
+import { Catalog, findDefinition } from "../../catalog/catalog.ts"
+import { type ConnectionView, findConnection, retest, view } from "../../vault/connections.ts"
 import { RecordUnreadable } from "../../vault/errors.ts"
 import { type Listing, Store } from "../../vault/store.ts"
 import { everything } from "../context.ts"
 import { EXIT, exitCodeFor, worstExitCode } from "../exit-codes.ts"
-import { type Io, parseFlags, printJson, table, usage } from "../io.ts"
+import {
+  type Io,
+  type OptionSpecs,
+  printJson,
+  SANDBOX_OPTION,
+  table,
+  unknownWord,
+  usage,
+  WORKSPACE_OPTION,
+} from "../io.ts"
 import type { CommandRun } from "../main.ts"
-import { renderResult } from "../render.ts"
-
-const DAY_MS = 86_400_000
+import { expiryLine, renderResult } from "../render.ts"
+import { collectSecrets } from "../secret-input.ts"
 
 const list = (io: Io) =>
   Effect.gen(function* () {
@@ -23,6 +34,14 @@ const list = (io: Io) =>
     const listing = yield* store.list()
     const records = listing.records.map(view)
     reportUnreadable(io, listing.unreadable)
+    const now = yield* Clock.currentTimeMillis
+    // Each connection whose credential expires within 30 days says so, more urgently at 7 and at 1.
+    const warnings = records.flatMap((r) => {
+      const expiry = expiryOf(r)
+      const warning = expiry && expiryWarning(`${r.id} ("${r.label}"):`, expiry, now)
+      return warning ? [warning] : []
+    })
+    if (!io.json) for (const warning of warnings) io.err(`warning: ${warning}\n`)
     if (io.json) printJson(io, records)
     else if (records.length === 0)
       io.out(`No connections in workspace ${store.workspace}. Add one with keyway connect <connector>.\n`)
@@ -36,13 +55,16 @@ const list = (io: Io) =>
             r.label,
             Object.values(r.fingerprints).join(" "),
             r.lastTest ? `${r.lastTest.verdict.outcome} ${r.lastTest.at.slice(0, 16).replace("T", " ")}` : "never",
-            r.expiresAt ?? "",
+            r.expiresAt ? `${r.expiresAt}${r.expirySource === "estimated" ? " (est.)" : ""}` : "",
           ]),
         ])}\n`,
       )
     }
     return EXIT.ok
   })
+
+const expiryOf = (connection: ConnectionView) =>
+  connection.expiresAt ? { date: connection.expiresAt, source: connection.expirySource ?? "given" } : undefined
 
 /** Damaged records are named on stderr, so one bad row neither hides the rest nor goes unnoticed. */
 const reportUnreadable = (io: Io, unreadable: Listing["unreadable"]): void => {
@@ -84,28 +106,58 @@ const test = (io: Io, id: string | undefined, all: boolean) =>
         const definition = yield* Effect.option(catalog.get(outcome.connection.connector))
         const name = definition._tag === "Some" ? definition.value.name : outcome.connection.connector
         io.out(renderResult(`${name} ${connectionId} "${outcome.connection.label}"`, outcome.result))
-        const expires = outcome.connection.expiresAt
-        if (expires && outcome.result.warnings.length === 0) {
-          const days = Math.ceil((Date.parse(expires) - (yield* Clock.currentTimeMillis)) / DAY_MS)
-          io.out(`  Expires on ${expires}, in ${days} days.\n`)
-        }
+        if (outcome.result.warnings.length === 0) io.out(expiryLine(outcome.connection))
       }
     }
     if (io.json) printJson(io, results)
     return worstExitCode(codes)
   })
 
-export const run: CommandRun = (args, io) =>
+/** New credentials for a saved connection: tested first, and stored only when they pass. */
+const update = (io: Io, id: string | undefined, expiresAt: string | undefined) =>
   Effect.gen(function* () {
-    const { values, positionals } = yield* parseFlags(args, {
-      all: { type: "boolean" },
-      workspace: { type: "string" },
-      sandbox: { type: "boolean" },
-    })
+    if (!id) return yield* usage("which connection? keyway connections update <id>")
+    const record = yield* findConnection(id)
+    const definition = yield* findDefinition(record.connector)
+    const credentials = yield* collectSecrets(definition.credentials, io, { keepable: true })
+    if (Object.keys(credentials).length === 0) {
+      return yield* usage(
+        'no new credentials given: type them at the prompt, set KEYWAY_<FIELD> variables, or pipe a JSON object such as {"apiKey": "..."}',
+      )
+    }
+    const outcome = yield* retest(id, { credentials, ...(expiresAt ? { expiresAt } : {}) })
+    if (io.json) printJson(io, outcome)
+    else {
+      io.out(renderResult(`${definition.name} ${id} "${outcome.connection.label}"`, outcome.result))
+      io.out(
+        outcome.replaced
+          ? `  The new credentials passed and replace the stored ones, encrypted.\n${expiryLine(outcome.connection)}`
+          : "  The new credentials did not pass: the stored ones are kept, unchanged, and still used.\n",
+      )
+    }
+    return exitCodeFor(outcome.result.verdict)
+  })
+
+const ACTIONS = ["test", "update", "remove"]
+
+export const options = {
+  all: { type: "boolean", description: "with test: every connection in the workspace" },
+  expires: {
+    type: "string",
+    value: "YYYY-MM-DD",
+    description: "with update: when the new credential expires, if you know",
+  },
+  workspace: WORKSPACE_OPTION,
+  sandbox: SANDBOX_OPTION,
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
+  Effect.gen(function* () {
     const [action, id] = positionals
     const services = everything({ sandbox: values.sandbox ?? false, workspace: values.workspace }, io.env)
     if (action === undefined) return yield* list(io).pipe(Effect.provide(services))
     if (action === "remove") return yield* remove(io, id).pipe(Effect.provide(services))
     if (action === "test") return yield* test(io, id, values.all ?? false).pipe(Effect.provide(services))
-    return yield* usage(`unknown action "${action}"; try keyway connections [test <id> | --all | remove <id>]`)
+    if (action === "update") return yield* update(io, id, values.expires).pipe(Effect.provide(services))
+    return yield* unknownWord("action", action, ACTIONS, "keyway help connections")
   })

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import type { ConnectorDefinition, Placement, StatusMatch } from "../../../core/definition.ts"
 import { Catalog, catalogFromDir, connectorsDir, findDefinition } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, reportInvalid, table, usage } from "../io.ts"
+import { type Io, type OptionSpecs, printJson, reportInvalid, table, unknownWord, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const describePlacement = (placement: Placement): string =>
@@ -94,14 +94,16 @@ const show = (definition: ConnectorDefinition, io: Io): void => {
   io.out(`${lines.join("\n")}\n`)
 }
 
-export const run: CommandRun = (args, io) =>
+export const options = {} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ positionals: [action, id] }, io) =>
   Effect.gen(function* () {
-    if (args[0] === "show") {
-      if (!args[1]) return yield* usage("which connector? keyway connectors show <id>")
-      show(yield* findDefinition(args[1]), io)
+    if (action === "show") {
+      if (!id) return yield* usage("which connector? keyway connectors show <id>")
+      show(yield* findDefinition(id), io)
       return EXIT.ok
     }
-    if (args.length > 0) return yield* usage(`unknown argument "${args[0]}"; try: keyway connectors show <id>`)
+    if (action !== undefined) return yield* unknownWord("action", action, ["show"], "keyway help connectors")
     const { definitions, invalid } = yield* (yield* Catalog).all
     reportInvalid(io, invalid)
     const summaries = [...definitions.values()].map(summarise)

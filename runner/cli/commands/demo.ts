@@ -22,7 +22,7 @@ import { connect } from "../../vault/connections.ts"
 import { keyringLayer } from "../../vault/sealing.ts"
 import { Store, storeLayer } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, printJson, table } from "../io.ts"
+import { type Io, type OptionSpecs, printJson, table } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const SCENARIOS = [
@@ -145,7 +145,9 @@ const demo = (io: Io) =>
     return EXIT.ok
   })
 
-export const run: CommandRun = (_args, io) =>
+export const options = {} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = (_parsed, io) =>
   Effect.gen(function* () {
     const home = yield* throwawayHome
     const services = Layer.mergeAll(

@@ -11,7 +11,7 @@ import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
 import { type AuthStyle, scaffoldDefinition } from "../../authoring/scaffold.ts"
 import { connectorsDir } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type Io, parseFlags, printJson, usage } from "../io.ts"
+import { type Io, type OptionSpecs, printJson, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const STYLES: ReadonlyArray<AuthStyle> = ["header", "bearer", "query", "basic"]
@@ -24,7 +24,7 @@ const ask = (io: Io, flag: string | undefined, prompt: string, fallback?: string
   if (!io.stdin.isTTY) {
     return fallback !== undefined
       ? Effect.succeed(fallback)
-      : usage(`${prompt.toLowerCase()} is needed: pass it as a flag (see keyway --help)`)
+      : usage(`${prompt.toLowerCase()} is needed: pass it as a flag (see keyway help new)`)
   }
   return Effect.promise(async () =>
     String(
@@ -37,17 +37,22 @@ const ask = (io: Io, flag: string | undefined, prompt: string, fallback?: string
   )
 }
 
-export const run: CommandRun = (args, io) =>
+export const options = {
+  name: { type: "string", value: "NAME", description: "the vendor's name, as customers know it" },
+  "base-url": { type: "string", value: "URL", description: "the API's https base URL" },
+  auth: { type: "string", value: STYLES.join("|"), description: "where the key goes (default: bearer)" },
+  "param-name": { type: "string", value: "NAME", description: "the header or query parameter that carries the key" },
+  "test-path": {
+    type: "string",
+    value: "PATH",
+    description: "a cheap read-only request that proves the key, e.g. /v1/me",
+  },
+  "docs-url": { type: "string", value: "URL", description: "the vendor's API documentation" },
+  dir: { type: "string", value: "DIR", description: "where to write the file (default: connectors/)" },
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
   Effect.gen(function* () {
-    const { values, positionals } = yield* parseFlags(args, {
-      name: { type: "string" },
-      "base-url": { type: "string" },
-      auth: { type: "string" },
-      "param-name": { type: "string" },
-      "test-path": { type: "string" },
-      "docs-url": { type: "string" },
-      dir: { type: "string" },
-    })
     const id = positionals[0]
     if (!id || !/^[a-z][a-z0-9-]*$/.test(id)) {
       return yield* usage("usage: keyway new <id>, where id is lower-case letters, digits and -, e.g. acme-analytics")

@@ -8,12 +8,13 @@ import * as Effect from "effect/Effect"
 import { rotateMasterKey } from "../../vault/rotation.ts"
 import { storeConfigFromEnv } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
-import { parseFlags, printJson } from "../io.ts"
+import { type OptionSpecs, printJson, WORKSPACE_OPTION } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
-export const run: CommandRun = (args, io) =>
+export const options = { workspace: WORKSPACE_OPTION } as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.gen(function* () {
-    const { values } = yield* parseFlags(args, { workspace: { type: "string" } })
     const config = storeConfigFromEnv(io.env, values.workspace)
     const rotation = yield* rotateMasterKey(config, io.env)
     const { keyId, resealed, workspaces, unopened, retired } = rotation

@@ -14,7 +14,7 @@ import {
 } from "../../sandbox/scenarios.ts"
 import { derivedFakeDefinitions, startSandbox } from "../../sandbox/server.ts"
 import { EXIT } from "../exit-codes.ts"
-import { parseFlags, printJson, reportInvalid, table, usage } from "../io.ts"
+import { type OptionSpecs, printJson, reportInvalid, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const wholeNumber = (name: string, text: string | undefined) =>
@@ -37,15 +37,24 @@ const interrupted = Effect.async<void>((resume) => {
   })
 })
 
-export const run: CommandRun = (args, io) =>
+export const options = {
+  port: { type: "string", value: "N", description: "the port on 127.0.0.1 (default: any free one)" },
+  records: { type: "string", value: "N", description: "records each report holds (default: per scenario key)" },
+  rate: {
+    type: "string",
+    value: "N",
+    description: "a token bucket of N requests a second per key, answering 429 past it",
+  },
+  burst: { type: "string", value: "N", description: "the bucket's size (default: the rate)" },
+  mode: {
+    type: "string",
+    value: "MODE",
+    description: `the wait headers a 429 carries: vendor (each vendor's own), ${WAIT_MODES.join(", ")}`,
+  },
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.gen(function* () {
-    const { values } = yield* parseFlags(args, {
-      port: { type: "string" },
-      records: { type: "string" },
-      rate: { type: "string" },
-      burst: { type: "string" },
-      mode: { type: "string" },
-    })
     const mode = values.mode ?? "vendor"
     if (mode !== "vendor" && !isWaitMode(mode)) return yield* usage(`--mode is one of vendor, ${WAIT_MODES.join(", ")}`)
     const rate = yield* wholeNumber("rate", values.rate)

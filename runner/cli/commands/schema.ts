@@ -5,19 +5,25 @@ import * as Effect from "effect/Effect"
 import { connectorJsonSchemaText } from "../../../core/json-schema.ts"
 import { CONNECTORS_DIR } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
+import type { OptionSpecs } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 export const SCHEMA_FILE = join(CONNECTORS_DIR, "schema.json")
 
-export const run: CommandRun = (args, io) =>
+export const options = {
+  write: { type: "boolean", description: "write connectors/schema.json" },
+  check: { type: "boolean", description: "exit 2 when connectors/schema.json is stale" },
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.sync(() => {
     const text = connectorJsonSchemaText()
-    if (args.includes("--write")) {
+    if (values.write) {
       writeFileSync(SCHEMA_FILE, text)
       io.out(`wrote ${SCHEMA_FILE}\n`)
       return EXIT.ok
     }
-    if (args.includes("--check")) {
+    if (values.check) {
       const current = (() => {
         try {
           return readFileSync(SCHEMA_FILE, "utf8")

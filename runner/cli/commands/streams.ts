@@ -2,13 +2,16 @@
 import * as Effect from "effect/Effect"
 import { catalogFromDir, connectorsDir, findDefinition } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { printJson, table, usage } from "../io.ts"
+import { type OptionSpecs, printJson, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
-export const run: CommandRun = (args, io) =>
+export const options = {} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ positionals }, io) =>
   Effect.gen(function* () {
-    if (!args[0]) return yield* usage("which connector? keyway streams <connector>")
-    const definition = yield* findDefinition(args[0])
+    const [connectorId] = positionals
+    if (!connectorId) return yield* usage("which connector? keyway streams <connector>")
+    const definition = yield* findDefinition(connectorId)
     const streams = definition.reports ?? []
     if (io.json) {
       printJson(io, streams)

@@ -7,7 +7,7 @@ import { fileSink, outputProblem, writableSink } from "../../sync/sinks.ts"
 import { runSync, type SyncProgress } from "../../sync/sync.ts"
 import { everything } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
-import { parseFlags, parsePairs, usage } from "../io.ts"
+import { type OptionSpecs, parsePairs, SANDBOX_OPTION, usage, WORKSPACE_OPTION } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const number = (n: number) => n.toLocaleString("en-US")
@@ -23,17 +23,31 @@ const progressLine = (p: SyncProgress): string => {
   return `${number(p.records)} records · ${number(p.pages)} pages · ${number(Math.round(rate))} records/s · ${waits}${slices}${eta}`
 }
 
-export const run: CommandRun = (args, io) =>
+export const options = {
+  from: {
+    type: "string",
+    value: "YYYY-MM-DD",
+    description: "first day, for streams with a date range (default: where the last sync ended, or 7 days ago)",
+  },
+  to: { type: "string", value: "YYYY-MM-DD", description: "last day, included (default: today)" },
+  param: {
+    type: "string",
+    multiple: true,
+    value: "k=v",
+    description: "a stream parameter (keyway streams <connector> lists them)",
+  },
+  out: {
+    type: "string",
+    value: "FILE",
+    description: "write NDJSON to FILE, renamed into place on completion (default: stdout)",
+  },
+  resume: { type: "boolean", description: "continue the interrupted sync of this stream from its last checkpoint" },
+  sandbox: SANDBOX_OPTION,
+  workspace: WORKSPACE_OPTION,
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
   Effect.gen(function* () {
-    const { values, positionals } = yield* parseFlags(args, {
-      from: { type: "string" },
-      to: { type: "string" },
-      param: { type: "string", multiple: true },
-      out: { type: "string" },
-      resume: { type: "boolean" },
-      sandbox: { type: "boolean" },
-      workspace: { type: "string" },
-    })
     const [connectionId, streamId] = positionals
     if (!connectionId || !streamId) {
       return yield* usage(

@@ -6,16 +6,19 @@ import * as Effect from "effect/Effect"
 import { formatProblem } from "../../../core/load.ts"
 import { connectorFiles, connectorsDir, loadConnectorFile } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
-import { printJson } from "../io.ts"
+import { type OptionSpecs, printJson } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 /** Problems listed per file; past this many, a count of the rest says how far from valid a file is. */
 const LISTED = 300
 
-export const run: CommandRun = (args, io) =>
+export const options = {
+  strict: { type: "boolean", description: "treat warnings as errors (exit 2 on any)" },
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values, positionals: named }, io) =>
   Effect.sync(() => {
-    const strict = args.includes("--strict")
-    const named = args.filter((arg) => arg !== "--strict")
+    const strict = values.strict ?? false
     const files = named.length > 0 ? named : connectorFiles(connectorsDir(io.env))
     const results = files.map(loadConnectorFile)
     const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error" || strict).length
