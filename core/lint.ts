@@ -520,3 +520,24 @@ export const RULES: ReadonlyArray<Rule> = [
 
 export const lintDefinition = (definition: ConnectorDefinition): ReadonlyArray<Finding> =>
   RULES.flatMap((rule) => rule(definition))
+
+/** Thrown by a partly decoded definition when a rule reads a part that did not decode. */
+export class PartUndecoded extends Error {
+  constructor(readonly part: string) {
+    super(`${part} did not decode`)
+  }
+}
+
+/**
+ * The rules over a definition of which only some parts decoded: each rule that reads only good parts
+ * runs; one that reads a broken part stops there, since that part's schema errors are reported already.
+ */
+export const lintDecodedParts = (partial: () => ConnectorDefinition): ReadonlyArray<Finding> =>
+  RULES.flatMap((rule) => {
+    try {
+      return rule(partial())
+    } catch (error) {
+      if (error instanceof PartUndecoded) return []
+      throw error
+    }
+  })

@@ -10,7 +10,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml"
 import { ConnectorDefinition } from "./definition.ts"
-import { type FindingPath, lintDefinition, type Severity } from "./lint.ts"
+import { type FindingPath, lintDecodedParts, lintDefinition, PartUndecoded, type Severity } from "./lint.ts"
 import type { Problem } from "./problem.ts"
 
 export { formatProblem, type Problem } from "./problem.ts"
@@ -217,32 +217,56 @@ export const loadDefinitionText = (file: string, text: string): LoadResult => {
     }
   }
   const decoded = Schema.decodeUnknownEither(ConnectorDefinition, { errors: "all", onExcessProperty: "error" })(tree)
-  if (Either.isLeft(decoded)) {
-    const issues = mergeAlternatives(mostSpecific(ParseResult.ArrayFormatter.formatErrorSync(decoded.left)))
-    return {
-      file,
-      definition: undefined,
-      problems: issues.map((issue) => {
+  const schemaProblems = Either.isRight(decoded)
+    ? []
+    : mergeAlternatives(mostSpecific(ParseResult.ArrayFormatter.formatErrorSync(decoded.left))).map((issue) => {
         // Paths into parsed YAML are strings and indexes; symbols cannot occur.
         const path = issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment)))
         return issue._tag === "Unexpected"
           ? problemAt(path, "unknown-key", "error", "unknown key", true)
           : problemAt(path, "schema", "error", shorten(issue.message))
-      }),
-    }
-  }
+      })
 
-  // 3. Semantic rules, plus the one rule that needs the file name.
-  const definition = decoded.right
-  const problems = lintDefinition(definition).map((finding) =>
-    problemAt(finding.path, finding.code, finding.severity, finding.message),
-  )
+  // 3. Semantic rules, on every part that decoded, so one run shows every problem; plus the one rule
+  // that needs the file name.
+  const definition = Either.isRight(decoded) ? decoded.right : undefined
+  const findings = Either.isRight(decoded)
+    ? lintDefinition(decoded.right)
+    : lintDecodedParts(() => decodedParts(tree, ParseResult.ArrayFormatter.formatErrorSync(decoded.left)))
+  const problems = [
+    ...schemaProblems,
+    ...findings.map((finding) => problemAt(finding.path, finding.code, finding.severity, finding.message)),
+  ]
+  const id = (tree as { id?: unknown } | null)?.id
   const expectedId = file.replace(/^.*\//, "").replace(/\.ya?ml$/, "")
-  if (definition.id !== expectedId) {
-    problems.unshift(
-      problemAt(["id"], "id-mismatch", "error", `"${definition.id}" does not match the file name "${expectedId}"`),
-    )
+  if (typeof id === "string" && id !== expectedId) {
+    problems.unshift(problemAt(["id"], "id-mismatch", "error", `"${id}" does not match the file name "${expectedId}"`))
   }
   const failed = problems.some((problem) => problem.severity === "error")
   return { file, definition: failed ? undefined : definition, problems }
+}
+
+/**
+ * The definition as written, for the semantic rules, where reading any value with a schema error
+ * throws `PartUndecoded`. The schema transforms nothing, so every other value is what decoding gives.
+ * Unknown keys are left out of it: they are reported, and no rule reads them.
+ */
+const decodedParts = (tree: unknown, issues: ReadonlyArray<ParseResult.ArrayFormatterIssue>): ConnectorDefinition => {
+  const broken = new Set(
+    issues.filter((issue) => issue._tag !== "Unexpected").map((issue) => issue.path.map(String).join("\u0000")),
+  )
+  const guard = (value: unknown, path: ReadonlyArray<string>): unknown => {
+    if (value === null || typeof value !== "object") return value
+    return new Proxy(value, {
+      get: (target, key, receiver) => {
+        const found = Reflect.get(target, key, receiver)
+        if (typeof key === "symbol") return found
+        const at = [...path, key]
+        if (broken.has(at.join("\u0000"))) throw new PartUndecoded(at.join("."))
+        return guard(found, at)
+      },
+    })
+  }
+  if (broken.has("")) throw new PartUndecoded("the definition")
+  return guard(tree ?? {}, []) as ConnectorDefinition
 }
