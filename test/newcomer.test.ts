@@ -3,9 +3,13 @@
  * showing every problem in one run, connections update, expiry set and warned, the sandbox's JSON,
  * and the sync's progress line.
  */
-import { describe, expect, it } from "vitest"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadDefinitionText } from "../core/load.ts"
 import { COMMANDS } from "../runner/cli/main.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { MINIMAL } from "./minimal-definition.ts"
 import { cli } from "./support/cli.ts"
 
@@ -94,5 +98,100 @@ describe("validate reports every problem at once", () => {
     const after = codes(fixed)
     expect(after.length).toBeGreaterThan(0)
     for (const problem of after) expect(before).toContain(problem)
+  })
+})
+
+describe("connections update, expiry and progress, against the sandbox", () => {
+  let sandbox: Sandbox
+  const home = mkdtempSync(join(tmpdir(), "keyway-newcomer-"))
+  let env: Record<string, string>
+  beforeAll(async () => {
+    sandbox = await startSandbox({ records: 3000 })
+    env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
+  })
+  afterAll(() => sandbox.stop())
+  const listed = async (id: string) =>
+    (JSON.parse((await cli(["connections", "--json"], { env })).stdout) as Array<Record<string, unknown>>).find(
+      (c) => c.id === id,
+    )
+  const connect = async (connector: string, credentials: object, extra: string[] = []) => {
+    const run = await cli(["connect", connector, "--sandbox", "--json", ...extra], {
+      env,
+      stdin: JSON.stringify(credentials),
+    })
+    return JSON.parse(run.stdout).connection.id as string
+  }
+
+  it("update: new credentials that fail leave the stored ones in use; ones that pass replace them", async () => {
+    const id = await connect("peopletray", { apiKey: "sandbox-valid" })
+    const before = await listed(id)
+    const failed = await cli(["connections", "update", id, "--sandbox"], {
+      env,
+      stdin: '{"apiKey":"sandbox-revoked"}',
+    })
+    expect(failed.code).toBe(3)
+    expect(failed.stdout).toContain("the stored ones are kept, unchanged, and still used")
+    expect(await listed(id)).toEqual(before)
+    expect((await cli(["connections", "test", id, "--sandbox"], { env })).code).toBe(0)
+
+    const passed = await cli(["connections", "update", id, "--sandbox"], {
+      env,
+      stdin: '{"apiKey":"sandbox-records-10"}',
+    })
+    expect(passed.code).toBe(0)
+    expect(passed.stdout).toContain("replace the stored ones")
+    expect((await listed(id))?.fingerprints).toEqual({ apiKey: "…s-10" })
+  })
+
+  it("update with nothing new is a usage error, and an unknown id says so", async () => {
+    const id = await connect("peopletray", { apiKey: "sandbox-valid" })
+    expect((await cli(["connections", "update", id, "--sandbox"], { env, stdin: "" })).stderr).toMatch(
+      /no new credentials given/,
+    )
+    expect((await cli(["connections", "update", "con_nope", "--sandbox"], { env, stdin: "{}" })).code).toBe(2)
+  })
+
+  it("expiry: set at save from the vendor's lifetime when no date is given, and shown as estimated", async () => {
+    const id = await connect("peopletray", { apiKey: "sandbox-valid" })
+    const inAYear = new Date(Date.now() + 365 * 86_400_000).toISOString().slice(0, 10)
+    expect(await listed(id)).toMatchObject({ expiresAt: inAYear, expirySource: "estimated" })
+    const table = await cli(["connections"], { env })
+    expect(table.stdout).toContain(`${inAYear} (est.)`)
+    // A connector whose credentials declare no lifetime gets no expiry.
+    const other = await connect("activtrak", { apiKey: "sandbox-valid" })
+    expect((await listed(other))?.expiresAt).toBeUndefined()
+  })
+
+  it.each([
+    [20, /expires in 20 days, on .*Create a new one before then/],
+    [5, /expires within a week: in 5 days/],
+    [1, /expires tomorrow/],
+  ])("expiry %i days ahead: warned in the test result and by connections", async (days, warning) => {
+    const date = new Date(Date.now() + days * 86_400_000 + 3_600_000).toISOString().slice(0, 10)
+    const run = await cli(["connect", "peopletray", "--sandbox", "--expires", date], {
+      env,
+      stdin: '{"apiKey":"sandbox-valid"}',
+    })
+    expect(run.stdout).toMatch(warning)
+    const table = await cli(["connections"], { env })
+    expect(table.stderr).toMatch(warning)
+  })
+
+  it("progress: a line per page on a terminal, updated in place with the window; none otherwise, nor with --json", async () => {
+    const id = await connect("activtrak", { apiKey: "sandbox-records-3000" })
+    const args = ["sync", id, "workingHoursUsers", "--from", "2026-01-01", "--to", "2026-03-10", "--sandbox"]
+    const onTerminal = await cli(args, { env, errIsTTY: true })
+    expect(onTerminal.code).toBe(0)
+    const lines = onTerminal.stderr.split("\r\x1b[2K").filter((line) => line !== "")
+    expect(lines.length).toBeGreaterThan(2)
+    expect(lines[0]).toMatch(
+      /^\d[\d,]* records · \d+ pages · [\d,]+ records\/s · 2026-01-01\.\.2026-01-31 \(window 1 of 3\) · 0 rate-limit waits/,
+    )
+    expect(onTerminal.stderr).toContain("(window 3 of 3)")
+    const piped = await cli(args, { env })
+    expect(piped.stderr).not.toContain("\r")
+    const json = await cli([...args, "--json"], { env, errIsTTY: true })
+    expect(json.stderr).not.toContain("\r")
+    expect(JSON.parse(json.stderr)).toMatchObject({ stream: "workingHoursUsers" })
   })
 })

@@ -6,7 +6,8 @@
  */
 
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
-import type { ConnectorDefinition, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
+import type { ConnectorDefinition, Credential, ErrorRule, Placement, TestRequest } from "../../core/definition.ts"
+import { EXPIRY_WARNING_DAYS } from "../../core/expiry.ts"
 import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, defaultScopeFor, OUTCOME_INFO } from "../../core/outcomes.ts"
 import { placeAuth } from "../../core/placements.ts"
 import { backoffDelay, policyFor } from "../../core/retry.ts"
@@ -69,6 +70,15 @@ export const curlFor = (
 }
 
 const statusText = (status: ErrorRule["status"]): string => (Array.isArray(status) ? status.join(", ") : String(status))
+
+/** Exactly what Keyway does about a credential's expiry, from the same numbers it uses. */
+const expiryPolicyText = (expires: NonNullable<Credential["expires"]>): string => {
+  const [first, week, last] = EXPIRY_WARNING_DAYS
+  const when = expires.afterDays
+    ? `Keyway records it as expiring ${expires.afterDays} days after the day you connect it, the vendor's default lifetime (it cannot see when the key was created); if you know the date, give it with \`--expires YYYY-MM-DD\`.`
+    : "If you know when it expires, give the date with `--expires YYYY-MM-DD` when you connect it."
+  return `${when} \`keyway connections\` and every test warn ${first}, ${week} and ${last} days ahead; replace the key with \`keyway connections update <id>\`, which keeps the old one until the new one passes.`
+}
 
 /** What a rule judges, for the troubleshooting table (see ErrorRule.scope). */
 const JUDGES = {
@@ -227,7 +237,9 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
   )
   const notes = [
     ...(definition.setup.securityNotes ?? []),
-    ...definition.credentials.flatMap((c) => (c.expires ? [`${c.label}: ${c.expires.note}`] : [])),
+    ...definition.credentials.flatMap((c) =>
+      c.expires ? [`${c.label}: ${c.expires.note} ${expiryPolicyText(c.expires)}`] : [],
+    ),
     ...definition.auth.flatMap((p) =>
       p.in === "query" && p.reason ? [`\`${p.name}\` travels in the query string: ${p.reason}`] : [],
     ),

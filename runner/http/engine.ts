@@ -55,6 +55,8 @@ export interface ExchangePlan {
   readonly signal?: AbortSignal
   /** The request goes to the loopback sandbox, which only the sandbox may reach. */
   readonly sandbox?: boolean
+  /** Told before each wait (a pacing hold, or a retry's backoff or the vendor's wait): for progress lines. */
+  readonly onWait?: (wait: { readonly ms: number; readonly setBy: string }) => void
 }
 
 export interface Exchanged {
@@ -181,7 +183,9 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
               )
           })
           // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
-          return heldMs >= 1 ? Effect.zipRight(Effect.sleep(heldMs), send) : send
+          if (heldMs < 1) return send
+          plan.onWait?.({ ms: heldMs, setBy: heldBy ?? "pace" })
+          return Effect.zipRight(Effect.sleep(heldMs), send)
         })
 
         const failureOf = (sent: Sent): AttemptFailure | undefined => {
@@ -210,7 +214,16 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
         }
 
         // Only after a failure: the retry schedule, stepped one failure at a time.
-        const driver = yield* Schedule.driver(retrySchedule(policy, (f: AttemptFailure) => f, plan.deadlineAt))
+        const schedule = retrySchedule(policy, (f: AttemptFailure) => f, plan.deadlineAt)
+        const driver = yield* Schedule.driver(
+          plan.onWait
+            ? Schedule.onDecision(schedule, (decision) =>
+                Effect.sync(() => {
+                  if (decision.retry) plan.onWait?.({ ms: decision.delayMs, setBy: decision.reason })
+                }),
+              )
+            : schedule,
+        )
         while (failure) {
           const cost =
             failure.kind === "network" && isTimeout(networkErrorFor(failure.code).problem)

@@ -117,6 +117,10 @@ export interface SyncProgress {
   readonly total: number | undefined
   readonly slice: number
   readonly slices: number
+  /** The date window being pulled, for a stream with a date range. */
+  readonly window: DateSlice | undefined
+  /** Set while the sync waits before a request: how long, and what set it (the vendor's header, backoff, pace). */
+  readonly waiting?: { readonly ms: number; readonly setBy: string }
   readonly elapsedMs: number
 }
 
@@ -442,6 +446,21 @@ export const runSync = (
         yield* store.put({ ...current, updatedAt: at, lastTest: { at, by: "sync", verdict } })
       })
 
+    /** Where the sync is, for a progress line: after each page, and before each wait. */
+    const report = (slice: DateSlice | undefined, waiting?: SyncProgress["waiting"]) =>
+      request.onProgress?.({
+        records: state.records,
+        pages: state.pages,
+        waits,
+        waitedMs,
+        total,
+        slice: slice && slices ? slices.indexOf(slice) + 1 : 1,
+        slices: sliceCount,
+        window: slice,
+        ...(waiting ? { waiting } : {}),
+        elapsedMs: clock.unsafeCurrentTimeMillis() - started,
+      })
+
     /** One page: its records, and where the next one starts. */
     const fetchPage = (slice: DateSlice | undefined, position: Position) =>
       Effect.gen(function* () {
@@ -469,6 +488,7 @@ export const runSync = (
           pacing,
           deadlineAt: clock.unsafeCurrentTimeMillis() + policy.budgetMs,
           sandbox: sandboxed,
+          ...(request.onProgress ? { onWait: (waiting: SyncProgress["waiting"]) => report(slice, waiting) } : {}),
         })
         for (const attempt of done.attempts) {
           if (attempt.waitMs !== undefined) {
@@ -533,16 +553,7 @@ export const runSync = (
                 updatedAt: isoNow(),
               }
               yield* store.putState(key, state)
-              request.onProgress?.({
-                records: state.records,
-                pages: state.pages,
-                waits,
-                waitedMs,
-                total,
-                slice: index + 1,
-                slices: sliceCount,
-                elapsedMs: clock.unsafeCurrentTimeMillis() - started,
-              })
+              report(slice)
             }),
           )
         }

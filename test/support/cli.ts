@@ -19,6 +19,8 @@ export interface CliRun {
 export interface CliOptions {
   readonly env?: Record<string, string>
   readonly stdin?: string
+  /** Standard error is a terminal (in-process only): progress lines update in place. */
+  readonly errIsTTY?: boolean
 }
 
 /** The CLI in this process: what the binary would print and exit with, without starting Node. */
@@ -44,7 +46,7 @@ export const cli = async (args: ReadonlyArray<string>, options: CliOptions = {})
           done()
         },
       }),
-      errIsTTY: false,
+      errIsTTY: options.errIsTTY ?? false,
     }),
   )
   return { code, stdout, stderr }

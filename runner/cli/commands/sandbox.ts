@@ -92,12 +92,15 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
       (started) => Effect.promise(() => started.stop()),
     )
 
+    // The credentials each fake derived from a definition accepts: the same in both outputs.
+    const derived = generic.map((d) => ({ connector: d.id, credentials: derivedFakeCredentials(d) }))
     if (io.json) {
       printJson(io, {
         url: sandbox.url,
         baseUrls: sandbox.baseUrls,
         scenarios: SCENARIO_TABLE,
         waitModes: WAIT_MODE_TABLE,
+        derivedFakes: derived,
       })
     } else {
       io.out(
@@ -109,14 +112,14 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
           "Scenarios: the credential value picks the vendor's behaviour.",
           table([["KEY", "BEHAVIOUR"], ...SCENARIO_TABLE.map((s) => [s.key, s.behaviour])]),
           "",
-          ...(generic.length > 0
+          ...(derived.length > 0
             ? [
                 "Connectors served by a fake derived from their definition accept these credentials:",
                 table([
                   ["VENDOR", "CREDENTIALS"],
-                  ...generic.map((d) => [
-                    d.id,
-                    Object.entries(derivedFakeCredentials(d))
+                  ...derived.map(({ connector, credentials }) => [
+                    connector,
+                    Object.entries(credentials)
                       .map(([key, value]) => `${key}=${value}`)
                       .join(" "),
                   ]),

@@ -3,6 +3,7 @@
  *   [--sandbox] [--workspace W]`: pulls a report as NDJSON, to stdout or to a file.
  */
 import * as Effect from "effect/Effect"
+import type { WaitSource } from "../../../core/rate-limit-headers.ts"
 import { fileSink, outputProblem, writableSink } from "../../sync/sinks.ts"
 import { runSync, type SyncProgress } from "../../sync/sync.ts"
 import { everything } from "../context.ts"
@@ -12,15 +13,32 @@ import type { CommandRun } from "../main.ts"
 
 const number = (n: number) => n.toLocaleString("en-US")
 
-const progressLine = (p: SyncProgress): string => {
+const WAIT_CAUSES: Readonly<Record<WaitSource | "backoff" | "pace", string>> = {
+  "retry-after-seconds": "the vendor's Retry-After",
+  "retry-after-date": "the vendor's Retry-After",
+  "x-ratelimit-reset-epoch": "the vendor's rate-limit reset",
+  "x-ratelimit-reset-delta": "the vendor's rate-limit reset",
+  ratelimit: "the vendor's RateLimit header",
+  "ratelimit-reset": "the vendor's RateLimit-Reset",
+  backoff: "backoff after a failure",
+  pace: "pacing within the vendor's rate limit",
+}
+
+/** One line of where a sync is: pages, records, rate, the date window, and the vendor's waits. */
+export const progressLine = (p: SyncProgress): string => {
   const rate = p.elapsedMs > 0 ? (p.records / p.elapsedMs) * 1000 : 0
   const eta =
     p.total !== undefined && rate > 0 && p.slices === 1
       ? ` · ETA ${Math.max(0, Math.ceil((p.total - p.records) / rate))} s`
       : ""
-  const slices = p.slices > 1 ? ` · slice ${p.slice}/${p.slices}` : ""
+  const window = p.window
+    ? ` · ${p.window.from}..${p.window.to}${p.slices > 1 ? ` (window ${p.slice} of ${p.slices})` : ""}`
+    : ""
   const waits = `${p.waits} rate-limit wait${p.waits === 1 ? "" : "s"}${p.waits ? ` (${(p.waitedMs / 1000).toFixed(1)} s)` : ""}`
-  return `${number(p.records)} records · ${number(p.pages)} pages · ${number(Math.round(rate))} records/s · ${waits}${slices}${eta}`
+  const waiting = p.waiting
+    ? ` · waiting ${(p.waiting.ms / 1000).toFixed(1)} s for ${WAIT_CAUSES[p.waiting.setBy as keyof typeof WAIT_CAUSES] ?? p.waiting.setBy}`
+    : ""
+  return `${number(p.records)} records · ${number(p.pages)} pages · ${number(Math.round(rate))} records/s${window} · ${waits}${eta}${waiting}`
 }
 
 export const options = {
