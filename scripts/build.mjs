@@ -11,18 +11,7 @@ import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { join } from "node:path"
 import { build } from "esbuild"
 
-const external = [
-  "sqlite3",
-  "@keyv/sqlite",
-  "@keyv/redis",
-  "keyv",
-  "msw",
-  "undici",
-  "read",
-  "tsx",
-  "axios",
-  "axios-retry",
-]
+const external = ["sqlite3", "@keyv/sqlite", "@keyv/redis", "keyv", "msw", "undici", "tsx", "axios", "axios-retry"]
 // yaml is CommonJS and requires node built-ins; an ESM bundle needs a real `require` for that.
 const banner = {
   js: "import { createRequire as __keywayRequire } from 'node:module'; const require = __keywayRequire(import.meta.url);",

@@ -5,9 +5,9 @@
  */
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { read } from "read"
 import type { Credential } from "../../core/definition.ts"
 import { type Io, STDIN_LIMIT, type UsageError, usage } from "./io.ts"
+import { promptLine } from "./prompt.ts"
 
 /** `apiKey` → `KEYWAY_API_KEY` */
 export const envName = (key: string): string => `KEYWAY_${key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase()}`
@@ -61,15 +61,11 @@ const readSecrets = (
         if (values[credential.key]) continue
         const optional = !(credential.required ?? true)
         const hint = options.keepable ? " (Enter to keep the saved one)" : optional ? " (optional, Enter to skip)" : ""
-        const answer = yield* Effect.promise(() =>
-          read({
-            prompt: `${credential.label}${hint}: `,
-            silent: credential.secret,
-            replace: credential.secret ? "*" : "",
-            output: process.stderr,
-          }),
-        )
-        if (answer) values[credential.key] = String(answer)
+        const answer = yield* promptLine(`${credential.label}${hint}:`, {
+          silent: credential.secret,
+          optional: optional || options.keepable === true,
+        })
+        if (answer) values[credential.key] = answer
       }
       return values
     }

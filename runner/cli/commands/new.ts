@@ -6,13 +6,13 @@
 import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
-import { read } from "read"
 import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
 import { type AuthStyle, scaffoldDefinition } from "../../authoring/scaffold.ts"
 import { connectorsDir } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type Io, type OptionSpecs, printJson, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
+import { promptLine } from "../prompt.ts"
 
 const STYLES: ReadonlyArray<AuthStyle> = ["header", "bearer", "query", "basic"]
 
@@ -26,15 +26,7 @@ const ask = (io: Io, flag: string | undefined, prompt: string, fallback?: string
       ? Effect.succeed(fallback)
       : usage(`${prompt.toLowerCase()} is needed: pass it as a flag (see keyway help new)`)
   }
-  return Effect.promise(async () =>
-    String(
-      await read({
-        prompt: `${prompt}${fallback ? ` (${fallback})` : ""}: `,
-        output: process.stderr,
-        ...(fallback ? { default: fallback } : {}),
-      }),
-    ),
-  )
+  return promptLine(`${prompt}:`, fallback ? { default: fallback } : {})
 }
 
 export const options = {
