@@ -63,7 +63,7 @@ describe("keyway sync", () => {
     expect(failed.code).toBe(3)
     expect(failed.stderr).toContain("keyway: sync stopped: invalid_credentials: page 3:")
     expect(failed.stderr).toContain(
-      `keyway: Then resume with: keyway sync ${id} workingHoursUsers --out ${out} --resume`,
+      `keyway: Then resume with: npx keyway sync ${id} workingHoursUsers --out ${out} --resume`,
     )
     expect(existsSync(out)).toBe(false)
     const [partial] = partialsOf(out)

@@ -59,7 +59,7 @@ describe("keyway validate", () => {
     expect(result).toEqual({
       code: 2,
       stdout: "",
-      stderr: 'keyway: unknown command "frobnicate". See keyway --help.\n',
+      stderr: 'keyway: unknown command "frobnicate". See npx keyway --help.\n',
     })
   })
 })

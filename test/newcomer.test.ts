@@ -46,15 +46,15 @@ describe("a mistype suggests the nearest", () => {
   it.each([
     [["conect", "activtrak"], 'unknown command "conect"; did you mean connect?'],
     [["help", "synk"], 'unknown command "synk"; did you mean sync?'],
-    [["sync", "x", "y", "--otu", "f"], "unknown option --otu; did you mean --out? See keyway help sync."],
+    [["sync", "x", "y", "--otu", "f"], "unknown option --otu; did you mean --out? See npx keyway help sync."],
     [["connections", "tset"], 'unknown action "tset"; did you mean test?'],
     [["connectors", "shwo"], 'unknown action "shwo"; did you mean show?'],
-    [["frobnicate"], 'unknown command "frobnicate". See keyway --help.'],
+    [["frobnicate"], 'unknown command "frobnicate". See npx keyway --help.'],
   ])("keyway %j", async (args, message) => {
     const run = await cli(args)
     expect(run.code).toBe(2)
     expect(run.stderr).toBe(
-      `keyway: ${message}${message.endsWith(".") ? "" : ` See keyway ${args[0] === "sync" ? "help sync" : args[0] === "connections" ? "help connections" : args[0] === "connectors" ? "help connectors" : "--help"}.`}\n`,
+      `keyway: ${message}${message.endsWith(".") ? "" : ` See npx keyway ${args[0] === "sync" ? "help sync" : args[0] === "connections" ? "help connections" : args[0] === "connectors" ? "help connectors" : "--help"}.`}\n`,
     )
   })
 

@@ -245,7 +245,7 @@ describe("errors during a sync", () => {
       _tag: "SyncFailed",
       page: 3,
       verdict: { outcome: "invalid_credentials", httpStatus: 401 },
-      resume: `keyway sync ${id} workingHoursUsers --resume`,
+      resume: `npx keyway sync ${id} workingHoursUsers --resume`,
     })
     const record = await stored((s) => s.get(id))
     expect(record?.lastTest).toMatchObject({ by: "sync", verdict: { outcome: "invalid_credentials" } })

@@ -162,7 +162,7 @@ const commandHelp = (name: string, command: Command, module: CommandModule): str
 
 const HELP_FLAGS: ReadonlySet<string> = new Set(["--help", "-h"])
 
-const unknownCommand = (name: string) => unknownWord("command", name, Object.keys(COMMANDS), "keyway --help")
+const unknownCommand = (name: string) => unknownWord("command", name, Object.keys(COMMANDS), "npx keyway --help")
 
 const report = (failure: CliFailure, io: Io): number => {
   const { code, kind, lines } = reportFailure(failure)
@@ -210,7 +210,9 @@ const dispatch = (words: ReadonlyArray<string>, io: Io): Effect.Effect<number, C
     (module) =>
       rest.some((word) => HELP_FLAGS.has(word))
         ? say(commandHelp(name, command, module), EXIT.ok)
-        : Effect.flatMap(parseFlags(rest, module.options, `keyway help ${name}`), (parsed) => module.run(parsed, io)),
+        : Effect.flatMap(parseFlags(rest, module.options, `npx keyway help ${name}`), (parsed) =>
+            module.run(parsed, io),
+          ),
   )
 }
 

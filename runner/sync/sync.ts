@@ -332,7 +332,7 @@ export const runSync = (
       catch: (error) => asOutputFailed(error, "the output"),
     })
     const resumeCommand = [
-      "keyway sync",
+      "npx keyway sync",
       record.id,
       stream.id,
       ...Object.entries(params).map(([k, v]) => `--param ${shellWord(`${k}=${v}`)}`),

@@ -33,7 +33,7 @@ export class RecordUnreadable extends Data.TaggedError("RecordUnreadable")<{
   readonly problem: string
 }> {
   override get message(): string {
-    return `the stored record ${this.id} is damaged (${this.problem}); remove it with keyway connections remove ${this.id}, then connect again`
+    return `the stored record ${this.id} is damaged (${this.problem}); remove it with npx keyway connections remove ${this.id}, then connect again`
   }
 }
 

@@ -44,7 +44,7 @@ const list = (io: Io) =>
     if (!io.json) for (const warning of warnings) io.err(`warning: ${warning}\n`)
     if (io.json) printJson(io, records)
     else if (records.length === 0)
-      io.out(`No connections in workspace ${store.workspace}. Add one with keyway connect <connector>.\n`)
+      io.out(`No connections in workspace ${store.workspace}. Add one with npx keyway connect <connector>.\n`)
     else {
       io.out(
         `${table([
@@ -159,5 +159,5 @@ export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
     if (action === "remove") return yield* remove(io, id).pipe(Effect.provide(services))
     if (action === "test") return yield* test(io, id, values.all ?? false).pipe(Effect.provide(services))
     if (action === "update") return yield* update(io, id, values.expires).pipe(Effect.provide(services))
-    return yield* unknownWord("action", action, ACTIONS, "keyway help connections")
+    return yield* unknownWord("action", action, ACTIONS, "npx keyway help connections")
   })

@@ -103,7 +103,7 @@ export const run: CommandRun<typeof options> = ({ positionals: [action, id] }, i
       show(yield* findDefinition(id), io)
       return EXIT.ok
     }
-    if (action !== undefined) return yield* unknownWord("action", action, ["show"], "keyway help connectors")
+    if (action !== undefined) return yield* unknownWord("action", action, ["show"], "npx keyway help connectors")
     const { definitions, invalid } = yield* (yield* Catalog).all
     reportInvalid(io, invalid)
     const summaries = [...definitions.values()].map(summarise)

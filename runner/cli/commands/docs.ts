@@ -45,7 +45,7 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
         return !existsSync(path) || readFileSync(path, "utf8") !== text
       })
       if (io.json) printJson(io, { ok: stale.length === 0, stale: stale.map(([name]) => name) })
-      for (const [name] of stale) io.err(`keyway: ${join(out, name)} is stale; run keyway docs and commit it\n`)
+      for (const [name] of stale) io.err(`keyway: ${join(out, name)} is stale; run npm run docs and commit it\n`)
       return stale.length === 0 ? EXIT.ok : EXIT.badInput
     }
     mkdirSync(out, { recursive: true })

@@ -4,7 +4,7 @@
  * terminal for what the flags leave out; refuses to overwrite an existing file.
  */
 import { existsSync, writeFileSync } from "node:fs"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import * as Effect from "effect/Effect"
 import { formatProblem, loadDefinitionText } from "../../../core/load.ts"
 import { type AuthStyle, scaffoldDefinition } from "../../authoring/scaffold.ts"
@@ -79,7 +79,7 @@ export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
     if (io.json) printJson(io, { wrote: file })
     else {
       io.out(
-        `Wrote ${file}.\nNext: fill in the setup steps, error rules and rate limits from ${name}'s API docs, then\n  keyway validate ${file}\n  keyway docs\n  npm test    (the conformance suite covers the new file)\n`,
+        `Wrote ${file}.\nNext: fill in the setup steps, error rules and rate limits from ${name}'s API docs, then\n  npx keyway validate ${relative(process.cwd(), file) || file}\n  npm run docs\n  npm test    (the conformance suite covers the new file)\n`,
       )
     }
     return EXIT.ok
