@@ -309,13 +309,8 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
 let home = ""
 /** What every command runs with: this clone's own home, npm offline, nothing of the test runner's Keyway settings. */
 const envFor = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
-  const {
-    KEYWAY_SANDBOX_URL: _s,
-    KEYWAY_CONNECTORS: _c,
-    KEYWAY_HOME: _h,
-    KEYWAY_STORE: _st,
-    ...inherited
-  } = process.env
+  // A newcomer's shell: none of the test runner's Keyway settings, nor the npm settings npm gave it.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(KEYWAY_|npm_)/i.test(name)))
   return {
     ...inherited,
     KEYWAY_HOME: home,
