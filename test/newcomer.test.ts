@@ -190,6 +190,20 @@ describe("connections update, expiry and progress, against the sandbox", () => {
     expect(onTerminal.stderr).toContain("(window 3 of 3)")
     const piped = await cli(args, { env })
     expect(piped.stderr).not.toContain("\r")
+    // A vendor that throttles (a token bucket of 2 requests a second): the line says how long the sync waits, and why.
+    const throttling = await startSandbox({ records: 3000, rateLimit: { perSecond: 2, burst: 1, mode: "retry-after" } })
+    try {
+      const waited = await cli(["sync", id, "activityLog", "--sandbox"], {
+        env: { ...env, KEYWAY_SANDBOX_URL: throttling.url },
+        errIsTTY: true,
+      })
+      expect(waited.code).toBe(0)
+      expect(waited.stderr).toMatch(
+        /waiting \d+\.\d s for (the vendor's Retry-After|pacing within the vendor's rate limit)/,
+      )
+    } finally {
+      await throttling.stop()
+    }
     const json = await cli([...args, "--json"], { env, errIsTTY: true })
     expect(json.stderr).not.toContain("\r")
     expect(JSON.parse(json.stderr)).toMatchObject({ stream: "workingHoursUsers" })

@@ -24,6 +24,9 @@ const WAIT_CAUSES: Readonly<Record<WaitSource | "backoff" | "pace", string>> = {
   pace: "pacing within the vendor's rate limit",
 }
 
+/** A wait too short to read is not worth redrawing the line for. */
+const worthShowing = (p: SyncProgress): boolean => p.waiting === undefined || p.waiting.ms >= 250
+
 /** One line of where a sync is: pages, records, rate, the date window, and the vendor's waits. */
 export const progressLine = (p: SyncProgress): string => {
   const rate = p.elapsedMs > 0 ? (p.records / p.elapsedMs) * 1000 : 0
@@ -89,7 +92,9 @@ export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
       ...(values.to ? { to: values.to } : {}),
       resume: values.resume ?? false,
       openSink: (resumeAt) => (values.out ? fileSink(values.out, resumeAt) : Promise.resolve(writableSink(io.stdout))),
-      ...(live ? { onProgress: (p: SyncProgress) => io.err(`\r\x1b[2K${progressLine(p)}`) } : {}),
+      ...(live
+        ? { onProgress: (p: SyncProgress) => (worthShowing(p) ? io.err(`\r\x1b[2K${progressLine(p)}`) : undefined) }
+        : {}),
     }).pipe(
       Effect.provide(everything({ sandbox: values.sandbox ?? false, workspace: values.workspace }, io.env)),
       Effect.ensuring(clearLine),
