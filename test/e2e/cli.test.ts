@@ -31,7 +31,7 @@ describe("the keyway binary", () => {
     expect((await keyway([])).code).toBe(2)
     expect(await keyway(["frobnicate"])).toMatchObject({
       code: 2,
-      stderr: 'keyway: unknown command "frobnicate"; run keyway --help\n',
+      stderr: 'keyway: unknown command "frobnicate". See npx keyway --help.\n',
     })
   })
 

@@ -13,15 +13,29 @@ import { BIN, keyway } from "../support/cli.ts"
 
 const ROOT = new URL("../..", import.meta.url).pathname
 
-/** A command on a terminal of its own, with `input` typed after `delayMs`; its exit code and output. */
-const onTerminal = (command: string, env: Record<string, string>, input = "", delayMs = 1500) =>
+/** Ctrl-D: the end of input, as a terminal sends it. */
+const END = "\x04"
+
+/** A command on a terminal of its own, each prompt answered as it shows; its exit code and output. */
+const onTerminal = (
+  command: string,
+  env: Record<string, string>,
+  answers: ReadonlyArray<readonly [RegExp, string]> = [],
+) =>
   new Promise<{ code: number; output: string }>((resolve) => {
     const child = spawn("script", ["-qec", command, "/dev/null"], { env: { ...process.env, ...env } })
     let output = ""
+    let answered = 0
+    let since = 0
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString()
+      const next = answers[answered]
+      if (next?.[0].test(output.slice(since))) {
+        answered++
+        since = output.length
+        child.stdin.write(next[1])
+      }
     })
-    setTimeout(() => child.stdin.end(input), delayMs)
     child.once("close", (code) => resolve({ code: code ?? -1, output }))
   })
 
@@ -104,11 +118,14 @@ describe("on a terminal", () => {
 
   it("the end of input at a required prompt is a usage error, at an optional one a skip", async () => {
     const connect = `"${process.execPath}" "${BIN}" connect activtrak --sandbox`
-    const ended = await onTerminal(connect, env, "", 1500)
+    const ended = await onTerminal(connect, env, [[/API key:/, END]])
     expect(ended.output).toMatch(/standard input ended before an answer to "API key:"/)
     expect(ended.code).toBe(2)
     // The key typed, then the input ends at the optional SCIM token: connected without one.
-    const skipped = await onTerminal(connect, env, "sandbox-valid\n", 1500)
+    const skipped = await onTerminal(connect, env, [
+      [/API key:/, "sandbox-valid\r"],
+      [/SCIM token/, END],
+    ])
     expect(skipped.output).toMatch(/ActivTrak: connected/)
     expect(skipped.code).toBe(0)
   })

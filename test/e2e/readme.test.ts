@@ -31,6 +31,9 @@ const readmeCommands = (text: string): ReadonlyArray<string> => {
   return [...found]
 }
 
+/** Ctrl-D: the end of input, as a terminal sends it. */
+const END = "\x04"
+
 interface Ctx {
   /** Connection ids saved along the way, by what they are. */
   readonly ids: Record<string, string>
@@ -105,7 +108,16 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
   [
     "npx keyway connect activtrak --sandbox",
     {
-      runs: () => [{ command: "npx keyway connect activtrak --sandbox", answers: [[/API key:/, "sandbox-valid"]] }],
+      runs: () => [
+        {
+          command: "npx keyway connect activtrak --sandbox",
+          // The optional SCIM token: Ctrl-D, the end of input, leaves it out.
+          answers: [
+            [/API key:/, "sandbox-valid"],
+            [/SCIM token/, END],
+          ],
+        },
+      ],
       shows: /ActivTrak: connected[\s\S]*Saved as con_/,
       keep: savedAs("prompted"),
     },
@@ -342,9 +354,7 @@ const runIn = (run: Run, timeoutMs: number): Promise<{ code: number; output: str
       if (next?.[0].test(output.slice(lastAnswerAt))) {
         answered++
         lastAnswerAt = output.length
-        child.stdin?.write(`${next?.[1]}\n`)
-        // Once every prompt is answered, the end of input answers any optional one that follows.
-        if (answered === run.answers?.length) setTimeout(() => child.stdin?.end(), 200)
+        child.stdin?.write(next?.[1] === END ? END : `${next?.[1]}\r`)
       }
       if (run.serve && !stopping && run.serve.test(output)) {
         stopping = true
