@@ -141,6 +141,8 @@ describe("standard input has a limit", () => {
       env: { ...process.env, KEYWAY_HOME: home },
       stdio: ["pipe", "pipe", "pipe"],
     })
+    // Listen for the exit at once: the child may refuse and exit while the last write is still pending.
+    const code = exited(child)
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => {
       stderr += chunk.toString()
@@ -161,9 +163,8 @@ describe("standard input has a limit", () => {
         await new Promise((resolve) => child.stdin.once("drain", resolve).once("close", resolve))
     }
     child.stdin.end()
-    const code = await exited(child)
+    expect(await code).toBe(2)
     clearInterval(sample)
-    expect(code).toBe(2)
     expect(stderr).toMatch(/standard input holds more than 64 KiB/)
     expect(peakKb / 1024).toBeLessThan(150)
   }, 60_000)
