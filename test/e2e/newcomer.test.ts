@@ -8,8 +8,8 @@ import { copyFileSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
-import { BIN, keyway } from "../support/cli.ts"
+import type { Sandbox } from "../../runner/sandbox/server.ts"
+import { BIN, connectedSandbox, keyway } from "../support/cli.ts"
 
 const ROOT = new URL("../..", import.meta.url).pathname
 
@@ -80,17 +80,10 @@ describe("keyway sandbox --json", () => {
 
 describe("on a terminal", () => {
   let sandbox: Sandbox
-  const home = mkdtempSync(join(tmpdir(), "keyway-terminal-"))
   let env: Record<string, string>
   let id: string
   beforeAll(async () => {
-    sandbox = await startSandbox({ records: 3000 })
-    env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
-    const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
-      env,
-      stdin: '{"apiKey":"sandbox-records-3000"}',
-    })
-    id = JSON.parse(connected.stdout).connection.id
+    ;({ sandbox, env, id } = await connectedSandbox("keyway-terminal-", { records: 3000 }, "sandbox-records-3000"))
   })
   afterAll(() => sandbox.stop())
 

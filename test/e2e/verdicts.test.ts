@@ -8,8 +8,8 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
-import { BIN, keyway } from "../support/cli.ts"
+import type { Sandbox } from "../../runner/sandbox/server.ts"
+import { BIN, connectedSandbox, keyway } from "../support/cli.ts"
 
 describe("a home Keyway cannot use", () => {
   it("KEYWAY_HOME under /proc is refused at once, exit 2, instead of hanging", async () => {
@@ -53,18 +53,16 @@ describe("standard output that takes no more", () => {
 
 describe("incremental sync delivers each record exactly once, across moving windows", () => {
   let sandbox: Sandbox
-  const home = mkdtempSync(join(tmpdir(), "keyway-once-"))
+  let home: string
   let env: Record<string, string>
   let id: string
   beforeAll(async () => {
     // Slow pages (10 a second), so a sync can be killed in the middle.
-    sandbox = await startSandbox({ rateLimit: { perSecond: 10, burst: 1, mode: "retry-after" } })
-    env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
-    const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
-      env,
-      stdin: '{"apiKey":"sandbox-records-30000"}',
-    })
-    id = JSON.parse(connected.stdout).connection.id
+    ;({ sandbox, home, env, id } = await connectedSandbox(
+      "keyway-once-",
+      { rateLimit: { perSecond: 10, burst: 1, mode: "retry-after" } },
+      "sandbox-records-30000",
+    ))
   })
   afterAll(() => sandbox.stop())
 

@@ -3,10 +3,14 @@
  * the real binary in a child process, as a user would (the e2e tier).
  */
 import { spawn } from "node:child_process"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { Writable } from "node:stream"
 import * as Effect from "effect/Effect"
 import { STDIN_LIMIT } from "../../runner/cli/io.ts"
 import { program } from "../../runner/cli/main.ts"
+import { type Sandbox, type SandboxOptions, startSandbox } from "../../runner/sandbox/server.ts"
 
 export const BIN = new URL("../../bin/keyway.js", import.meta.url).pathname
 
@@ -75,3 +79,28 @@ export const keyway = (args: ReadonlyArray<string>, options: CliOptions = {}): P
     })
     child.stdin.end(options.stdin ?? "")
   })
+
+export interface ConnectedSandbox {
+  readonly sandbox: Sandbox
+  /** KEYWAY_HOME (a fresh folder) and KEYWAY_SANDBOX_URL, for each run of the binary. */
+  readonly env: Record<string, string>
+  readonly home: string
+  /** The ActivTrak connection made through the real binary. */
+  readonly id: string
+}
+
+/** A sandbox and a fresh home holding one ActivTrak connection, whose key names the sandbox scenario. */
+export const connectedSandbox = async (
+  prefix: string,
+  options: SandboxOptions,
+  apiKey: string,
+): Promise<ConnectedSandbox> => {
+  const sandbox = await startSandbox(options)
+  const home = mkdtempSync(join(tmpdir(), prefix))
+  const env = { KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandbox.url }
+  const connected = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+    env,
+    stdin: JSON.stringify({ apiKey }),
+  })
+  return { sandbox, env, home, id: JSON.parse(connected.stdout).connection.id }
+}
