@@ -3,11 +3,12 @@
  * showing every problem in one run, connections update, expiry set and warned, the sandbox's JSON,
  * and the sync's progress line.
  */
-import { mkdtempSync } from "node:fs"
+import { cpSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadDefinitionText } from "../core/load.ts"
+import { CONNECTORS_DIR } from "../runner/catalog/catalog.ts"
 import { COMMANDS } from "../runner/cli/main.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { MINIMAL } from "./minimal-definition.ts"
@@ -208,4 +209,30 @@ describe("connections update, expiry and progress, against the sandbox", () => {
     expect(json.stderr).not.toContain("\r")
     expect(JSON.parse(json.stderr)).toMatchObject({ stream: "workingHoursUsers" })
   })
+})
+
+describe("npm start after keyway new", () => {
+  it("the demo runs a scaffolded connector against its derived fake, beside the hand-written ones", async () => {
+    const connectors = mkdtempSync(join(tmpdir(), "keyway-demo-connectors-"))
+    cpSync(CONNECTORS_DIR, connectors, { recursive: true })
+    const env = { KEYWAY_CONNECTORS: connectors }
+    const scaffolded = await cli(
+      ["new", "acme", "--name", "Acme", "--base-url", "https://api.acme.example.com", "--test-path", "/v1/me"],
+      {
+        env,
+      },
+    )
+    expect(scaffolded.code).toBe(0)
+    const run = await cli(["demo", "--json"], { env })
+    expect(run.stderr).toBe("")
+    expect(run.code).toBe(0)
+    const results: Array<{ connector: string; scenario: string; result: { verdict: { outcome: string } } }> =
+      JSON.parse(run.stdout).results
+    const acme = results.filter((row) => row.connector === "Acme")
+    expect(acme.map((row) => [row.scenario, row.result.verdict.outcome])).toEqual([
+      ["valid key", "connected"],
+      ["invalid key", "invalid_credentials"],
+    ])
+    expect(results.filter((row) => row.connector === "ActivTrak").length).toBeGreaterThan(5)
+  }, 60_000)
 })

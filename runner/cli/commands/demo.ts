@@ -10,12 +10,15 @@ import { Writable } from "node:stream"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { ConnectorDefinition } from "../../../core/definition.ts"
 import { formatProblem } from "../../../core/load.ts"
-import { catalogFromDir, loadConnectorDir } from "../../catalog/catalog.ts"
+import { catalogFromDir, connectorsDir, loadConnectorDir } from "../../catalog/catalog.ts"
 import type { CheckResult } from "../../check/check.ts"
 import { engineLayer } from "../../http/engine.ts"
 import { transportLayer } from "../../http/transport.ts"
 import { sandboxLayer } from "../../sandbox/layer.ts"
+import { derivedFakeScenarios } from "../../sandbox/scenarios.ts"
+import { SANDBOX_VENDORS } from "../../sandbox/server.ts"
 import { writableSink } from "../../sync/sinks.ts"
 import { runSync } from "../../sync/sync.ts"
 import { connect } from "../../vault/connections.ts"
@@ -50,20 +53,29 @@ const throwawayHome = Effect.acquireRelease(
   (home) => Effect.sync(() => rmSync(home, { recursive: true, force: true })),
 )
 
-const demo = (io: Io) =>
+/**
+ * Each connector's scenarios: every failure scenario for a vendor with a hand-written fake, and a valid
+ * and an invalid key for one served by a fake derived from its definition (a `keyway new` scaffold).
+ */
+const scenariosFor = (definition: ConnectorDefinition) =>
+  definition.id in SANDBOX_VENDORS
+    ? SCENARIOS.map(([scenario, key]) => ({ scenario, credentials: credentialsFor(definition.id, key) }))
+    : derivedFakeScenarios(definition)
+
+const demo = (io: Io, dir: string) =>
   Effect.gen(function* () {
-    const loaded = loadConnectorDir()
+    const loaded = loadConnectorDir(dir)
     for (const problem of loaded.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)
     const definitions = loaded.flatMap((r) => (r.definition ? [r.definition] : []))
     if (!io.json) io.out(`${definitions.length} connector definitions valid. Starting the sandbox...\n\n`)
 
     const rows = yield* Effect.forEach(
-      definitions.flatMap((definition) => SCENARIOS.map(([scenario, key]) => ({ definition, scenario, key }))),
-      ({ definition, scenario, key }) =>
+      definitions.flatMap((definition) => scenariosFor(definition).map((scenario) => ({ definition, ...scenario }))),
+      ({ definition, scenario, credentials }) =>
         Effect.map(
           connect(definition, {
             connectorId: definition.id,
-            credentials: credentialsFor(definition.id, key),
+            credentials,
             label: scenario,
           }),
           ({ result, saved }) => ({ connector: definition.name, scenario, saved, result }),
@@ -149,6 +161,7 @@ export const options = {} as const satisfies OptionSpecs
 
 export const run: CommandRun<typeof options> = (_parsed, io) =>
   Effect.gen(function* () {
+    const dir = connectorsDir(io.env)
     const home = yield* throwawayHome
     const services = Layer.mergeAll(
       // A short headers timeout, so the slow-server scenario shows a timeout without a long wait.
@@ -156,6 +169,6 @@ export const run: CommandRun<typeof options> = (_parsed, io) =>
       sandboxLayer(undefined),
       storeLayer({ home, url: undefined, workspace: "demo" }),
       keyringLayer(home, {}),
-    ).pipe(Layer.provideMerge(catalogFromDir()))
-    return yield* demo(io).pipe(Effect.provide(services))
+    ).pipe(Layer.provideMerge(catalogFromDir(dir)))
+    return yield* demo(io, dir).pipe(Effect.provide(services))
   }).pipe(Effect.scoped)

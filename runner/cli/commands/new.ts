@@ -24,7 +24,7 @@ const ask = (io: Io, flag: string | undefined, prompt: string, fallback?: string
   if (!io.stdin.isTTY) {
     return fallback !== undefined
       ? Effect.succeed(fallback)
-      : usage(`${prompt.toLowerCase()} is needed: pass it as a flag (see keyway help new)`)
+      : usage(`${prompt.toLowerCase()} is needed: pass it as a flag (see npx keyway help new)`)
   }
   return promptLine(`${prompt}:`, fallback ? { default: fallback } : {})
 }
