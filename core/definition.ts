@@ -14,8 +14,8 @@ const NonEmpty = Schema.String.pipe(Schema.minLength(1))
 const Template = Schema.String.annotations({
   title: "Template",
   description:
-    "A string that may use ${credentials.<key>}, ${settings.<key>} and the built-ins ${today}, ${yesterday}, ${daysAgo7}, ${nowIso} and ${nowEpochMs}.",
-  examples: ["Bearer ${credentials.apiToken}"],
+    "A string that may use ${credentials.<key>}, ${settings.<key>}, the built-ins ${today}, ${yesterday}, ${daysAgo7}, ${daysAgo30}, ${nowIso} and ${nowEpochMs}, a default (${settings.region || 'us'}), ${base64(credentials.email, ':', credentials.apiKey)} and ${date(today, 'yyyyMMdd')} (a date-fns format, UTC).",
+  examples: ["Bearer ${credentials.apiToken}", "Basic ${base64(credentials.email, '/token:', credentials.apiToken)}"],
 })
 
 const HttpsUrl = Schema.String.pipe(Schema.pattern(/^https:\/\/\S+$/, { message: () => "must be an https:// URL" }))
@@ -26,12 +26,37 @@ const Identifier = Schema.String.pipe(
   }),
 )
 
+/** A credential's or setting's key: vendors' own names, such as `api-version` or `AccountSid`, are kept as they are. */
+const FieldKey = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, {
+    message: () => "must hold only letters, digits, _ and -, and not start with -",
+  }),
+)
+
+/** Header names and values: the name is a token (RFC 9110 §5.1), the value a template. */
+const HeaderName = Schema.String.pipe(
+  Schema.pattern(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: () => "must be an HTTP header name" }),
+)
+const Headers = Schema.Record({ key: HeaderName, value: Schema.String }).annotations({
+  title: "Headers",
+  description:
+    "Headers to send, such as a versioned Accept or an API version. Values are templates; a secret credential may not be used here (secrets go only in auth).",
+  examples: [{ Accept: "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28" }],
+})
+
+const Examples = Schema.Array(NonEmpty).annotations({
+  description:
+    "Made-up values that pass the format, used by the sandbox and the conformance kit; without them Keyway generates one from the pattern.",
+})
+
 // ---------------------------------------------------------------------------------------------
 // Credentials and settings
 
 export const CredentialFormat = Schema.Struct({
   pattern: Schema.optional(
-    Schema.String.annotations({ description: "A regular expression the whole value must match." }),
+    Schema.String.annotations({
+      description: "A regular expression (RE2 syntax) the whole value must match: it is anchored at both ends.",
+    }),
   ),
   minLength: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
   maxLength: Schema.optional(Schema.Int.pipe(Schema.positive())),
@@ -55,12 +80,16 @@ export const ExpiryHint = Schema.Struct({
 }).annotations({ title: "ExpiryHint", description: "What the vendor says about this credential's expiry." })
 
 export const Credential = Schema.Struct({
-  key: Identifier.annotations({ description: "The name templates use: ${credentials.<key>}." }),
+  key: FieldKey.annotations({ description: "The name templates use: ${credentials.<key>}." }),
   label: NonEmpty,
   description: NonEmpty.annotations({ description: "Where the customer finds this value." }),
-  secret: Schema.Boolean,
+  secret: Schema.Boolean.annotations({
+    description:
+      "A secret goes only in auth placements and is never shown. A value that is not secret (an account id, a user name) may also be used in paths, queries, headers and bodies.",
+  }),
   required: Schema.optional(Schema.Boolean.annotations({ description: "Defaults to true." })),
   format: Schema.optional(CredentialFormat),
+  examples: Schema.optional(Examples),
   expires: Schema.optional(ExpiryHint),
   unusedReason: Schema.optional(
     NonEmpty.annotations({ description: "Why a secret is collected but placed in no request." }),
@@ -74,18 +103,25 @@ export const SettingOption = Schema.Struct({
 })
 
 export const Setting = Schema.Struct({
-  key: Identifier.annotations({ description: "The name templates use: ${settings.<key>}." }),
+  key: FieldKey.annotations({ description: "The name templates use: ${settings.<key>}." }),
   label: NonEmpty,
   description: NonEmpty,
-  type: Schema.Literal("enum", "string", "url"),
+  type: Schema.Literal("enum", "string", "url", "host").annotations({
+    description:
+      "enum: one of `options`; string: free text (give a pattern); url: an https:// URL; host: a bare host name such as acme.atlassian.net, no scheme or path.",
+  }),
   options: Schema.optional(Schema.Array(SettingOption)),
-  pattern: Schema.optional(Schema.String),
+  pattern: Schema.optional(
+    Schema.String.annotations({ description: "A regular expression (RE2) the whole value must match." }),
+  ),
   default: Schema.optional(Schema.String),
   required: Schema.optional(Schema.Boolean),
+  examples: Schema.optional(Examples),
 }).annotations({
   title: "Setting",
   description: "A non-secret connection setting, such as a data region, a server URL or a subdomain.",
 })
+export type Setting = typeof Setting.Type
 
 // ---------------------------------------------------------------------------------------------
 // Base URL
@@ -111,7 +147,7 @@ export const BaseUrl = Schema.Struct({
   selfHostedSetting: Schema.optional(
     Identifier.annotations({
       description:
-        "A `url` setting naming the customer's own server. Any public https host is allowed through it; loopback and private addresses are not.",
+        "A `url` or `host` setting naming the customer's own server. Any public https host is allowed through it; loopback and private addresses are not.",
     }),
   ),
 }).annotations({ title: "BaseUrl" })
@@ -142,7 +178,22 @@ export const BasicPlacement = Schema.Struct({
   password: Template,
 }).annotations({ title: "BasicPlacement", description: "HTTP Basic auth (Authorization header)." })
 
-export const Placement = Schema.Union(HeaderPlacement, QueryPlacement, BasicPlacement).annotations({
+export const SignerPlacement = Schema.Struct({
+  in: Schema.Literal("signer"),
+  signer: NonEmpty.annotations({
+    description: "A signer written in TypeScript (core/signers.ts), for vendors whose requests must be signed.",
+    examples: ["aws-sigv4"],
+  }),
+  with: Schema.Record({ key: Schema.String, value: Template }).annotations({
+    description: "The signer's parameters; values are templates, so secrets reach the signer only from here.",
+  }),
+}).annotations({
+  title: "SignerPlacement",
+  description:
+    "Signs each whole request (method, URL, headers, body) with a named signer, last, after every other placement.",
+})
+
+export const Placement = Schema.Union(HeaderPlacement, QueryPlacement, BasicPlacement, SignerPlacement).annotations({
   title: "Placement",
   description: "Where a credential goes in a request.",
 })
@@ -187,8 +238,20 @@ export const Request = Schema.Struct({
   method: Schema.optional(Method.annotations({ description: "Defaults to GET." })),
   path: Template.annotations({ description: "Path under the base URL, starting with /." }),
   query: Schema.optional(Schema.Record({ key: Schema.String, value: Template })),
+  headers: Schema.optional(
+    Headers.annotations({ description: "Sent with this request, over the definition's `headers`." }),
+  ),
+  body: Schema.optional(
+    Schema.Unknown.annotations({
+      description:
+        "A JSON body, such as a GraphQL query or a search; string values are templates. Sent with Content-Type: application/json.",
+      examples: [{ query: "{ viewer { id } }" }],
+    }),
+  ),
   unsafeMethodReason: Schema.optional(
-    NonEmpty.annotations({ description: "Why a test must use a method other than GET or HEAD." }),
+    NonEmpty.annotations({
+      description: "Why a test must use a method other than GET or HEAD, and why it only reads (a GraphQL query).",
+    }),
   ),
 })
 
@@ -285,14 +348,34 @@ export const Errors = Schema.Struct({
 // ---------------------------------------------------------------------------------------------
 // Rate limits
 
-export const WaitHeader = Schema.Literal("retry-after", "x-ratelimit-reset", "ratelimit")
+export const WaitHeaderUnit = Schema.Literal("seconds", "milliseconds", "epochSeconds", "epochMilliseconds", "httpDate")
+
+export const CustomWaitHeader = Schema.Struct({
+  name: HeaderName,
+  unit: WaitHeaderUnit.annotations({
+    description:
+      "seconds or milliseconds: a delay to wait; epochSeconds or epochMilliseconds: the moment to wait until; httpDate: an HTTP date to wait until.",
+  }),
+}).annotations({
+  title: "CustomWaitHeader",
+  description: "A wait header under another name, such as x-rate-limit-reset in epoch seconds.",
+})
+export type CustomWaitHeader = typeof CustomWaitHeader.Type
+
+export const WaitHeader = Schema.Union(
+  Schema.Literal("retry-after", "x-ratelimit-reset", "ratelimit").annotations({
+    description: "A standard wait header, read in each of its known forms.",
+  }),
+  CustomWaitHeader,
+)
 
 export const RateLimit = Schema.Struct({
   retryOn: Schema.Array(Schema.Int.pipe(Schema.between(400, 599))).annotations({
     description: "Statuses worth retrying. 401, 403 and 404 never are.",
   }),
   waitHeaders: Schema.Array(WaitHeader).annotations({
-    description: "Wait headers the vendor is known to send; Keyway reads all of them regardless.",
+    description:
+      "Wait headers the vendor is known to send. Keyway reads every standard one regardless; a header under another name is read only when listed here, with its unit.",
   }),
   baseDelayMs: Schema.Int.pipe(Schema.positive()),
   maxDelayMs: Schema.Int.pipe(Schema.positive()),
@@ -386,6 +469,7 @@ export const ReportStream = Schema.Struct({
   description: NonEmpty,
   method: Schema.optional(Method.annotations({ description: "Defaults to GET." })),
   path: Template.annotations({ description: "Path under the base URL; may use ${params.<key>} and settings." }),
+  headers: Schema.optional(Headers),
   params: Schema.optional(Schema.Array(StreamParam)),
   query: Schema.optional(
     Schema.Record({ key: Schema.String, value: Template }).annotations({
@@ -438,10 +522,10 @@ export const Setup = Schema.Struct({
 
 export const ConnectorDefinition = Schema.Struct({
   id: Schema.String.pipe(
-    Schema.pattern(/^[a-z][a-z0-9-]*$/, {
-      message: () => "must be lower-case letters, digits and -, starting with a letter",
+    Schema.pattern(/^[a-z0-9][a-z0-9-]*$/, {
+      message: () => "must be lower-case letters, digits and -, starting with a letter or digit",
     }),
-  ).annotations({ description: "Matches the file name." }),
+  ).annotations({ description: "Matches the file name.", examples: ["acme", "15five"] }),
   name: NonEmpty,
   category: NonEmpty,
   docs: Schema.optional(
@@ -450,10 +534,17 @@ export const ConnectorDefinition = Schema.Struct({
       credentials: Schema.optional(HttpsUrl.annotations({ description: "The vendor's guide to creating a key." })),
     }),
   ),
+  assumed: Schema.optional(
+    Schema.Array(NonEmpty).annotations({
+      description:
+        "Each fact in this file that is not in the vendor's own docs, one per line, so a reviewer knows what to confirm.",
+    }),
+  ),
   setup: Setup,
   credentials: Schema.NonEmptyArray(Credential),
   settings: Schema.optional(Schema.Array(Setting)),
   baseUrl: BaseUrl,
+  headers: Schema.optional(Headers.annotations({ description: "Sent with every request." })),
   auth: Schema.NonEmptyArray(Placement),
   scopes: Schema.optional(
     Schema.Array(Schema.Struct({ name: NonEmpty, description: NonEmpty })).annotations({

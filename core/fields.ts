@@ -57,8 +57,13 @@ const patternOf = (source: string): RE2JS => {
   return pattern
 }
 
-/** Whether `value` holds a match of a definition's pattern. */
-export const matchesPattern = (source: string, value: string): boolean => patternOf(source).matcher(value).find()
+/** Whether the whole of `value` matches a definition's pattern: patterns are anchored at both ends. */
+export const matchesPattern = (source: string, value: string): boolean => patternOf(source).matcher(value).matches()
+
+/** A bare host name: DNS labels of letters, digits and -, at least two, with no scheme, port or path. */
+const HOST_NAME =
+  /^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/
+export const isHostName = (value: string): boolean => HOST_NAME.test(value)
 
 /** Why a definition's pattern cannot be used, or undefined when it can. */
 export const patternProblem = (source: string): string | undefined => {
@@ -143,6 +148,9 @@ export const checkSettings = (
     }
     if (setting.type === "url" && !/^https:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(value)) {
       problems.push({ field, message: "must be an https:// URL with no query string" })
+    }
+    if (setting.type === "host" && !isHostName(value)) {
+      problems.push({ field, message: "must be a host name such as acme.example.com, with no https:// and no path" })
     }
     if (setting.pattern && !matchesPattern(setting.pattern, value)) {
       problems.push({ field, message: `does not have the expected format (${setting.pattern})` })

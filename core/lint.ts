@@ -50,6 +50,11 @@ interface TemplateSite {
 const placementSites = (placements: ReadonlyArray<Placement>, at: FindingPath): TemplateSite[] =>
   placements.flatMap((placement, index): TemplateSite[] => {
     const allows = ["credentials", "settings"] as const
+    if (placement.in === "signer") {
+      return Object.entries(placement.with).map(
+        ([name, template]): TemplateSite => ({ path: [...at, index, "with", name], template, allows }),
+      )
+    }
     return placement.in === "basic"
       ? [
           { path: [...at, index, "username"], template: placement.username, allows },

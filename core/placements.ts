@@ -30,6 +30,8 @@ export const placeAuth = (
     return value
   }
   for (const placement of placements) {
+    // A signer signs the whole request once it is built: `runner/http/request.ts` applies it last.
+    if (placement.in === "signer") continue
     if (placement.in === "basic") {
       const username = filled(placement.username)
       const password = filled(placement.password)

@@ -283,7 +283,11 @@ export const indexPage = (definitions: ReadonlyArray<ConnectorDefinition>): stri
         `[${d.name}](${d.id}.md)`,
         d.category,
         d.credentials.map((c) => c.label + ((c.required ?? true) ? "" : " (optional)")).join(", "),
-        d.auth.map((p) => (p.in === "basic" ? "basic auth" : `${p.in} \`${p.name}\``)).join(" + "),
+        d.auth
+          .map((p) =>
+            p.in === "basic" ? "basic auth" : p.in === "signer" ? `signed (${p.signer})` : `${p.in} \`${p.name}\``,
+          )
+          .join(" + "),
       ]),
     ),
     "",

@@ -108,7 +108,7 @@ export const testCredentials = (
       sandbox: sandboxed,
       ...(options.signal ? { signal: options.signal } : {}),
     }
-    const context = { baseUrl, credentials, settings, now: new Date(startedAt) }
+    const context = { baseUrl, credentials, settings, now: new Date(startedAt), headers: definition.headers }
     const attempts: Attempt[] = []
     const send = (spec: RequestSpec, placements: ReadonlyArray<Placement>) =>
       Effect.suspend(() => {

@@ -9,6 +9,7 @@ import * as Redacted from "effect/Redacted"
 import type { Placement } from "../../core/definition.ts"
 import { type FieldProblem, hasControlCharacter, InvalidInput } from "../../core/fields.ts"
 import { placeAuth, wireParts } from "../../core/placements.ts"
+import { signerNamed } from "../../core/signers.ts"
 import { renderTemplate, templateReferences } from "../../core/template.ts"
 
 export interface OutgoingRequest {
@@ -25,6 +26,8 @@ export interface RequestSpec {
   readonly query?: Readonly<Record<string, string>> | undefined
   /** A JSON body from the definition; its string values are templates. */
   readonly body?: unknown
+  /** Headers whose values are templates, over the definition's own `headers`. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
   /**
    * Values that are never templated, added after the definition's own: a page number, a date window,
    * a vendor's cursor. A cursor holding `${...}` is only text.
@@ -41,6 +44,8 @@ export interface RequestContext {
   readonly settings: Readonly<Record<string, string | undefined>>
   readonly params?: Readonly<Record<string, string | undefined>>
   readonly now: Date
+  /** The definition's `headers`, sent with every request. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
 }
 
 const credentialsIn = (template: string): string[] =>
@@ -83,6 +88,13 @@ export const buildRequest = (
   for (const [name, value] of Object.entries(spec.literal?.query ?? {})) url.searchParams.set(name, value)
 
   const headers: Record<string, string> = { accept: "application/json", "user-agent": "keyway/0.1" }
+  for (const [name, template] of Object.entries({ ...context.headers, ...spec.headers })) {
+    const value = render(template)
+    if (value === undefined) continue
+    const problem = headerValueProblem(value)
+    if (problem) problems.push({ field: `header ${name}`, message: problem })
+    else headers[name.toLowerCase()] = value
+  }
   const auth = placeAuth(placements, (template) => {
     try {
       return renderTemplate(template, templateContext)
@@ -124,11 +136,32 @@ export const buildRequest = (
     body = JSON.stringify(spec.literal?.body ? { ...(rendered as object), ...spec.literal.body } : rendered)
     headers["content-type"] = "application/json"
   }
+  const method = spec.method ?? "GET"
+  for (const placement of placements) {
+    if (placement.in !== "signer") continue
+    const signer = signerNamed(placement.signer)
+    const parameters: Record<string, string> = {}
+    for (const [name, template] of Object.entries(placement.with)) {
+      const value = render(template)
+      if (value !== undefined) parameters[name] = value
+    }
+    if (!signer) {
+      problems.push({ field: "auth", message: `names no signer "${placement.signer}"` })
+      continue
+    }
+    if (problems.length > 0) continue
+    const signed = signer.sign({ method, url, headers, body }, parameters, context.now)
+    for (const [name, value] of Object.entries(signed)) {
+      const problem = headerValueProblem(value)
+      if (problem) problems.push({ field: `signer ${placement.signer}`, message: problem })
+      else headers[name] = value
+    }
+  }
   if (problems.length > 0) {
     const unique = problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i)
     return Either.left(new InvalidInput({ problems: unique }))
   }
-  return Either.right({ method: spec.method ?? "GET", url, headers, ...(body !== undefined ? { body } : {}) })
+  return Either.right({ method, url, headers, ...(body !== undefined ? { body } : {}) })
 }
 
 /** HTTP header values are bytes: a character past U+00FF has no single byte to travel as (controls are caught first). */

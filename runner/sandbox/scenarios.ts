@@ -3,14 +3,16 @@
  * modes, and the test credentials a derived fake accepts.
  */
 import type { ConnectorDefinition } from "../../core/definition.ts"
-import { conformanceCredentials, conformanceValue } from "../../fixtures/generic-fake.ts"
+import { sampleCredential } from "../../core/samples.ts"
+import { derivedFakeInput } from "../../fixtures/generic-fake.ts"
 
-export { conformanceCredentials as derivedFakeCredentials } from "../../fixtures/generic-fake.ts"
+export { derivedFakeInput } from "../../fixtures/generic-fake.ts"
 export { SCENARIO_TABLE, WAIT_MODE_TABLE, WAIT_MODES, type WaitMode } from "../../fixtures/scenarios.ts"
 
 export interface DerivedScenario {
   readonly scenario: "valid key" | "invalid key"
   readonly credentials: Readonly<Record<string, string>>
+  readonly settings: Readonly<Record<string, string>>
 }
 
 /**
@@ -18,13 +20,13 @@ export interface DerivedScenario {
  * with the last required secret changed by one character (so it still has the right format).
  */
 export const derivedFakeScenarios = (definition: ConnectorDefinition): ReadonlyArray<DerivedScenario> => {
-  const valid = conformanceCredentials(definition)
+  const { credentials: valid, settings } = derivedFakeInput(definition)
   const carrier = definition.credentials.filter((c) => c.secret && (c.required ?? true)).at(-1)
-  const wrong = carrier ? conformanceValue(definition, carrier, 1) : undefined
+  const wrong = carrier ? sampleCredential(definition, carrier, 1) : undefined
   return [
-    { scenario: "valid key", credentials: valid },
+    { scenario: "valid key", credentials: valid, settings },
     ...(carrier && wrong
-      ? [{ scenario: "invalid key" as const, credentials: { ...valid, [carrier.key]: wrong } }]
+      ? [{ scenario: "invalid key" as const, credentials: { ...valid, [carrier.key]: wrong }, settings }]
       : []),
   ]
 }

@@ -475,11 +475,12 @@ export const runSync = (
             method: stream.method,
             path: stream.path,
             query: baseQuery,
+            headers: stream.headers,
             ...(posts ? { body: stream.body ?? {} } : {}),
             literal: { query: literalQuery, ...(posts ? { body: paging.body } : {}) },
           },
           placements,
-          { baseUrl, credentials, settings, params, now },
+          { baseUrl, credentials, settings, params, now, headers: definition.headers },
         )
         if (Either.isLeft(built)) return yield* Effect.fail(built.left)
         // Each page has the whole sync budget for itself, waits included.

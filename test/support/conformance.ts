@@ -10,7 +10,8 @@ import { statusMatches } from "../../core/classify.ts"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { formatProblem } from "../../core/load.ts"
 import { defaultOutcomeForStatus } from "../../core/outcomes.ts"
-import { conformanceCredentials, conformanceValue } from "../../fixtures/generic-fake.ts"
+import { sampleCredential } from "../../core/samples.ts"
+import { derivedFakeInput } from "../../fixtures/generic-fake.ts"
 import { loadConnectorDir } from "../../runner/catalog/catalog.ts"
 import { testCredentials } from "../../runner/check/check.ts"
 import { createKeyway, InvalidInput, type Keyway } from "../../runner/library/index.ts"
@@ -98,7 +99,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
       }
       const genericDriver = (): Driver => {
         const control = () => generic.generic[definition.id] as NonNullable<Sandbox["generic"][string]>
-        const known = conformanceCredentials(definition)
+        const known = derivedFakeInput(definition).credentials
         const good = () => withScenario(definition, (key) => known[key] ?? "", undefined)
         const inMode = (mode: NonNullable<Sandbox["generic"][string]>["mode"]) => {
           control().mode = mode
@@ -110,7 +111,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
           valid: () => inMode({ kind: "normal" }),
           wrong: () => ({
             ...inMode({ kind: "normal" }),
-            ...(carrier ? { [carrier.key]: conformanceValue(definition, carrier, 1) ?? "" } : {}),
+            ...(carrier ? { [carrier.key]: sampleCredential(definition, carrier, 1) ?? "" } : {}),
           }),
           throttledOnce: () => inMode({ kind: "throttle", times: 1, retryAfter: "1" }),
           throttledBeyondBudget: () => inMode({ kind: "throttle", times: 1_000, retryAfter: "3600" }),

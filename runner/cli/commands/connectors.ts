@@ -12,7 +12,9 @@ import type { CommandRun } from "../main.ts"
 const describePlacement = (placement: Placement): string =>
   placement.in === "basic"
     ? `basic auth (${placement.username} : ${placement.password})`
-    : `${placement.in} ${placement.name}: ${placement.value}`
+    : placement.in === "signer"
+      ? `signed by ${placement.signer}`
+      : `${placement.in} ${placement.name}: ${placement.value}`
 
 const describeStatus = (status: StatusMatch): string => (Array.isArray(status) ? status.join(", ") : String(status))
 

@@ -59,7 +59,7 @@ const throwawayHome = Effect.acquireRelease(
  */
 const scenariosFor = (definition: ConnectorDefinition) =>
   definition.id in SANDBOX_VENDORS
-    ? SCENARIOS.map(([scenario, key]) => ({ scenario, credentials: credentialsFor(definition.id, key) }))
+    ? SCENARIOS.map(([scenario, key]) => ({ scenario, credentials: credentialsFor(definition.id, key), settings: {} }))
     : derivedFakeScenarios(definition)
 
 const demo = (io: Io, dir: string) =>
@@ -71,11 +71,12 @@ const demo = (io: Io, dir: string) =>
 
     const rows = yield* Effect.forEach(
       definitions.flatMap((definition) => scenariosFor(definition).map((scenario) => ({ definition, ...scenario }))),
-      ({ definition, scenario, credentials }) =>
+      ({ definition, scenario, credentials, settings }) =>
         Effect.map(
           connect(definition, {
             connectorId: definition.id,
             credentials,
+            settings,
             label: scenario,
           }),
           ({ result, saved }) => ({ connector: definition.name, scenario, saved, result }),

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { Catalog, catalogFromDir, connectorsDir } from "../../catalog/catalog.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import {
-  derivedFakeCredentials,
+  derivedFakeInput,
   SCENARIO_TABLE,
   WAIT_MODE_TABLE,
   WAIT_MODES,
@@ -92,8 +92,8 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
       (started) => Effect.promise(() => started.stop()),
     )
 
-    // The credentials each fake derived from a definition accepts: the same in both outputs.
-    const derived = generic.map((d) => ({ connector: d.id, credentials: derivedFakeCredentials(d) }))
+    // The credentials and settings each fake derived from a definition accepts: the same in both outputs.
+    const derived = generic.map((d) => ({ connector: d.id, ...derivedFakeInput(d) }))
     if (io.json) {
       printJson(io, {
         url: sandbox.url,
@@ -114,14 +114,17 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
           "",
           ...(derived.length > 0
             ? [
-                "Connectors served by a fake derived from their definition accept these credentials:",
+                "Connectors served by a fake derived from their definition accept these credentials (and settings, given with --setting):",
                 table([
-                  ["VENDOR", "CREDENTIALS"],
-                  ...derived.map(({ connector, credentials }) => [
+                  ["VENDOR", "CREDENTIALS", "SETTINGS"],
+                  ...derived.map(({ connector, credentials, settings }) => [
                     connector,
                     Object.entries(credentials)
                       .map(([key, value]) => `${key}=${value}`)
                       .join(" "),
+                    Object.entries(settings)
+                      .map(([key, value]) => `${key}=${value}`)
+                      .join(" ") || "-",
                   ]),
                 ]),
                 "",
