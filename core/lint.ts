@@ -8,6 +8,8 @@ import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
 import { matchesPattern, patternProblem } from "./fields.ts"
+import { sampleSettings } from "./samples.ts"
+import { SIGNERS, signerNamed } from "./signers.ts"
 import { templateReferences } from "./template.ts"
 
 export type Severity = "error" | "warning"
@@ -63,14 +65,34 @@ const placementSites = (placements: ReadonlyArray<Placement>, at: FindingPath): 
       : [{ path: [...at, index, "value"], template: placement.value, allows }]
   })
 
+const headerSites = (
+  headers: Readonly<Record<string, string>> | undefined,
+  at: FindingPath,
+  allows: TemplateSite["allows"],
+  params?: ReadonlySet<string>,
+): TemplateSite[] =>
+  Object.entries(headers ?? {}).map(([name, template]) => ({
+    path: [...at, "headers", name],
+    template,
+    allows,
+    ...(params ? { params } : {}),
+  }))
+
 const requestSites = (
-  request: { readonly path: string; readonly query?: Readonly<Record<string, string>> | undefined },
+  request: {
+    readonly path: string
+    readonly query?: Readonly<Record<string, string>> | undefined
+    readonly headers?: Readonly<Record<string, string>> | undefined
+    readonly body?: unknown
+  },
   at: FindingPath,
 ): TemplateSite[] => [
   { path: [...at, "path"], template: request.path, allows: ["settings"] },
   ...Object.entries(request.query ?? {}).map(
     ([name, template]): TemplateSite => ({ path: [...at, "query", name], template, allows: ["settings"] }),
   ),
+  ...headerSites(request.headers, at, ["settings"]),
+  ...bodyStrings(request.body, [...at, "body"]).map((site): TemplateSite => ({ ...site, allows: ["settings"] })),
 ]
 
 /** Every string in a JSON body template, with its path. */
@@ -90,6 +112,7 @@ const streamSites = (definition: ConnectorDefinition): TemplateSite[] =>
     const allows = ["settings", "params"] as const
     return [
       { path: [...at, "path"], template: stream.path, allows, params },
+      ...headerSites(stream.headers, at, allows, params),
       ...Object.entries(stream.query ?? {}).map(
         ([name, template]): TemplateSite => ({ path: [...at, "query", name], template, allows, params }),
       ),
@@ -100,6 +123,7 @@ const streamSites = (definition: ConnectorDefinition): TemplateSite[] =>
 
 export const templateSites = (definition: ConnectorDefinition): ReadonlyArray<TemplateSite> => [
   { path: ["baseUrl", "url"], template: definition.baseUrl.url, allows: ["settings"] },
+  ...headerSites(definition.headers, [], ["settings"]),
   ...placementSites(definition.auth, ["auth"]),
   ...definition.test.requests.flatMap((request, index) => requestSites(request, ["test", "requests", index])),
   ...(definition.test.probes ?? []).flatMap((probe, index) => [
@@ -137,6 +161,8 @@ const uniqueKeys: Rule = (definition) => {
 
 const templatesNameDeclaredValues: Rule = (definition) => {
   const credentials = new Set(definition.credentials.map((c) => c.key))
+  // A value that is not secret (an account id, a user name) may go anywhere a setting may.
+  const notSecret = new Set(definition.credentials.filter((c) => !c.secret).map((c) => c.key))
   const settings = new Set((definition.settings ?? []).map((s) => s.key))
   return templateSites(definition).flatMap((site) => {
     const { references, unclosed } = templateReferences(site.template)
@@ -148,7 +174,9 @@ const templatesNameDeclaredValues: Rule = (definition) => {
           error(
             "template-unknown-name",
             site.path,
-            `\${${reference.raw}} is not a credential, a setting or a built-in (use \${credentials.<key>}, \${settings.<key>} or \${today})`,
+            reference.reason
+              ? `\${${reference.raw}}: ${reference.reason}`
+              : `\${${reference.raw}} is not a credential, a setting or a built-in (use \${credentials.<key>}, \${settings.<key>} or \${today})`,
           ),
         )
       } else if (reference.kind === "scoped") {
@@ -163,12 +191,15 @@ const templatesNameDeclaredValues: Rule = (definition) => {
               `\${${namespace}.${key}} names no declared ${namespace.slice(0, -1)}${where}`,
             ),
           )
-        } else if (!(site.allows as ReadonlyArray<string>).includes(namespace)) {
+        } else if (
+          !(site.allows as ReadonlyArray<string>).includes(namespace) &&
+          !(namespace === "credentials" && notSecret.has(key))
+        ) {
           findings.push(
             error(
               "template-misplaced",
               site.path,
-              `\${${namespace}.${key}} may not be used here: credentials go only in auth placements`,
+              `\${${namespace}.${key}} may not be used here: secret credentials go only in auth placements (mark a value that is not secret, such as an account id, secret: false)`,
             ),
           )
         }
@@ -316,7 +347,8 @@ const baseUrlsAreSafe: Rule = (definition) => {
       findings.push(error(`base-url-${resolved.left.problem.replace(/_/g, "-")}`, path, resolved.left.detail))
     }
   }
-  check({}, ["baseUrl", "url"])
+  // A setting the customer must give (a subdomain) is checked with a sample value, as a customer's would be.
+  check(sampleSettings(definition), ["baseUrl", "url"])
   const chooser = definition.baseUrl.bySetting
   if (chooser) {
     const declared = (definition.settings ?? []).find((s) => s.key === chooser.setting)
@@ -339,8 +371,13 @@ const baseUrlsAreSafe: Rule = (definition) => {
     }
   }
   const selfHosted = definition.baseUrl.selfHostedSetting
-  if (selfHosted && !(definition.settings ?? []).some((s) => s.key === selfHosted && s.type === "url")) {
-    findings.push(error("template-unknown-name", ["baseUrl", "selfHostedSetting"], `no url setting "${selfHosted}"`))
+  if (
+    selfHosted &&
+    !(definition.settings ?? []).some((s) => s.key === selfHosted && (s.type === "url" || s.type === "host"))
+  ) {
+    findings.push(
+      error("template-unknown-name", ["baseUrl", "selfHostedSetting"], `no url or host setting "${selfHosted}"`),
+    )
   }
   return findings
 }
@@ -501,6 +538,67 @@ const allowedHostsAreNarrow: Rule = (definition) =>
       : []
   })
 
+/** A signer placement names a known signer and gives exactly its parameters, secrets from secret credentials. */
+const signersAreKnown: Rule = (definition) => {
+  const secretKeys = new Set(definition.credentials.filter((c) => c.secret).map((c) => c.key))
+  const check = (placements: ReadonlyArray<Placement>, at: FindingPath): Finding[] =>
+    placements.flatMap((placement, index) => {
+      if (placement.in !== "signer") return []
+      const here = [...at, index]
+      const signer = signerNamed(placement.signer)
+      if (!signer) {
+        return [
+          error(
+            "unknown-signer",
+            [...here, "signer"],
+            `no signer "${placement.signer}" (signers: ${Object.keys(SIGNERS).join(", ")}); a new one is written in TypeScript, see core/signers.ts`,
+          ),
+        ]
+      }
+      const findings: Finding[] = []
+      for (const [name, parameter] of Object.entries(signer.parameters)) {
+        const template = placement.with[name]
+        if (template === undefined) {
+          if (parameter.required) {
+            findings.push(error("signer-parameter-missing", [...here, "with"], `${placement.signer} needs "${name}"`))
+          }
+          continue
+        }
+        const fromSecret = templateReferences(template).references.some(
+          (r) => r.kind === "scoped" && r.namespace === "credentials" && secretKeys.has(r.key),
+        )
+        if (parameter.secret && !fromSecret) {
+          findings.push(
+            error(
+              "signer-secret-not-credential",
+              [...here, "with", name],
+              `"${name}" is a secret: take it from a secret credential, \${credentials.<key>}`,
+            ),
+          )
+        }
+      }
+      for (const name of Object.keys(placement.with)) {
+        if (!Object.hasOwn(signer.parameters, name)) {
+          findings.push(
+            error(
+              "signer-parameter-unknown",
+              [...here, "with", name],
+              `${placement.signer} takes no "${name}" (it takes ${Object.keys(signer.parameters).join(", ")})`,
+            ),
+          )
+        }
+      }
+      return findings
+    })
+  return [
+    ...check(definition.auth, ["auth"]),
+    ...(definition.test.probes ?? []).flatMap((probe, index) =>
+      check(probe.auth ?? [], ["test", "probes", index, "auth"]),
+    ),
+    ...(definition.reports ?? []).flatMap((stream, index) => check(stream.auth ?? [], ["reports", index, "auth"])),
+  ]
+}
+
 export const RULES: ReadonlyArray<Rule> = [
   uniqueKeys,
   templatesNameDeclaredValues,
@@ -509,6 +607,7 @@ export const RULES: ReadonlyArray<Rule> = [
   settingsAreConsistent,
   credentialPatternsCompile,
   queryCredentialsHaveReason,
+  signersAreKnown,
   testsAreReadOnly,
   keyStatusesAreMapped,
   authStatusesAreNeverRetried,

@@ -14,7 +14,9 @@
  *
  * The clock is passed in (`now`, in ms): parsing is pure.
  */
+
 import { ENGINE_DEFAULTS } from "./defaults.ts"
+import type { CustomWaitHeader } from "./definition.ts"
 
 export type WaitSource =
   | "retry-after-seconds"
@@ -23,6 +25,7 @@ export type WaitSource =
   | "x-ratelimit-reset-delta"
   | "ratelimit"
   | "ratelimit-reset"
+  | "vendor-header"
 
 export interface RequestedWait {
   readonly delayMs: number
@@ -174,8 +177,36 @@ const xRateLimitLimit = (header: HeaderLookup): StatedLimit | undefined => {
   return { ratePerSecond: limit / reset, ...(Number.isFinite(remaining) ? { remaining } : {}), resetSeconds: reset }
 }
 
-/** Everything the rate-limit headers of one response say. */
-export const readRateLimitHeaders = (header: HeaderLookup, now: number): RateLimitFacts => {
+/** A wait header under a vendor's own name, read in the unit its definition declares. */
+const customWait = (wait: CustomWaitHeader, value: string | undefined, now: number): RequestedWait | undefined => {
+  if (value === undefined) return undefined
+  const number = NUMBER.exec(value)
+  const delay = (ms: number): RequestedWait => ({ delayMs: clamp(ms), source: "vendor-header" })
+  switch (wait.unit) {
+    case "seconds":
+      return number ? delay(Number(number[1]) * 1000) : undefined
+    case "milliseconds":
+      return number ? delay(Number(number[1])) : undefined
+    case "epochSeconds":
+      return number ? delay(Number(number[1]) * 1000 - now) : undefined
+    case "epochMilliseconds":
+      return number ? delay(Number(number[1]) - now) : undefined
+    case "httpDate": {
+      const at = parseHttpDate(value, now)
+      return at === undefined ? undefined : delay(at - now)
+    }
+  }
+}
+
+/**
+ * Everything the rate-limit headers of one response say. `custom` are the wait headers a definition
+ * declares under other names (`x-rate-limit-reset` in epoch seconds): each is read in its own unit.
+ */
+export const readRateLimitHeaders = (
+  header: HeaderLookup,
+  now: number,
+  custom: ReadonlyArray<CustomWaitHeader> = [],
+): RateLimitFacts => {
   const current = parseField(header("ratelimit"))
   return {
     wait: longest([
@@ -183,6 +214,7 @@ export const readRateLimitHeaders = (header: HeaderLookup, now: number): RateLim
       xRateLimitReset(header("x-ratelimit-reset"), now),
       ietfWait(current),
       olderDraftReset(header("ratelimit-remaining"), header("ratelimit-reset")),
+      ...custom.map((wait) => customWait(wait, header(wait.name), now)),
     ]),
     stated: ietfLimit(parseField(header("ratelimit-policy")), current) ?? xRateLimitLimit(header),
   }

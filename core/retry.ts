@@ -17,7 +17,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import { ENGINE_DEFAULTS } from "./defaults.ts"
-import type { RateLimit } from "./definition.ts"
+import type { CustomWaitHeader, RateLimit } from "./definition.ts"
 import { networkErrorFor } from "./network-errors.ts"
 import type { RequestedWait, WaitSource } from "./rate-limit-headers.ts"
 
@@ -32,6 +32,8 @@ export interface RetryPolicy {
   readonly budgetMs: number
   /** Statuses worth retrying. */
   readonly retryStatuses: ReadonlySet<number>
+  /** Wait headers the vendor sends under its own names, with their units. */
+  readonly customWaitHeaders: ReadonlyArray<CustomWaitHeader>
 }
 
 /** Never retried, whatever a definition says: retrying a rejected key only locks accounts. */
@@ -50,6 +52,7 @@ export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync")
       (s) => !NEVER_RETRIED.has(s),
     ),
   ),
+  customWaitHeaders: rateLimit.waitHeaders.flatMap((wait) => (typeof wait === "string" ? [] : [wait])),
 })
 
 /** What went wrong with one attempt, as the engine sees it: a status with its wait headers already read. */

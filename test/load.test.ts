@@ -46,7 +46,7 @@ describe("loading a definition", () => {
 
   it("names the allowed values of an unknown placement kind", () => {
     expect(messages(minimalWith("  - in: header\n", "  - in: cookie\n"))).toEqual([
-      'connectors/acme.yaml:27:9 auth[0].in: Expected "header" | "query" | "basic", actual "cookie"',
+      'connectors/acme.yaml:27:9 auth[0].in: Expected "header" | "query" | "basic" | "signer", actual "cookie"',
     ])
   })
 
@@ -103,7 +103,7 @@ describe("lint rules", () => {
 
   it("template-misplaced: credentials never go into paths or query templates of the test", () => {
     expect(messages(minimalWith('since: "${today}"', 'since: "${credentials.apiKey}"'))).toEqual([
-      "connectors/acme.yaml:33:23 test.requests[0].query.since: ${credentials.apiKey} may not be used here: credentials go only in auth placements",
+      "connectors/acme.yaml:33:23 test.requests[0].query.since: ${credentials.apiKey} may not be used here: secret credentials go only in auth placements (mark a value that is not secret, such as an account id, secret: false)",
     ])
   })
 

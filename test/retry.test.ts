@@ -35,6 +35,7 @@ const POLICY: RetryPolicy = {
   maxAttempts: 6,
   budgetMs: 60_000,
   retryStatuses: new Set([429, 503, 401]),
+  customWaitHeaders: [],
 }
 
 describe("wait headers", () => {

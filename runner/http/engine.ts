@@ -157,7 +157,11 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
                   attempts.push({ request: line, status: result.status, ...held })
                   if (!pacer) return toObservation(result, undefined)
                   const answeredAt = now()
-                  const limits = readRateLimitHeaders(headerLookup(result.headers), answeredAt)
+                  const limits = readRateLimitHeaders(
+                    headerLookup(result.headers),
+                    answeredAt,
+                    plan.policy.customWaitHeaders,
+                  )
                   pacer.observe(answeredAt, result.status, limits)
                   return toObservation(result, limits)
                 }),
@@ -201,7 +205,7 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
           return undefined
         }
         const readWait = (observation: Extract<Observation, { kind: "response" }>) =>
-          readRateLimitHeaders(observation.facts.header, now()).wait
+          readRateLimitHeaders(observation.facts.header, now(), plan.policy.customWaitHeaders).wait
 
         const policy = plan.policy
         const quota = quotaFor(request.url.host)

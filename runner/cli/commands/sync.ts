@@ -20,6 +20,7 @@ const WAIT_CAUSES: Readonly<Record<WaitSource | "backoff" | "pace", string>> = {
   "x-ratelimit-reset-delta": "the vendor's rate-limit reset",
   ratelimit: "the vendor's RateLimit header",
   "ratelimit-reset": "the vendor's RateLimit-Reset",
+  "vendor-header": "the vendor's wait header",
   backoff: "backoff after a failure",
   pace: "pacing within the vendor's rate limit",
 }
