@@ -268,11 +268,14 @@ const credentialPatternsCompile: Rule = (definition) =>
   })
 
 const queryCredentialsHaveReason: Rule = (definition) => {
+  const secret = new Set(definition.credentials.filter((c) => c.secret).map((c) => c.key))
   const check = (placements: ReadonlyArray<Placement>, at: FindingPath): Finding[] =>
     placements.flatMap((placement, index) =>
       placement.in === "query" &&
       !placement.reason &&
-      templateReferences(placement.value).references.some((r) => r.kind === "scoped" && r.namespace === "credentials")
+      templateReferences(placement.value).references.some(
+        (r) => r.kind === "scoped" && r.namespace === "credentials" && secret.has(r.key),
+      )
         ? [
             warning(
               "query-credential-without-reason",

@@ -37,6 +37,8 @@ export interface Signer {
     parameters: Readonly<Record<string, string>>,
     now: Date,
   ) => Record<string, string>
+  /** curl's own options that sign the same way, for the docs' verify command, when curl has them. */
+  readonly curl?: (parameters: Readonly<Record<string, string>>) => ReadonlyArray<string>
   /** The moment a signed request says it was signed at, or undefined when it says none. */
   readonly signedAt: (headers: Readonly<Record<string, string>>) => Date | undefined
 }

@@ -30,16 +30,16 @@ describe("keyway validate", () => {
     expect(result.stdout).toBe("0 of 3 definitions valid; 3 errors, 0 warnings\n")
   })
 
-  it("--strict turns warnings into errors", async () => {
+  it("--strict turns warnings into errors, and says so on each line and in the count", async () => {
     const dir = mkdtempSync(join(tmpdir(), "keyway-strict-"))
     const file = join(dir, "acme.yaml")
     writeFileSync(file, minimalWith("  - in: header\n    name: X-Api-Key", "  - in: query\n    name: api_key"))
     expect((await keyway("validate", file)).code).toBe(0)
     const strict = await keyway("validate", "--strict", file)
     expect(strict.code).toBe(2)
-    expect(strict.stderr).toMatch(
-      /acme\.yaml:27:5 warning auth\[0\]: credential in query parameter "api_key" has no reason/,
-    )
+    expect(strict.stderr).toMatch(/acme\.yaml:27:5 auth\[0\]: credential in query parameter "api_key" has no reason/)
+    expect(strict.stderr).not.toMatch(/ warning /)
+    expect(strict.stdout).toBe("0 of 1 definitions valid; 1 error, 0 warnings\n")
   })
 
   it("gives machine-readable output with --json", async () => {

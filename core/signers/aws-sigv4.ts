@@ -47,6 +47,12 @@ export const awsSigV4: Signer = {
     if (parameters.sessionToken) result["x-amz-security-token"] = parameters.sessionToken
     return result
   },
+  curl: (parameters) => [
+    "--aws-sigv4",
+    `aws:amz:${parameters.region}:${parameters.service}`,
+    "--user",
+    `${parameters.accessKeyId}:${parameters.secretAccessKey}`,
+  ],
   signedAt: (headers) => {
     const match = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(headers["x-amz-date"] ?? "")
     if (!match) return undefined

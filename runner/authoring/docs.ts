@@ -11,6 +11,7 @@ import { EXPIRY_WARNING_DAYS } from "../../core/expiry.ts"
 import { DEFAULT_OTHER_OUTCOME, DEFAULT_STATUS_TABLE, defaultScopeFor, OUTCOME_INFO } from "../../core/outcomes.ts"
 import { placeAuth } from "../../core/placements.ts"
 import { backoffDelay, policyFor } from "../../core/retry.ts"
+import { signerNamed } from "../../core/signers.ts"
 import { type Reference, renderWith } from "../../core/template.ts"
 
 const cell = (text: string): string =>
@@ -61,9 +62,34 @@ export const curlFor = (
   ]
   const parts = ["curl"]
   if ((request.method ?? "GET") !== "GET") parts.push("-X", request.method ?? "GET")
+  for (const [name, template] of Object.entries({ ...definition.headers, ...request.headers })) {
+    parts.push("-H", shellQuote(`${name}: ${fill(template)}`))
+  }
   for (const p of placed) {
     if (p.in === "header") parts.push("-H", shellQuote(`${p.name}: ${p.value}`))
     if (p.in === "basic") parts.push("-u", shellQuote(`${p.username}:${p.password}`))
+  }
+  for (const placement of placements) {
+    if (placement.in !== "signer") continue
+    const filled = Object.fromEntries(Object.entries(placement.with).map(([name, template]) => [name, fill(template)]))
+    const options = signerNamed(placement.signer)?.curl?.(filled)
+    parts.push(...(options ?? [`# signed by ${placement.signer}, which curl cannot do`]).map(shellQuote))
+  }
+  if (request.body !== undefined) {
+    const fillBody = (value: unknown): unknown =>
+      typeof value === "string"
+        ? fill(value)
+        : Array.isArray(value)
+          ? value.map(fillBody)
+          : value && typeof value === "object"
+            ? Object.fromEntries(Object.entries(value).map(([key, item]) => [key, fillBody(item)]))
+            : value
+    parts.push(
+      "-H",
+      shellQuote("Content-Type: application/json"),
+      "--data",
+      shellQuote(JSON.stringify(fillBody(request.body))),
+    )
   }
   parts.push(shellQuote(`${base}${fill(request.path)}${query.length > 0 ? `?${query.join("&")}` : ""}`))
   return parts.join(" ")
@@ -214,19 +240,23 @@ export const connectorPage = (definition: ConnectorDefinition, source: string): 
     "",
     "## Troubleshooting",
     "",
-    tableOf(
-      ["Status", "When", "Outcome", "Judges", "Message", "What to do"],
-      definition.errors.rules.map((rule) => [
-        statusText(rule.status),
-        conditionText(rule),
-        `\`${rule.outcome}\``,
-        JUDGES[rule.scope ?? defaultScopeFor(rule.outcome) ?? "neither"],
-        rule.message,
-        rule.remediation,
-      ]),
-    ),
+    definition.errors.rules.length === 0
+      ? `${definition.name} has no error rules of its own.`
+      : tableOf(
+          ["Status", "When", "Outcome", "Judges", "Message", "What to do"],
+          definition.errors.rules.map((rule) => [
+            statusText(rule.status),
+            conditionText(rule),
+            `\`${rule.outcome}\``,
+            JUDGES[rule.scope ?? defaultScopeFor(rule.outcome) ?? "neither"],
+            rule.message,
+            rule.remediation,
+          ]),
+        ),
     "",
-    `Other statuses follow Keyway's default table: ${DEFAULT_STATUS_TABLE.filter((row) => row.status !== "2xx")
+    `${definition.errors.rules.length === 0 ? "Every status follows" : "Other statuses follow"} Keyway's default table: ${DEFAULT_STATUS_TABLE.filter(
+      (row) => row.status !== "2xx",
+    )
       .map((row) => `${row.status} \`${row.outcome}\`${row.scope === "request" ? " (this request only)" : ""}`)
       .join(
         ", ",

@@ -69,6 +69,13 @@ export const buildRequest = (
   const problems: FieldProblem[] = []
   const missing = (template: string) =>
     problems.push({ field: credentialsIn(template)[0] ?? "request", message: "is required for this request" })
+  const renderedOrUndefined = (template: string): string | undefined => {
+    try {
+      return renderTemplate(template, templateContext)
+    } catch {
+      return undefined
+    }
+  }
   const render = (template: string): string | undefined => {
     try {
       return renderTemplate(template, templateContext)
@@ -95,13 +102,7 @@ export const buildRequest = (
     if (problem) problems.push({ field: `header ${name}`, message: problem })
     else headers[name.toLowerCase()] = value
   }
-  const auth = placeAuth(placements, (template) => {
-    try {
-      return renderTemplate(template, templateContext)
-    } catch {
-      return undefined
-    }
-  })
+  const auth = placeAuth(placements, renderedOrUndefined)
   for (const template of auth.unfilled) missing(template)
   const { headers: authHeaders, query } = wireParts(auth.placed)
   authHeaders.forEach(([name, value], index) => {
@@ -140,14 +141,15 @@ export const buildRequest = (
   for (const placement of placements) {
     if (placement.in !== "signer") continue
     const signer = signerNamed(placement.signer)
-    const parameters: Record<string, string> = {}
-    for (const [name, template] of Object.entries(placement.with)) {
-      const value = render(template)
-      if (value !== undefined) parameters[name] = value
-    }
     if (!signer) {
       problems.push({ field: "auth", message: `names no signer "${placement.signer}"` })
       continue
+    }
+    const parameters: Record<string, string> = {}
+    for (const [name, template] of Object.entries(placement.with)) {
+      // An optional parameter (a session token) is left out when its credential was not given.
+      const value = signer.parameters[name]?.required === false ? renderedOrUndefined(template) : render(template)
+      if (value !== undefined) parameters[name] = value
     }
     if (problems.length > 0) continue
     const signed = signer.sign({ method, url, headers, body }, parameters, context.now)

@@ -23,6 +23,8 @@ import { inVirtualTime } from "./virtual-time.ts"
 interface Driver {
   readonly name: string
   readonly valid: () => Record<string, string>
+  /** The settings every scenario is run with: a derived fake's samples for required settings. */
+  readonly settings: Record<string, string>
   readonly wrong: () => Record<string, string>
   readonly throttledOnce: () => Record<string, string>
   readonly throttledBeyondBudget: () => Record<string, string>
@@ -87,6 +89,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
         const scenario = (key: string) => withScenario(definition, () => "sandbox-valid", key)
         return {
           name: "its hand-written fake",
+          settings: {},
           valid: () => scenario("sandbox-valid"),
           wrong: () => scenario("sandbox-invalid"),
           throttledOnce: () => scenario(`sandbox-429-retry-after-1-c${++unique}`),
@@ -108,6 +111,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
         const carrier = [...definition.credentials.filter((c) => c.required ?? true)].reverse().find((c) => c.secret)
         return {
           name: "a fake derived from the definition",
+          settings: derivedFakeInput(definition).settings,
           valid: () => inMode({ kind: "normal" }),
           wrong: () => ({
             ...inMode({ kind: "normal" }),
@@ -130,14 +134,16 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
             driver = makeDriver()
           })
           const test = (credentials: Record<string, string>) =>
-            driver.keyway().test({ connectorId: definition.id, credentials })
+            driver.keyway().test({ connectorId: definition.id, credentials, settings: driver.settings })
           /** The same check in virtual time, so the vendor's waits cost nothing real. */
           const testInVirtualTime = (credentials: Record<string, string>) =>
             Effect.runPromise(
               inVirtualTime(
-                testCredentials(definition, { connectorId: definition.id, credentials }).pipe(
-                  Effect.provide(checkServices(driver.sandboxUrl(), { definitions })),
-                ),
+                testCredentials(definition, {
+                  connectorId: definition.id,
+                  credentials,
+                  settings: driver.settings,
+                }).pipe(Effect.provide(checkServices(driver.sandboxUrl(), { definitions }))),
               ),
             )
 
@@ -167,6 +173,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
               const result = await fresh.test({
                 connectorId: definition.id,
                 credentials: driver.throttledBeyondBudget(),
+                settings: driver.settings,
               })
               expect(result.verdict).toMatchObject({ outcome: "rate_limited", retryAfterSeconds: 3600 })
               expect(result.attempts).toHaveLength(1)
@@ -210,7 +217,7 @@ export const registerConformanceSuite = (dir: string, label: string): void => {
                 // back the next scenario's check with the same key.
                 const fresh = createKeyway({ definitions, sandboxUrl: generic.url })
                 const { verdict } = await fresh
-                  .test({ connectorId: definition.id, credentials })
+                  .test({ connectorId: definition.id, credentials, settings: driver.settings })
                   .finally(() => fresh.close())
                 expect(verdict.outcome).toBe(rule.outcome)
                 expect(verdict.message.startsWith(rule.message)).toBe(true)

@@ -20,9 +20,15 @@ export const run: CommandRun<typeof options> = ({ values, positionals: named }, 
   Effect.sync(() => {
     const strict = values.strict ?? false
     const files = named.length > 0 ? named : connectorFiles(connectorsDir(io.env))
-    const results = files.map(loadConnectorFile)
-    const errors = results.flatMap((r) => r.problems).filter((p) => p.severity === "error" || strict).length
-    const warnings = results.flatMap((r) => r.problems).length - errors
+    // Under --strict a warning is an error, and is printed, counted and listed as one.
+    const results = files
+      .map(loadConnectorFile)
+      .map((result) =>
+        strict ? { ...result, problems: result.problems.map((p) => ({ ...p, severity: "error" as const })) } : result,
+      )
+    const problems = results.flatMap((r) => r.problems)
+    const errors = problems.filter((p) => p.severity === "error").length
+    const warnings = problems.length - errors
     if (io.json) {
       printJson(io, {
         ok: errors === 0,
@@ -39,7 +45,7 @@ export const run: CommandRun<typeof options> = ({ values, positionals: named }, 
         const rest = result.problems.length - LISTED
         if (rest > 0) io.err(`… and ${rest.toLocaleString("en-US")} more problems in ${result.file}\n`)
       }
-      const valid = results.filter((r) => r.definition).length
+      const valid = results.filter((r) => r.definition && !r.problems.some((p) => p.severity === "error")).length
       io.out(
         `${valid} of ${results.length} definitions valid; ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}\n`,
       )
