@@ -7,7 +7,7 @@ import { hostRefusal, isIpLiteral } from "./addresses.ts"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
-import { matchesPattern, patternProblem } from "./fields.ts"
+import { checkCredentials, checkSettings, matchesPattern, patternProblem } from "./fields.ts"
 import { sampleSettings } from "./samples.ts"
 import { SIGNERS, signerNamed } from "./signers.ts"
 import { templateReferences } from "./template.ts"
@@ -259,6 +259,42 @@ const settingsAreConsistent: Rule = (definition) =>
     if (problem) findings.push(error("bad-pattern", [...at, "pattern"], problem))
     return findings
   })
+
+/** Examples are what the sandbox and the conformance kit use: each must pass its field's own checks. */
+const examplesPassTheirChecks: Rule = (definition) => [
+  ...definition.credentials.flatMap((credential, index) =>
+    (credential.examples ?? []).flatMap((example, exampleIndex) => {
+      if (credential.format?.pattern && patternProblem(credential.format.pattern)) return []
+      const alone = { ...definition, credentials: [credential] as const }
+      const problem = checkCredentials(alone, { [credential.key]: example })[0]
+      return problem
+        ? [
+            error(
+              "example-invalid",
+              ["credentials", index, "examples", exampleIndex],
+              `does not pass the credential's format: ${problem.message}`,
+            ),
+          ]
+        : []
+    }),
+  ),
+  ...(definition.settings ?? []).flatMap((setting, index) =>
+    (setting.examples ?? []).flatMap((example, exampleIndex) => {
+      if (setting.pattern && patternProblem(setting.pattern)) return []
+      const alone = { ...definition, settings: [setting] }
+      const problem = checkSettings(alone, { [setting.key]: example })[0]
+      return problem
+        ? [
+            error(
+              "example-invalid",
+              ["settings", index, "examples", exampleIndex],
+              `does not pass the setting's checks: ${problem.message}`,
+            ),
+          ]
+        : []
+    }),
+  ),
+]
 
 const credentialPatternsCompile: Rule = (definition) =>
   definition.credentials.flatMap((credential, index) => {
@@ -609,6 +645,7 @@ export const RULES: ReadonlyArray<Rule> = [
   settingsAreUsed,
   settingsAreConsistent,
   credentialPatternsCompile,
+  examplesPassTheirChecks,
   queryCredentialsHaveReason,
   signersAreKnown,
   testsAreReadOnly,

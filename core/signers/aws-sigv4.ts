@@ -1,7 +1,7 @@
 /**
  * AWS Signature Version 4 (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html),
- * computed by `aws4`. Only `host`, `x-amz-date`, `content-type` and the session token are signed, so
- * the signature does not depend on headers a transport adds on its own.
+ * computed by `aws4`. Only `host`, `x-amz-date`, `content-type`, `content-length` (with a body) and the
+ * session token are signed, so the signature does not depend on other headers a transport adds.
  */
 import aws4 from "aws4"
 import type { Signer } from "../signers.ts"
@@ -32,7 +32,6 @@ export const awsSigV4: Signer = {
         region: parameters.region ?? "",
         headers,
         body: request.body ?? "",
-        doNotModifyHeaders: true,
       },
       {
         accessKeyId: parameters.accessKeyId ?? "",
