@@ -351,7 +351,10 @@ export const Errors = Schema.Struct({
 export const WaitHeaderUnit = Schema.Literal("seconds", "milliseconds", "epochSeconds", "epochMilliseconds", "httpDate")
 
 export const CustomWaitHeader = Schema.Struct({
-  name: HeaderName,
+  name: HeaderName.annotations({
+    description: "The header's name, as the vendor sends it.",
+    examples: ["x-rate-limit-reset"],
+  }),
   unit: WaitHeaderUnit.annotations({
     description:
       "seconds or milliseconds: a delay to wait; epochSeconds or epochMilliseconds: the moment to wait until; httpDate: an HTTP date to wait until.",
