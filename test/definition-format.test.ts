@@ -384,3 +384,83 @@ describe("request signing: a named signer in TypeScript", () => {
     ).toMatch(/"secretAccessKey" is a secret: take it from a secret credential/)
   })
 })
+
+describe("keyway new asks about each feature, so a scaffold needs only the vendor's facts", () => {
+  const SHAPES: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+    [
+      "graphql",
+      [
+        "--auth",
+        "header",
+        "--param-name",
+        "Authorization",
+        "--test-path",
+        "/graphql",
+        "--test-body",
+        '{"query":"{ viewer { id } }"}',
+      ],
+    ],
+    [
+      "subdomain",
+      ["--base-url", "https://{subdomain}.vendor.example", "--auth", "basic", "--test-path", "/api/v2/users/me.json"],
+    ],
+    ["site", ["--base-url", "https://{site}", "--auth", "basic", "--test-path", "/rest/api/3/myself"]],
+    ["querykey", ["--auth", "query", "--param-name", "api_token", "--test-path", "/v1/users/me"]],
+    ["account", ["--auth", "basic", "--test-path", "/2010-04-01/Accounts/{accountSid}.json"]],
+    ["waits", ["--test-path", "/api/v1/users/me", "--wait-header", "x-rate-limit-reset:epochSeconds"]],
+    [
+      "regions",
+      [
+        "--test-path",
+        "/api/v1/validate",
+        "--region",
+        "us=https://api.vendor.example",
+        "--region",
+        "eu=https://api.vendor.eu",
+      ],
+    ],
+    [
+      "versioned",
+      [
+        "--test-path",
+        "/user",
+        "--header",
+        "Accept: application/vnd.vendor+json",
+        "--header",
+        "X-Api-Version: 2022-11-28",
+      ],
+    ],
+    ["signed", ["--auth", "aws-sigv4", "--test-path", "/"]],
+    ["patterned", ["--test-path", "/v1/me", "--key-pattern", "lin_api_[A-Za-z0-9]{40}"]],
+  ]
+
+  it("each shape validates with no errors and connects to its derived fake in the sandbox", async () => {
+    const { mkdtempSync } = await import("node:fs")
+    const { tmpdir } = await import("node:os")
+    const { join } = await import("node:path")
+    const { cli } = await import("./support/cli.ts")
+    const { loadConnectorFile } = await import("../runner/catalog/catalog.ts")
+    const dir = mkdtempSync(join(tmpdir(), "keyway-shapes-"))
+    const definitions: ConnectorDefinition[] = []
+    for (const [id, flags] of SHAPES) {
+      const args = ["new", id, "--name", id, "--dir", dir, "--docs-url", "https://docs.vendor.example"]
+      if (!flags.includes("--base-url")) args.push("--base-url", "https://api.vendor.example")
+      const made = await cli([...args, ...flags])
+      expect(made.stderr).toBe("")
+      const loaded = loadConnectorFile(join(dir, `${id}.yaml`))
+      expect(loaded.problems.map(formatProblem)).toEqual([])
+      definitions.push(loaded.definition as ConnectorDefinition)
+    }
+    const sandbox = await startSandbox({ handwritten: false, generic: definitions })
+    const keyway = createKeyway({ definitions, sandboxUrl: sandbox.url })
+    try {
+      for (const definition of definitions) {
+        const result = await keyway.test({ connectorId: definition.id, ...derivedFakeInput(definition) })
+        expect([definition.id, result.verdict.outcome]).toEqual([definition.id, "connected"])
+      }
+    } finally {
+      await keyway.close()
+      await sandbox.stop()
+    }
+  })
+})

@@ -97,7 +97,11 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   new: {
     args: "<id>",
     summary: "Scaffold connectors/<id>.yaml: a complete definition that validates as written",
-    examples: ["npx keyway new acme --name Acme --base-url https://api.acme.example --auth bearer --test-path /v1/me"],
+    examples: [
+      "npx keyway new acme --name Acme --base-url https://api.acme.example --auth bearer --test-path /v1/me",
+      "npx keyway new acme --name Acme --base-url 'https://{subdomain}.acme.example' --auth basic --test-path /api/me",
+      `npx keyway new acme --name Acme --base-url https://api.acme.example --test-path /graphql --test-body '{"query":"{ viewer { id } }"}'`,
+    ],
     load: () => import("./commands/new.ts"),
   },
   docs: {
