@@ -119,7 +119,7 @@ describe("2. test credentials from the definition itself", () => {
 
   it("an example that does not match the format is an error", () => {
     expect(messages(withFormat('pattern: "AC[0-9a-f]{32}"', "    examples: [nope]\n"))).toEqual([
-      "connectors/acme.yaml:16:16 credentials[0].examples[0]: does not pass the credential's format: does not have the expected format (AC[0-9a-f]{32})",
+      "connectors/acme.yaml:16:16 credentials[0].examples[0]: does not pass the credential's checks: does not have the expected format (AC[0-9a-f]{32})",
     ])
   })
 })
