@@ -14,6 +14,8 @@ export type BaseUrlProblem = "malformed" | "not_https" | "host_not_allowed" | "i
 export class BaseUrlRejected extends Data.TaggedError("BaseUrlRejected")<{
   readonly problem: BaseUrlProblem
   readonly detail: string
+  /** The value the URL needs and was not given, such as `settings.subdomain`. */
+  readonly missing?: string
 }> {
   override get message(): string {
     return this.detail
@@ -50,7 +52,11 @@ export const resolveBaseUrl = (
   } catch (error) {
     if (error instanceof MissingTemplateValue) {
       return Either.left(
-        new BaseUrlRejected({ problem: "malformed", detail: `the base URL needs a value for \${${error.reference}}` }),
+        new BaseUrlRejected({
+          problem: "malformed",
+          detail: `the base URL needs a value for \${${error.reference}}`,
+          missing: error.reference,
+        }),
       )
     }
     throw error

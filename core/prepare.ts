@@ -59,7 +59,13 @@ export const prepare = (
   }
   // The real base URL is checked even in sandbox mode, so settings fail the same way in both.
   const real = resolveBaseUrl(definition, given)
-  if (Either.isLeft(real)) problems.push({ field: `settings.${baseUrlSetting(definition)}`, message: real.left.detail })
+  if (Either.isLeft(real)) {
+    const field = real.left.missing ?? `settings.${baseUrlSetting(definition)}`
+    // A required setting left out is said once, as missing, not again as a base URL it cannot build.
+    if (!(real.left.missing && problems.some((p) => p.field === field))) {
+      problems.push({ field, message: real.left.detail })
+    }
+  }
   const baseUrl = sandboxUrl ? sandboxBaseUrl(definition.id, sandboxUrl) : real
   if (Either.isLeft(baseUrl) && sandboxUrl) problems.push({ field: "sandbox", message: baseUrl.left.detail })
   if (problems.length > 0 || Either.isLeft(baseUrl)) return Either.left(new InvalidInput({ problems }))
