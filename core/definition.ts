@@ -79,6 +79,20 @@ export const ExpiryHint = Schema.Struct({
   note: NonEmpty,
 }).annotations({ title: "ExpiryHint", description: "What the vendor says about this credential's expiry." })
 
+const FormMetadata = {
+  order: Schema.optional(
+    Schema.Int.annotations({ description: "The field's place in the connect form, lowest first; unset fields follow." }),
+  ),
+  group: Schema.optional(
+    NonEmpty.annotations({ description: "A titled group of fields in the connect form, such as Advanced." }),
+  ),
+  hint: Schema.optional(
+    NonEmpty.annotations({
+      description: "What the format looks like, in words, shown instead of the raw pattern: \"starts with lin_api_\".",
+    }),
+  ),
+}
+
 export const Credential = Schema.Struct({
   key: FieldKey.annotations({ description: "The name templates use: ${credentials.<key>}." }),
   label: NonEmpty,
@@ -90,6 +104,7 @@ export const Credential = Schema.Struct({
   required: Schema.optional(Schema.Boolean.annotations({ description: "Defaults to true." })),
   format: Schema.optional(CredentialFormat),
   examples: Schema.optional(Examples),
+  ...FormMetadata,
   expires: Schema.optional(ExpiryHint),
   unusedReason: Schema.optional(
     NonEmpty.annotations({ description: "Why a secret is collected but placed in no request." }),
@@ -117,6 +132,7 @@ export const Setting = Schema.Struct({
   default: Schema.optional(Schema.String),
   required: Schema.optional(Schema.Boolean),
   examples: Schema.optional(Examples),
+  ...FormMetadata,
 }).annotations({
   title: "Setting",
   description: "A non-secret connection setting, such as a data region, a server URL or a subdomain.",

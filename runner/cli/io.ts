@@ -193,3 +193,14 @@ export const parsePairs = (
     }
     return Effect.succeed(values)
   })
+
+/** Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from a supervisor). */
+export const interrupted = Effect.async<void>((resume) => {
+  const stop = () => resume(Effect.void)
+  process.once("SIGINT", stop)
+  process.once("SIGTERM", stop)
+  return Effect.sync(() => {
+    process.off("SIGINT", stop)
+    process.off("SIGTERM", stop)
+  })
+})

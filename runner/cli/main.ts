@@ -94,6 +94,18 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     examples: ["npx keyway sandbox", "npx keyway sandbox --port 4010 --rate 5 --burst 10 --mode retry-after"],
     load: () => import("./commands/sandbox.ts"),
   },
+  serve: {
+    args: "",
+    summary: "Serve the HTTP API, the connect form and /connect.js (npm run serve)",
+    examples: ["npx keyway serve --sandbox", "npx keyway serve --port 8080"],
+    load: () => import("./commands/serve.ts"),
+  },
+  workspaces: {
+    args: "create <name>",
+    summary: "Create a workspace's API key for the HTTP API, printed once",
+    examples: ["npx keyway workspaces create acme"],
+    load: () => import("./commands/workspaces.ts"),
+  },
   new: {
     args: "<id>",
     summary: "Scaffold connectors/<id>.yaml: a complete definition that validates as written",

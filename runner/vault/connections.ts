@@ -56,6 +56,8 @@ export interface ConnectInput extends CredentialInput {
   readonly label?: string
   /** Keep the connection even when its test fails (`--save-on-failure`). */
   readonly saveOnFailure?: boolean
+  readonly tags?: ConnectionRecord["tags"]
+  readonly endUser?: ConnectionRecord["endUser"]
 }
 
 export interface ConnectResult {
@@ -106,6 +108,8 @@ export const connect = (
       lastTest: lastTestOf(result, "save & test", now),
       expiresAt: expiry?.date,
       ...(expiry?.source === "estimated" ? { expirySource: "estimated" as const } : {}),
+      ...(input.tags ? { tags: input.tags } : {}),
+      ...(input.endUser ? { endUser: input.endUser } : {}),
     }
     yield* store.put(record)
     return { result, saved: true, connection: view(record) }

@@ -39,6 +39,14 @@ export interface ConnectionRecord {
   readonly expiresAt: string | undefined
   /** `estimated` when `expiresAt` was counted from the vendor's default lifetime; absent when given. */
   readonly expirySource?: "given" | "estimated"
+  /** A host application's tags (from a connect session), returned with the connection. */
+  readonly tags?: Readonly<Record<string, string>>
+  /** The host application's user the connection is for. */
+  readonly endUser?: {
+    readonly id: string
+    readonly email?: string | undefined
+    readonly displayName?: string | undefined
+  }
 }
 
 export interface ConnectionStore {

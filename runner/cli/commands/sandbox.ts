@@ -14,7 +14,7 @@ import {
 } from "../../sandbox/scenarios.ts"
 import { derivedFakeDefinitions, startSandbox } from "../../sandbox/server.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type OptionSpecs, printJson, reportInvalid, table, usage } from "../io.ts"
+import { interrupted, type OptionSpecs, printJson, reportInvalid, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const wholeNumber = (name: string, text: string | undefined) =>
@@ -25,17 +25,6 @@ const wholeNumber = (name: string, text: string | undefined) =>
       : usage(`--${name} takes a whole number, not "${text}"`)
 
 const isWaitMode = (mode: string): mode is WaitMode => (WAIT_MODES as ReadonlyArray<string>).includes(mode)
-
-/** Resolves when the process is asked to stop. */
-const interrupted = Effect.async<void>((resume) => {
-  const stop = () => resume(Effect.void)
-  process.once("SIGINT", stop)
-  process.once("SIGTERM", stop)
-  return Effect.sync(() => {
-    process.off("SIGINT", stop)
-    process.off("SIGTERM", stop)
-  })
-})
 
 export const options = {
   port: { type: "string", value: "N", description: "the port on 127.0.0.1 (default: any free one)" },

@@ -1,0 +1,68 @@
+/**
+ * `keyway serve [--port N] [--host H] [--sandbox]` (`npm run serve`): the HTTP API, the connect form
+ * and `/connect.js`, until SIGINT or SIGTERM. A stop lets in-flight checks finish and write.
+ */
+import * as Effect from "effect/Effect"
+import { connectorsDir, loadConnectorDir } from "../../catalog/catalog.ts"
+import { SandboxFailed } from "../../sandbox/layer.ts"
+import { serve } from "../../server/serve.ts"
+import { storeConfigFromEnv } from "../../vault/store.ts"
+import { EXIT } from "../exit-codes.ts"
+import { interrupted, type OptionSpecs, printJson, reportInvalid, SANDBOX_OPTION, usage } from "../io.ts"
+import type { CommandRun } from "../main.ts"
+
+export const options = {
+  port: { type: "string", value: "N", description: "the port to listen on (default: 4000; 0 for any free one)" },
+  host: { type: "string", value: "HOST", description: "the address to listen on (default: 127.0.0.1)" },
+  sandbox: SANDBOX_OPTION,
+  quiet: { type: "boolean", description: "log no request lines" },
+} as const satisfies OptionSpecs
+
+export const run: CommandRun<typeof options> = ({ values }, io) =>
+  Effect.gen(function* () {
+    const port = values.port === undefined ? 4000 : Number(values.port)
+    if (!/^\d+$/.test(values.port ?? "0") || port > 65_535) {
+      return yield* usage(`--port takes a port from 0 (any free one) to 65535, not ${values.port}`)
+    }
+    const loaded = loadConnectorDir(connectorsDir(io.env))
+    reportInvalid(
+      io,
+      loaded.filter((r) => !r.definition),
+    )
+    const definitions = new Map(loaded.flatMap((r) => (r.definition ? [[r.definition.id, r.definition] as const] : [])))
+    const { url } = yield* serve({
+      port,
+      host: values.host ?? "127.0.0.1",
+      definitions,
+      store: storeConfigFromEnv(io.env),
+      env: io.env,
+      sandbox: values.sandbox ?? false,
+      ...(values.quiet ? {} : { log: (line: string) => io.err(`${new Date().toISOString()} ${line}\n`) }),
+    }).pipe(
+      Effect.mapError((error) => {
+        const code = (error as { cause?: { code?: string }; code?: string })?.cause?.code
+        return new SandboxFailed({
+          detail:
+            code === "EADDRINUSE"
+              ? `port ${port} is in use; choose another with --port, or --port 0 for any free one`
+              : `the server could not start: ${error instanceof Error ? error.message : String(error)}`,
+        })
+      }),
+    )
+    if (io.json) printJson(io, { url, openapi: `${url}/openapi.json`, script: `${url}/connect.js` })
+    else {
+      io.out(
+        [
+          `Keyway serving on ${url}${values.sandbox ? " (every check goes to the sandbox's fakes)" : ""}. Ctrl-C stops it.`,
+          values.sandbox ? `  The connect form for each connector: ${url}/` : "",
+          `  The API: ${url}/v1 (described at ${url}/openapi.json); its key from npx keyway workspaces create <name>`,
+          `  For the host page: <script src="${url}/connect.js"></script>`,
+        ]
+          .filter((line) => line !== "")
+          .map((line) => `${line}\n`)
+          .join(""),
+      )
+    }
+    yield* interrupted
+    return EXIT.ok
+  }).pipe(Effect.scoped)

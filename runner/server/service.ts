@@ -1,0 +1,133 @@
+/**
+ * What the API and the connect form share: one save & test path (the library's `connect` and
+ * `retest`), each workspace's store, the audit log, rate limits per workspace and per session, and
+ * the mapping of every failure to a problem with a stable code. Neither the API nor the form runs a
+ * check any other way.
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible"
+import type { ConnectorDefinition } from "../../core/definition.ts"
+import type { InvalidInput } from "../../core/fields.ts"
+import type { Catalog } from "../catalog/catalog.ts"
+import type { CheckResult } from "../check/check.ts"
+import type { HttpEngine } from "../http/engine.ts"
+import { type ConnectInput, type ConnectionView, connect, type RetestResult, retest } from "../vault/connections.ts"
+import type { Keyring } from "../vault/sealing.ts"
+import { Store } from "../vault/store.ts"
+import type { ConnectionEvent, EventType, ServiceState } from "./state.ts"
+
+export interface Limits {
+  /** Save & tests per workspace per minute. */
+  readonly checksPerWorkspacePerMinute: number
+  /** Save & tests per connect session, over its life: the form is no oracle for guessing keys. */
+  readonly checksPerSession: number
+  /** How long a connect session lives. */
+  readonly sessionLifetimeMs: number
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  checksPerWorkspacePerMinute: 60,
+  checksPerSession: 10,
+  sessionLifetimeMs: 30 * 60_000,
+}
+
+export interface KeywayServer {
+  readonly state: ServiceState
+  readonly definitions: ReadonlyMap<string, ConnectorDefinition>
+  readonly limits: Limits
+  /** The server's own URL, for connect links. */
+  readonly publicUrl: () => string
+  /** Takes one check from the workspace's budget, and the session's when there is one; answers the wait when spent. */
+  readonly takeCheck: (workspace: string, session?: string) => Effect.Effect<void, RateLimited>
+}
+
+export class KeywayServerTag extends Context.Tag("keyway/server/KeywayServer")<KeywayServerTag, KeywayServer>() {}
+
+export class RateLimited extends Error {
+  readonly _tag = "RateLimited"
+  constructor(readonly retryAfterSeconds: number) {
+    super("too many checks")
+  }
+}
+
+export const makeLimiter = (limits: Limits): KeywayServer["takeCheck"] => {
+  const perWorkspace = new RateLimiterMemory({ points: limits.checksPerWorkspacePerMinute, duration: 60 })
+  const perSession = new RateLimiterMemory({
+    points: limits.checksPerSession,
+    duration: Math.ceil(limits.sessionLifetimeMs / 1000),
+  })
+  const take = (limiter: RateLimiterMemory, key: string) =>
+    Effect.tryPromise({
+      try: () => limiter.consume(key),
+      catch: (refusal) =>
+        new RateLimited(refusal instanceof RateLimiterRes ? Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)) : 60),
+    })
+  return (workspace, session) =>
+    Effect.asVoid(Effect.zipRight(take(perWorkspace, workspace), session ? take(perSession, session) : Effect.void))
+}
+
+/** The services a check needs, besides the workspace's store. */
+export type CheckServices = HttpEngine | Keyring | Catalog
+
+const eventOf = (type: EventType, by: string, result?: CheckResult): ConnectionEvent => ({
+  type,
+  at: new Date().toISOString(),
+  by,
+  ...(result ? { code: result.verdict.code, message: result.verdict.message } : {}),
+})
+
+/** What a check's verdict says happened, for the audit log. */
+const checkedType = (result: CheckResult): EventType =>
+  result.verdict.outcome === "connected"
+    ? "tested"
+    : result.verdict.outcome === "expired_credentials"
+      ? "expired"
+      : "failed"
+
+/** Save & test in a workspace: saved only when it passes; the audit log records it either way. */
+export const saveAndTest = (
+  server: KeywayServer,
+  workspace: string,
+  definition: ConnectorDefinition,
+  input: ConnectInput,
+  by: string,
+): Effect.Effect<
+  { readonly result: CheckResult; readonly connection: ConnectionView | undefined },
+  InvalidInput | import("../vault/errors.ts").StoreError,
+  CheckServices
+> =>
+  Effect.gen(function* () {
+    const outcome = yield* connect(definition, input).pipe(
+      Effect.provideService(Store, server.state.storeFor(workspace)),
+    )
+    if (outcome.connection) {
+      yield* server.state.recordEvent(workspace, outcome.connection.id, eventOf("created", by, outcome.result))
+    }
+    return { result: outcome.result, connection: outcome.connection }
+  })
+
+/** Re-test, or replace with new credentials that must pass; the audit log records it. */
+export const retestIn = (
+  server: KeywayServer,
+  workspace: string,
+  id: string,
+  credentials: Readonly<Record<string, string>> | undefined,
+  expiresAt: string | undefined,
+  by: string,
+) =>
+  Effect.gen(function* () {
+    const done: RetestResult = yield* retest(
+      id,
+      credentials ? { credentials, ...(expiresAt ? { expiresAt } : {}) } : undefined,
+    ).pipe(Effect.provideService(Store, server.state.storeFor(workspace)))
+    const type = credentials
+      ? done.replaced
+        ? "replaced"
+        : checkedType(done.result) === "tested"
+          ? "failed"
+          : checkedType(done.result)
+      : checkedType(done.result)
+    yield* server.state.recordEvent(workspace, id, eventOf(type, by, done.result))
+    return done
+  })

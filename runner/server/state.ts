@@ -1,0 +1,178 @@
+/**
+ * What the service keeps beside the connections, in the same store: workspace API keys (only their
+ * hashes), connect sessions (only their tokens' hashes), each connection's event history (an audit
+ * log), and the answers given to `Idempotency-Key` requests.
+ *
+ * Keys and sessions live in a reserved workspace, `_keyway`, since a token must be looked up before
+ * its workspace is known; events and idempotent answers live in the workspace they belong to.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+import type { LockHeld, StoreError } from "../vault/errors.ts"
+import { type ConnectionStore, openStore, type StoreConfig } from "../vault/store.ts"
+
+/** Reserved: user workspaces may not start with `_`. */
+export const SERVICE_WORKSPACE = "_keyway"
+
+const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex")
+const token = (prefix: string): string => `${prefix}${randomBytes(24).toString("base64url")}`
+
+export interface EndUser {
+  readonly id: string
+  readonly email?: string | undefined
+  readonly displayName?: string | undefined
+}
+
+export interface SessionRecord {
+  readonly workspace: string
+  readonly endUser: EndUser
+  readonly allowedConnectors?: ReadonlyArray<string>
+  /** Non-secret settings to pre-fill, by connector: `{ activtrak: { region: "eu" } }`. */
+  readonly defaults?: Readonly<Record<string, Readonly<Record<string, string>>>>
+  readonly tags?: Readonly<Record<string, string>>
+  /** The host page's origin: the only one the form talks to, and the only one that may frame it. */
+  readonly allowedOrigin: string
+  readonly returnUrl?: string
+  /** A re-connect session replaces this connection's credentials. */
+  readonly reconnect?: string
+  readonly createdAt: string
+  readonly expiresAt: string
+  /** Set once a connection is made with it: a session works once. */
+  readonly usedAt?: string
+  /** The connection it made. */
+  readonly connectionId?: string
+}
+
+export type EventType = "created" | "tested" | "failed" | "replaced" | "expired" | "removed"
+
+export interface ConnectionEvent {
+  readonly type: EventType
+  readonly at: string
+  /** What did it: `api`, `form`, `cli`. */
+  readonly by: string
+  readonly code?: string
+  readonly message?: string
+}
+
+export interface IdempotentAnswer {
+  /** A hash of the request's method, path and body: the same key with another request is a conflict. */
+  readonly request: string
+  readonly status: number
+  readonly body: unknown
+  readonly at: string
+}
+
+export interface ServiceState {
+  readonly storeFor: (workspace: string) => ConnectionStore
+  readonly createWorkspaceKey: (workspace: string) => Effect.Effect<string, StoreError>
+  /** The workspace a key belongs to, or undefined: compared by hash, in constant time. */
+  readonly workspaceOfKey: (key: string) => Effect.Effect<string | undefined, StoreError>
+  readonly createSession: (
+    session: Omit<SessionRecord, "createdAt" | "expiresAt">,
+    lifetimeMs: number,
+    nowMs: number,
+  ) => Effect.Effect<{ readonly token: string; readonly session: SessionRecord }, StoreError>
+  readonly session: (token: string) => Effect.Effect<SessionRecord | undefined, StoreError>
+  /** Marks a session used by `connectionId`; fails when another request used it first. */
+  readonly consumeSession: <A, E, R>(
+    token: string,
+    use: (session: SessionRecord) => Effect.Effect<{ readonly value: A; readonly connectionId?: string }, E, R>,
+    nowMs: number,
+  ) => Effect.Effect<A, E | StoreError | LockHeld | SessionUsed, R>
+  readonly recordEvent: (
+    workspace: string,
+    connectionId: string,
+    event: ConnectionEvent,
+  ) => Effect.Effect<void, StoreError>
+  readonly events: (
+    workspace: string,
+    connectionId: string,
+  ) => Effect.Effect<ReadonlyArray<ConnectionEvent>, StoreError>
+  readonly idempotent: (workspace: string, key: string) => Effect.Effect<IdempotentAnswer | undefined, StoreError>
+  readonly rememberAnswer: (workspace: string, key: string, answer: IdempotentAnswer) => Effect.Effect<void, StoreError>
+}
+
+export class SessionUsed extends Error {
+  readonly _tag = "SessionUsed"
+}
+
+/** Events kept per connection; the oldest go first past this. */
+const MAX_EVENTS = 500
+
+/** The service's state over the store that `config` names (its `workspace` is ignored), for the scope. */
+export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceState, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const scope = yield* Effect.scope
+    const stores = new Map<string, ConnectionStore>()
+    const storeFor = (workspace: string): ConnectionStore => {
+      let store = stores.get(workspace)
+      if (!store) {
+        // Stores open on first use and close with the service's scope.
+        store = Effect.runSync(Scope.extend(openStore({ ...config, workspace }), scope))
+        stores.set(workspace, store)
+      }
+      return store
+    }
+    const service = storeFor(SERVICE_WORKSPACE)
+
+    return {
+      storeFor,
+      createWorkspaceKey: (workspace) =>
+        Effect.gen(function* () {
+          const key = token("kw_")
+          yield* service.putState(`workspace-key:${sha256(key)}`, { workspace, createdAt: new Date().toISOString() })
+          return key
+        }),
+      workspaceOfKey: (key) =>
+        Effect.map(
+          service.getState<{ workspace: string }>(`workspace-key:${sha256(key)}`),
+          (found) => found?.workspace,
+        ),
+      createSession: (session, lifetimeMs, nowMs) =>
+        Effect.gen(function* () {
+          const value = token("kws_")
+          const record: SessionRecord = {
+            ...session,
+            createdAt: new Date(nowMs).toISOString(),
+            expiresAt: new Date(nowMs + lifetimeMs).toISOString(),
+          }
+          yield* service.putState(`session:${sha256(value)}`, record)
+          return { token: value, session: record }
+        }),
+      session: (value) => service.getState<SessionRecord>(`session:${sha256(value)}`),
+      consumeSession: (value, use, nowMs) => {
+        const key = `session:${sha256(value)}`
+        return service.withLock(
+          key,
+          Effect.gen(function* () {
+            const current = yield* service.getState<SessionRecord>(key)
+            if (!current || current.usedAt) return yield* Effect.fail(new SessionUsed("this connect session was used"))
+            const { value: result, connectionId } = yield* use(current)
+            if (connectionId) {
+              yield* service.putState(key, { ...current, usedAt: new Date(nowMs).toISOString(), connectionId })
+            }
+            return result
+          }),
+        )
+      },
+      recordEvent: (workspace, connectionId, event) =>
+        Effect.gen(function* () {
+          const store = storeFor(workspace)
+          const key = `events:${connectionId}`
+          const events = (yield* store.getState<ConnectionEvent[]>(key)) ?? []
+          yield* store.putState(key, [...events, event].slice(-MAX_EVENTS))
+        }),
+      events: (workspace, connectionId) =>
+        Effect.map(storeFor(workspace).getState<ConnectionEvent[]>(`events:${connectionId}`), (events) => events ?? []),
+      idempotent: (workspace, key) => storeFor(workspace).getState<IdempotentAnswer>(`idempotency:${sha256(key)}`),
+      rememberAnswer: (workspace, key, answer) => storeFor(workspace).putState(`idempotency:${sha256(key)}`, answer),
+    }
+  })
+
+/** Compares two secrets' hashes in constant time. */
+export const sameSecret = (a: string, b: string): boolean =>
+  timingSafeEqual(Buffer.from(sha256(a), "hex"), Buffer.from(sha256(b), "hex"))
+
+export const requestHash = (method: string, path: string, body: unknown): string =>
+  sha256(`${method} ${path} ${JSON.stringify(body ?? null)}`)
