@@ -163,10 +163,9 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
       options.sandbox ? sandboxIndex(options.definitions) : plainIndex,
     )
     const log = options.log ?? (() => {})
-    const app = HttpLayerRouter.serve(routes, {
-      disableLogger: true,
-      disableListenLog: true,
-      middleware: (handle) =>
+    // Global, so it sees (and may replace) every route's response: body limits, one error shape, the log.
+    const guard = HttpLayerRouter.middleware(
+      (handle: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
         Effect.gen(function* () {
           const request = yield* HttpServerRequest.HttpServerRequest
           const started = Date.now()
@@ -182,11 +181,13 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
                   },
                   { status: 413 },
                 )
-              : yield* Effect.map(handle, asBadRequest)
+              : asBadRequest(yield* handle)
           log(`${request.method} ${loggedPath(request.url)} ${response.status} ${Date.now() - started}ms`)
           return response
         }),
-    })
+      { global: true },
+    )
+    const app = HttpLayerRouter.serve(Layer.mergeAll(routes, guard), { disableLogger: true, disableListenLog: true })
     const context = yield* Layer.build(
       app.pipe(Layer.provide(Layer.mergeAll(server, checks)), Layer.provideMerge(http)),
     )
