@@ -151,39 +151,42 @@ export const connectorsLive = HttpApiBuilder.group(KeywayApi, "connectors", (han
 
 export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (handlers) =>
   handlers
-    .handle("create", ({ payload, headers }) =>
-      Effect.gen(function* () {
-        const server = yield* KeywayServerTag
-        const workspace = yield* Workspace
-        const run = Effect.gen(function* () {
-          const definition = server.definitions.get(payload.connector)
-          if (!definition)
-            return yield* Effect.fail(
-              asProblem({ _tag: "UnknownConnector", message: `no connector "${payload.connector}"` }),
+    .handle(
+      "create",
+      ({ payload, headers }) =>
+        Effect.gen(function* () {
+          const server = yield* KeywayServerTag
+          const workspace = yield* Workspace
+          const run = Effect.gen(function* () {
+            const definition = server.definitions.get(payload.connector)
+            if (!definition)
+              return yield* Effect.fail(
+                asProblem({ _tag: "UnknownConnector", message: `no connector "${payload.connector}"` }),
+              )
+            yield* server.takeCheck(workspace)
+            const { result, connection } = yield* saveAndTest(
+              server,
+              workspace,
+              definition,
+              {
+                connectorId: definition.id,
+                credentials: secrets(payload.credentials),
+                ...(payload.settings ? { settings: payload.settings } : {}),
+                ...(payload.label ? { label: payload.label } : {}),
+                ...(payload.expiresAt ? { expiresAt: payload.expiresAt } : {}),
+                ...(payload.tags ? { tags: payload.tags } : {}),
+                ...(payload.endUser ? { endUser: payload.endUser } : {}),
+              },
+              "api",
             )
-          yield* server.takeCheck(workspace)
-          const { result, connection } = yield* saveAndTest(
-            server,
-            workspace,
-            definition,
-            {
-              connectorId: definition.id,
-              credentials: secrets(payload.credentials),
-              ...(payload.settings ? { settings: payload.settings } : {}),
-              ...(payload.label ? { label: payload.label } : {}),
-              ...(payload.expiresAt ? { expiresAt: payload.expiresAt } : {}),
-              ...(payload.tags ? { tags: payload.tags } : {}),
-              ...(payload.endUser ? { endUser: payload.endUser } : {}),
-            },
-            "api",
+            if (!connection) return yield* Effect.fail(failedCheck(result))
+            return { connection, result }
+          }).pipe(problems)
+          return yield* problems(
+            once(workspace, headers["idempotency-key"], requestHash("POST", "/v1/connections", payload), run),
           )
-          if (!connection) return yield* Effect.fail(failedCheck(result))
-          return { connection, result }
-        }).pipe(problems)
-        return yield* problems(
-          once(workspace, headers["idempotency-key"], requestHash("POST", "/v1/connections", payload), run),
-        )
-      }),
+        }),
+      { uninterruptible: true },
     )
     .handle("list", ({ urlParams }) =>
       Effect.gen(function* () {
@@ -213,24 +216,30 @@ export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (h
         return view(record)
       }).pipe(problems),
     )
-    .handle("test", ({ path }) =>
-      Effect.gen(function* () {
-        const server = yield* KeywayServerTag
-        const workspace = yield* Workspace
-        yield* server.takeCheck(workspace)
-        const done = yield* retestIn(server, workspace, path.id, undefined, undefined, "api")
-        return { connection: done.connection, result: done.result }
-      }).pipe(problems),
+    .handle(
+      "test",
+      ({ path }) =>
+        Effect.gen(function* () {
+          const server = yield* KeywayServerTag
+          const workspace = yield* Workspace
+          yield* server.takeCheck(workspace)
+          const done = yield* retestIn(server, workspace, path.id, undefined, undefined, "api")
+          return { connection: done.connection, result: done.result }
+        }).pipe(problems),
+      { uninterruptible: true },
     )
-    .handle("replace", ({ path, payload }) =>
-      Effect.gen(function* () {
-        const server = yield* KeywayServerTag
-        const workspace = yield* Workspace
-        yield* server.takeCheck(workspace)
-        const done = yield* retestIn(server, workspace, path.id, payload.credentials, payload.expiresAt, "api")
-        if (!done.replaced) return yield* Effect.fail(failedCheck(done.result))
-        return { connection: done.connection, result: done.result }
-      }).pipe(problems),
+    .handle(
+      "replace",
+      ({ path, payload }) =>
+        Effect.gen(function* () {
+          const server = yield* KeywayServerTag
+          const workspace = yield* Workspace
+          yield* server.takeCheck(workspace)
+          const done = yield* retestIn(server, workspace, path.id, payload.credentials, payload.expiresAt, "api")
+          if (!done.replaced) return yield* Effect.fail(failedCheck(done.result))
+          return { connection: done.connection, result: done.result }
+        }).pipe(problems),
+      { uninterruptible: true },
     )
     .handle("remove", ({ path }) =>
       Effect.gen(function* () {

@@ -163,6 +163,9 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
       options.sandbox ? sandboxIndex(options.definitions) : plainIndex,
     )
     const log = options.log ?? (() => {})
+    // Requests being answered: a stop waits for them before the engine, store and sandbox close.
+    let inFlight = 0
+    let drained: (() => void) | undefined
     // Global, so it sees (and may replace) every route's response: body limits, one error shape, the log.
     const guard = HttpLayerRouter.middleware(
       (handle: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>) =>
@@ -181,7 +184,18 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
                   },
                   { status: 413 },
                 )
-              : asBadRequest(yield* handle)
+              : asBadRequest(
+                  yield* Effect.ensuring(
+                    Effect.zipRight(
+                      Effect.sync(() => inFlight++),
+                      handle,
+                    ),
+                    Effect.sync(() => {
+                      inFlight--
+                      if (inFlight === 0) drained?.()
+                    }),
+                  ),
+                )
           log(`${request.method} ${loggedPath(request.url)} ${response.status} ${Date.now() - started}ms`)
           return response
         }),
@@ -190,6 +204,18 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
     const app = HttpLayerRouter.serve(Layer.mergeAll(routes, guard), { disableLogger: true, disableListenLog: true })
     const context = yield* Layer.build(
       app.pipe(Layer.provide(Layer.mergeAll(server, checks)), Layer.provideMerge(http)),
+    )
+    // Runs first when the scope closes (finalizers run last-in, first-out): in-flight checks finish
+    // and write before anything they use is closed.
+    yield* Effect.addFinalizer(() =>
+      inFlight === 0
+        ? Effect.void
+        : Effect.timeout(
+            Effect.async<void>((resume) => {
+              drained = () => resume(Effect.void)
+            }),
+            "30 seconds",
+          ).pipe(Effect.ignore),
     )
     const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
     return {
