@@ -292,6 +292,18 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
   ],
   ["keyway sandbox", { coveredBy: "npx keyway sandbox" }],
   [
+    "npm run serve -- --sandbox",
+    {
+      runs: () => [{ command: "npm run serve -- --sandbox", serve: /For the host page/ }],
+      shows: /Keyway serving on http:\/\/127\.0\.0\.1:4000 \(every check goes to the sandbox's fakes\)[\s\S]*\/connect\.js/,
+    },
+  ],
+  ["keyway serve", { coveredBy: "npm run serve -- --sandbox" }],
+  [
+    "npx keyway workspaces create acme",
+    { shows: /Workspace acme: its API key, shown only this once[\s\S]*\n {2}kw_[A-Za-z0-9_-]{32}\n/ },
+  ],
+  [
     "npm run bench [-- <name>]",
     {
       runs: () => [
