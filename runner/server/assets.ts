@@ -80,11 +80,15 @@ export const FORM_SCRIPT = String.raw`(() => {
     button.disabled = false;
     if (answer.html) outcome.innerHTML = answer.html;
     else outcome.textContent = answer.message || "";
+    let refused;
     for (const [field, problem] of Object.entries(answer.problems || {})) {
       const input = form.querySelector('[name="' + CSS.escape(field) + '"]');
       if (input) show(input, problem);
+      if (input && !refused) refused = input;
     }
+    // The button was disabled while the check ran, which dropped the focus: the outcome takes it.
     if (answer.ok) {
+      outcome.focus();
       tell({ type: "connect", connectionId: answer.connectionId });
       if (!host && answer.returnUrl) {
         const url = new URL(answer.returnUrl);
@@ -96,7 +100,7 @@ export const FORM_SCRIPT = String.raw`(() => {
     tell({ type: "error", code: answer.code, message: answer.message });
     // A failed test keeps what was typed, apart from the secrets.
     for (const input of form.querySelectorAll("input[type=password]")) input.value = "";
-    outcome.focus();
+    (refused || outcome).focus();
   });
 })();
 `

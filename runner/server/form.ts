@@ -24,7 +24,7 @@ import type { SessionRecord } from "./state.ts"
 /** A form post is a few credentials: more is refused before it is read. */
 export const FORM_BODY_LIMIT = 16 * 1024
 
-const escape = (text: string): string =>
+const escapeHtml = (text: string): string =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
@@ -63,11 +63,11 @@ const page = (title: string, body: string, session: SessionRecord | undefined, s
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(title)}</title>
+<title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="/form.css">
 <script src="/form.js" defer></script>
 </head>
-<body data-origin="${escape(session?.allowedOrigin ?? "")}">
+<body data-origin="${escapeHtml(session?.allowedOrigin ?? "")}">
 <main>
 ${body}
 </main>
@@ -78,29 +78,41 @@ ${body}
   )
 
 const problemPage = (title: string, message: string, status: number, session?: SessionRecord) =>
-  page(title, `<h1>${escape(title)}</h1>\n<p role="alert">${escape(message)}</p>`, session, status)
+  page(title, `<h1>${escapeHtml(title)}</h1>\n<p role="alert">${escapeHtml(message)}</p>`, session, status)
 
-/** The session a token names, if it is still good; otherwise the page that says why. */
+/** Why a page or a post is refused: shown as a page, or as JSON to the form's script. */
+interface Refusal {
+  readonly title: string
+  readonly message: string
+  readonly status: number
+  readonly code: string
+  readonly session?: SessionRecord | undefined
+}
+
+const refusal = (json: boolean, { title, message, status, code, session }: Refusal) =>
+  json
+    ? HttpServerResponse.unsafeJson(
+        { ok: false, code, message, problems: {} },
+        { status, headers: pageHeaders(session?.allowedOrigin) },
+      )
+    : problemPage(title, message, status, session)
+
+/** The session a token names, if it is still good; otherwise why not. */
 const usableSession = (server: KeywayServer, token: string) =>
   Effect.map(
     Effect.orElseSucceed(server.state.session(token), () => undefined),
-    (session) => {
-      if (!session)
-        return { refusal: problemPage("Link not valid", "This connect link is not valid. Ask for a new one.", 404) }
+    (session): { readonly session: SessionRecord } | { readonly refused: Refusal } => {
+      if (!session) {
+        const message = "This connect link is not valid. Ask for a new one."
+        return { refused: { title: "Link not valid", message, status: 404, code: "session_not_found" } }
+      }
       if (session.usedAt) {
-        return {
-          refusal: problemPage(
-            "Link already used",
-            "This connect link was used already. Ask for a new one.",
-            410,
-            session,
-          ),
-        }
+        const message = "This connect link was used already. Ask for a new one."
+        return { refused: { title: "Link already used", message, status: 410, code: "session_used", session } }
       }
       if (Date.parse(session.expiresAt) <= Date.now()) {
-        return {
-          refusal: problemPage("Link expired", "This connect link has expired. Ask for a new one.", 410, session),
-        }
+        const message = "This connect link has expired. Ask for a new one."
+        return { refused: { title: "Link expired", message, status: 410, code: "session_expired", session } }
       }
       return { session }
     },
@@ -120,25 +132,25 @@ const fieldHtml = (field: FormField, value: string | undefined, problem: string 
     .filter(Boolean)
     .join(" ")
   const described = `${id}-help ${id}-problem`
-  const common = `id="${id}" name="${escape(name)}" aria-describedby="${described}"${field.required ? " required" : ""}${problem ? ' aria-invalid="true"' : ""}`
+  const common = `id="${id}" name="${escapeHtml(name)}" aria-describedby="${described}"${field.required ? " required" : ""}${problem ? ' aria-invalid="true"' : ""}`
   const control =
     field.input === "select"
       ? `<select ${common}>${(field.options ?? [])
           .map(
             (option) =>
-              `<option value="${escape(option.value)}"${(value ?? field.default) === option.value ? " selected" : ""}>${escape(option.label)}</option>`,
+              `<option value="${escapeHtml(option.value)}"${(value ?? field.default) === option.value ? " selected" : ""}>${escapeHtml(option.label)}</option>`,
           )
           .join("")}</select>`
       : `<input ${common} type="${field.input === "password" ? "password" : field.input === "url" ? "url" : "text"}" autocomplete="off" spellcheck="false"${
-          field.secret ? "" : ` value="${escape(value ?? field.default ?? "")}"`
-        }${field.pattern ? ` data-pattern="${escape(field.pattern)}"` : ""}${field.hint ? ` data-hint="${escape(field.hint)}"` : ""}${
+          field.secret ? "" : ` value="${escapeHtml(value ?? field.default ?? "")}"`
+        }${field.pattern ? ` data-pattern="${escapeHtml(field.pattern)}"` : ""}${field.hint ? ` data-hint="${escapeHtml(field.hint)}"` : ""}${
           field.minLength !== undefined ? ` minlength="${field.minLength}"` : ""
         }${field.maxLength !== undefined ? ` maxlength="${field.maxLength}"` : ""}${field.noWhitespace ? " data-no-whitespace" : ""}>`
   return `<div class="field">
-<label for="${id}">${escape(field.label)}${field.required ? "" : ' <span class="optional">(optional)</span>'}</label>
+<label for="${id}">${escapeHtml(field.label)}${field.required ? "" : ' <span class="optional">(optional)</span>'}</label>
 ${control}
-<p class="help" id="${id}-help">${escape(help)}</p>
-<p class="problem" id="${id}-problem" aria-live="polite">${escape(problem ?? "")}</p>
+<p class="help" id="${id}-help">${escapeHtml(help)}</p>
+<p class="problem" id="${id}-problem" aria-live="polite">${escapeHtml(problem ?? "")}</p>
 </div>`
 }
 
@@ -165,30 +177,30 @@ const formHtml = (
           ),
         )
         .join("\n")
-      return group ? `<fieldset><legend>${escape(group)}</legend>\n${inner}\n</fieldset>` : inner
+      return group ? `<fieldset><legend>${escapeHtml(group)}</legend>\n${inner}\n</fieldset>` : inner
     })
     .join("\n")
   const links = [
     form.docs?.credentials
-      ? `<a href="${escape(form.docs.credentials)}" target="_blank" rel="noopener noreferrer">${escape(form.name)}'s guide to creating a key</a>`
+      ? `<a href="${escapeHtml(form.docs.credentials)}" target="_blank" rel="noopener noreferrer">${escapeHtml(form.name)}'s guide to creating a key</a>`
       : "",
   ].filter(Boolean)
-  return `<h1>Connect ${escape(form.name)}</h1>
-${session.reconnect ? `<p>Enter new credentials: they replace the saved ones only if ${escape(form.name)} accepts them.</p>` : ""}
-${form.prerequisites.length > 0 ? `<h2>What you'll need</h2>\n<ul>${form.prerequisites.map((p) => `<li>${escape(p)}</li>`).join("")}</ul>` : ""}
+  return `<h1>Connect ${escapeHtml(form.name)}</h1>
+${session.reconnect ? `<p>Enter new credentials: they replace the saved ones only if ${escapeHtml(form.name)} accepts them.</p>` : ""}
+${form.prerequisites.length > 0 ? `<h2>What you'll need</h2>\n<ul>${form.prerequisites.map((p) => `<li>${escapeHtml(p)}</li>`).join("")}</ul>` : ""}
 <h2>Steps</h2>
-<ol>${form.steps.map((s) => `<li>${escape(s)}</li>`).join("")}</ol>
+<ol>${form.steps.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ol>
 ${links.length > 0 ? `<p>${links.join(" · ")}</p>` : ""}
-<form method="post" action="/connect/${escape(token)}/${escape(form.id)}" novalidate data-connector="${escape(form.id)}">
-<input type="hidden" name="csrf" value="${escape(csrfFor(token))}">
+<form method="post" action="/connect/${escapeHtml(token)}/${escapeHtml(form.id)}" novalidate data-connector="${escapeHtml(form.id)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfFor(token))}">
 ${fields}
 <div class="actions">
 <button type="submit">Save and test</button>
 <button type="button" class="secondary" data-close hidden>Cancel</button>
 </div>
-<div id="outcome" role="status" aria-live="polite"></div>
+<div id="outcome" role="status" aria-live="polite" tabindex="-1"></div>
 </form>
-${form.securityNotes.length > 0 ? `<h2>Security</h2>\n<ul>${form.securityNotes.map((n) => `<li>${escape(n)}</li>`).join("")}</ul>` : ""}`
+${form.securityNotes.length > 0 ? `<h2>Security</h2>\n<ul>${form.securityNotes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>` : ""}`
 }
 
 /** What the customer reads after a check: outcome, message, remediation, and any wait for the vendor. */
@@ -204,9 +216,9 @@ const outcomeHtml = (result: CheckResult): string => {
           .join(", then ")}, then tried again.</p>`
       : ""
   const ok = result.verdict.outcome === "connected"
-  return `<div class="${ok ? "success" : "failure"}" data-outcome="${escape(result.verdict.outcome)}" data-code="${escape(result.verdict.code)}">
-<p><strong>${escape(ok ? "Connected." : result.verdict.message)}</strong></p>
-${ok ? "" : `<p>${escape(result.verdict.remediation)}</p>`}
+  return `<div class="${ok ? "success" : "failure"}" data-outcome="${escapeHtml(result.verdict.outcome)}" data-code="${escapeHtml(result.verdict.code)}">
+<p><strong>${escapeHtml(ok ? "Connected." : result.verdict.message)}</strong></p>
+${ok ? "" : `<p>${escapeHtml(result.verdict.remediation)}</p>`}
 ${waited}
 </div>`
 }
@@ -237,7 +249,7 @@ const showForm = Effect.gen(function* () {
   const params = yield* HttpRouter.params
   const token = params.token ?? ""
   const found = yield* usableSession(server, token)
-  if (!found.session) return found.refusal
+  if ("refused" in found) return refusal(false, found.refused)
   const session = found.session
   const allowed = connectorsOf(server, session)
   const reconnecting = session.reconnect
@@ -248,7 +260,7 @@ const showForm = Effect.gen(function* () {
     return page(
       "Choose a service",
       `<h1>Choose the service to connect</h1>\n<ul class="choices">${allowed
-        .map((d) => `<li><a href="/connect/${escape(token)}/${escape(d.id)}">${escape(d.name)}</a></li>`)
+        .map((d) => `<li><a href="/connect/${escapeHtml(token)}/${escapeHtml(d.id)}">${escapeHtml(d.name)}</a></li>`)
         .join("")}</ul>`,
       session,
     )
@@ -267,28 +279,31 @@ const submitForm = Effect.gen(function* () {
   const token = params.token ?? ""
   const json = wantsJson(request)
   const length = Number(request.headers["content-length"] ?? "0")
-  if (length > FORM_BODY_LIMIT) return problemPage("Too large", "The form sent more than Keyway accepts.", 413)
+  if (length > FORM_BODY_LIMIT) {
+    const message = "The form sent more than Keyway accepts."
+    return refusal(json, { title: "Too large", message, status: 413, code: "too_large" })
+  }
   const found = yield* usableSession(server, token)
-  if (!found.session) return found.refusal
+  if ("refused" in found) return refusal(json, found.refused)
   const session = found.session
   const definition = connectorsOf(server, session).find((d) => d.id === params.connector)
-  if (!definition) return problemPage("Not available", "This link does not allow that service.", 404, session)
+  if (!definition) {
+    const message = "This link does not allow that service."
+    return refusal(json, { title: "Not available", message, status: 404, code: "unknown_connector", session })
+  }
   const body = yield* Effect.orElseSucceed(request.urlParamsBody, () => [] as ReadonlyArray<readonly [string, string]>)
   const submitted = readSubmission(body)
   // A cross-site page cannot read the CSRF token, so it cannot post one: only this form can.
   if (!csrfMatches(token, submitted.csrf)) {
-    return problemPage(
-      "Refused",
-      "This form post did not come from the connect form. Open the link again.",
-      403,
-      session,
-    )
+    const message = "This form post did not come from the connect form. Open the link again."
+    return refusal(json, { title: "Refused", message, status: 403, code: "csrf_refused", session })
   }
   const respond = (result: CheckResult | undefined, problems: Record<string, string>, connectionId?: string) => {
     if (json) {
       return HttpServerResponse.unsafeJson(
         {
           ok: connectionId !== undefined,
+          ...(result ? {} : { code: "invalid_input", message: "Some fields need correcting." }),
           ...(connectionId ? { connectionId } : {}),
           ...(result
             ? {
@@ -322,13 +337,13 @@ const submitForm = Effect.gen(function* () {
     const form = formHtml(connectorForm(definition), token, session, values, problems)
     const shown = result
       ? form.replace(
-          '<div id="outcome" role="status" aria-live="polite"></div>',
-          `<div id="outcome" role="status" aria-live="polite">${outcomeHtml(result)}</div>`,
+          '<div id="outcome" role="status" aria-live="polite" tabindex="-1"></div>',
+          `<div id="outcome" role="status" aria-live="polite" tabindex="-1">${outcomeHtml(result)}</div>`,
         )
       : form
     return page(
       `Connect ${definition.name}`,
-      connectionId ? `<h1>${escape(definition.name)} connected</h1>\n${outcomeHtml(result as CheckResult)}` : shown,
+      connectionId ? `<h1>${escapeHtml(definition.name)} connected</h1>\n${outcomeHtml(result as CheckResult)}` : shown,
       session,
       connectionId ? 200 : 422,
     )
@@ -337,12 +352,7 @@ const submitForm = Effect.gen(function* () {
   const limited = yield* Effect.either(server.takeCheck(session.workspace, token))
   if (limited._tag === "Left") {
     const message = `Too many attempts. Wait ${limited.left.retryAfterSeconds} s, then try again.`
-    return json
-      ? HttpServerResponse.unsafeJson(
-          { ok: false, code: "too_many_checks", message, problems: {} },
-          { status: 429, headers: pageHeaders(session.allowedOrigin) },
-        )
-      : problemPage("Too many attempts", message, 429, session)
+    return refusal(json, { title: "Too many attempts", message, status: 429, code: "too_many_checks", session })
   }
   const credentials = Object.fromEntries(Object.entries(submitted.credentials).map(([k, v]) => [k, Redacted.make(v)]))
   const outcome = yield* Effect.either(
@@ -384,9 +394,12 @@ const submitForm = Effect.gen(function* () {
     if (error._tag === "InvalidInput") {
       return respond(undefined, Object.fromEntries((error.problems ?? []).map((p) => [p.field, p.message])))
     }
-    if (error._tag === "SessionUsed")
-      return problemPage("Link already used", "This connect link was used already.", 410, session)
-    return problemPage("Not available", "Keyway cannot save connections right now. Try again shortly.", 503, session)
+    if (error._tag === "SessionUsed") {
+      const message = "This connect link was used already."
+      return refusal(json, { title: "Link already used", message, status: 410, code: "session_used", session })
+    }
+    const message = "Keyway cannot save connections right now. Try again shortly."
+    return refusal(json, { title: "Not available", message, status: 503, code: "store_unavailable", session })
   }
   return respond(outcome.right.result, {}, outcome.right.connectionId)
 })
@@ -402,7 +415,8 @@ const asset = (body: string, type: string) =>
 export const formRoutes = Layer.mergeAll(
   HttpLayerRouter.add("GET", "/connect/:token", showForm),
   HttpLayerRouter.add("GET", "/connect/:token/:connector", showForm),
-  HttpLayerRouter.add("POST", "/connect/:token/:connector", submitForm),
+  // A stop lets a customer's check finish and write (see serve.ts).
+  HttpLayerRouter.add("POST", "/connect/:token/:connector", Effect.uninterruptible(submitForm)),
   HttpLayerRouter.add("GET", "/connect.js", asset(CONNECT_SCRIPT, "text/javascript; charset=utf-8")),
   HttpLayerRouter.add("GET", "/form.js", asset(FORM_SCRIPT, "text/javascript; charset=utf-8")),
   HttpLayerRouter.add("GET", "/form.css", asset(FORM_STYLE, "text/css; charset=utf-8")),

@@ -47,7 +47,7 @@ export const API_BODY_LIMIT = 64 * 1024
 export const loggedPath = (url: string): string =>
   (url.split("?")[0] ?? "/").replace(/\/connect\/[^/]+/, "/connect/[token]")
 
-const escape = (text: string): string =>
+const escapeHtml = (text: string): string =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
@@ -65,7 +65,7 @@ const sandboxIndex = (definitions: ReadonlyMap<string, ConnectorDefinition>) =>
 <body><main>
 <h1>Keyway sandbox</h1>
 <p>Every check goes to the sandbox's fakes. Try a key of <code>sandbox-valid</code>, <code>sandbox-invalid</code> or <code>sandbox-429-retry-after-1</code>.</p>
-<ul>${[...definitions.values()].map((d) => `<li><a href="/try/${escape(d.id)}">Connect ${escape(d.name)}</a></li>`).join("")}</ul>
+<ul>${[...definitions.values()].map((d) => `<li><a href="/try/${escapeHtml(d.id)}">Connect ${escapeHtml(d.name)}</a></li>`).join("")}</ul>
 <p>The API is described at <a href="/openapi.json">/openapi.json</a>.</p>
 </main></body></html>
 `,
