@@ -433,6 +433,52 @@ describe("keyway serve: the connect form's defences", () => {
     expect(statuses).toEqual([422, 422, 429])
   })
 
+  it("pre-fills a session's defaults, and copies its tags and end user onto the connection", async () => {
+    const token = await session({
+      defaults: { activtrak: { region: "eu" } },
+      tags: { plan: "pro" },
+      endUser: { id: "u-77" },
+    })
+    const { html, csrf } = await form(token)
+    expect(html).toMatch(/<option value="eu" selected>/)
+    const done = await post(token, { "settings.region": "eu", "credentials.apiKey": "sandbox-valid", csrf })
+    expect(done.status).toBe(200)
+    const listed = (await (
+      await fetch(`${server.url}/v1/connections`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as {
+      connections: Array<{ tags?: Record<string, string>; endUser?: { id: string }; settings: Record<string, string> }>
+    }
+    expect(listed.connections.at(-1)).toMatchObject({
+      tags: { plan: "pro" },
+      endUser: { id: "u-77" },
+      settings: { region: "eu" },
+    })
+  })
+
+  it("a re-connect session replaces a connection's credentials only when the new ones pass", async () => {
+    const made = (await (
+      await fetch(`${server.url}/v1/connections`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-valid" } }),
+      })
+    ).json()) as { connection: { id: string } }
+    const id = made.connection.id
+    const token = await session({ reconnect: id })
+    const { html, csrf } = await form(token)
+    expect(html).toContain("replace the saved ones only if ActivTrak accepts them")
+    expect((await post(token, { "credentials.apiKey": "sandbox-invalid", csrf })).status).toBe(422)
+    expect((await post(token, { "credentials.apiKey": "sandbox-records-33", csrf })).status).toBe(200)
+    const events = (await (
+      await fetch(`${server.url}/v1/connections/${id}/events`, { headers: { authorization: `Bearer ${key}` } })
+    ).json()) as { events: Array<{ type: string; by: string }> }
+    expect(events.events.map((e) => `${e.type} by ${e.by}`)).toEqual([
+      "created by api",
+      "failed by form",
+      "replaced by form",
+    ])
+  })
+
   it("redirects to the session's return URL on success, with the connection id", async () => {
     const token = await session({ returnUrl: "https://app.example.com/done" })
     const { csrf } = await form(token)
