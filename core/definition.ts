@@ -81,14 +81,16 @@ export const ExpiryHint = Schema.Struct({
 
 const FormMetadata = {
   order: Schema.optional(
-    Schema.Int.annotations({ description: "The field's place in the connect form, lowest first; unset fields follow." }),
+    Schema.Int.annotations({
+      description: "The field's place in the connect form, lowest first; unset fields follow.",
+    }),
   ),
   group: Schema.optional(
     NonEmpty.annotations({ description: "A titled group of fields in the connect form, such as Advanced." }),
   ),
   hint: Schema.optional(
     NonEmpty.annotations({
-      description: "What the format looks like, in words, shown instead of the raw pattern: \"starts with lin_api_\".",
+      description: 'What the format looks like, in words, shown instead of the raw pattern: "starts with lin_api_".',
     }),
   ),
 }

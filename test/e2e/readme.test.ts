@@ -295,7 +295,8 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
     "npm run serve -- --sandbox",
     {
       runs: () => [{ command: "npm run serve -- --sandbox", serve: /For the host page/ }],
-      shows: /Keyway serving on http:\/\/127\.0\.0\.1:4000 \(every check goes to the sandbox's fakes\)[\s\S]*\/connect\.js/,
+      shows:
+        /Keyway serving on http:\/\/127\.0\.0\.1:4000 \(every check goes to the sandbox's fakes\)[\s\S]*\/connect\.js/,
     },
   ],
   ["keyway serve", { coveredBy: "npm run serve -- --sandbox" }],
