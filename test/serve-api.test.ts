@@ -17,6 +17,7 @@ import { serve } from "../runner/server/serve.ts"
 import type { Limits } from "../runner/server/service.ts"
 import { storeConfigFromEnv } from "../runner/vault/store.ts"
 import { cli } from "./support/cli.ts"
+import { findRedisServer, startRedis } from "./support/redis.ts"
 
 interface Running {
   readonly url: string
@@ -26,9 +27,10 @@ interface Running {
   readonly key: (workspace: string) => Promise<string>
 }
 
-const start = async (limits: Partial<Limits> = {}): Promise<Running> => {
-  const home = mkdtempSync(join(tmpdir(), "keyway-serve-"))
-  const env = { ...process.env, KEYWAY_HOME: home }
+const start = async (limits: Partial<Limits> = {}, shared?: { home: string; redis: string }): Promise<Running> => {
+  const home = shared?.home ?? mkdtempSync(join(tmpdir(), "keyway-serve-"))
+  const storeEnv: Record<string, string> = { KEYWAY_HOME: home, ...(shared ? { KEYWAY_STORE: shared.redis } : {}) }
+  const env = { ...process.env, ...storeEnv }
   const log: string[] = []
   const scope = Effect.runSync(Scope.make())
   const { url } = await Effect.runPromise(
@@ -52,7 +54,7 @@ const start = async (limits: Partial<Limits> = {}): Promise<Running> => {
     log,
     stop: () => Effect.runPromise(Scope.close(scope, Exit.void)),
     key: async (workspace) =>
-      JSON.parse((await cli(["workspaces", "create", workspace, "--json"], { env: { KEYWAY_HOME: home } })).stdout).key,
+      JSON.parse((await cli(["workspaces", "create", workspace, "--json"], { env: storeEnv })).stdout).key,
   }
 }
 
@@ -512,6 +514,42 @@ describe("keyway serve: rate limits per workspace", () => {
     }
   })
 })
+
+const redisBinary = findRedisServer()
+
+describe.skipIf(!redisBinary)(
+  `keyway serve: a fleet shares one budget in Redis${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
+  () => {
+    it("two servers over one Redis store share each workspace's check budget", async () => {
+      const redis = await startRedis(redisBinary as string)
+      const home = mkdtempSync(join(tmpdir(), "keyway-fleet-"))
+      const one = await start({ checksPerWorkspacePerMinute: 3 }, { home, redis: redis.url })
+      const two = await start({ checksPerWorkspacePerMinute: 3 }, { home, redis: redis.url })
+      try {
+        const key = await one.key("fleet")
+        const statuses: number[] = []
+        for (const server of [one, two, one, two]) {
+          const response = await fetch(`${server.url}/v1/connections`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+            body: JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-valid" } }),
+          })
+          statuses.push(response.status)
+        }
+        expect(statuses).toEqual([201, 201, 201, 429])
+        // The connections are in the shared store: either server lists all three.
+        const listed = (await (
+          await fetch(`${two.url}/v1/connections`, { headers: { authorization: `Bearer ${key}` } })
+        ).json()) as { connections: unknown[] }
+        expect(listed.connections).toHaveLength(3)
+      } finally {
+        await one.stop()
+        await two.stop()
+        await redis.stop()
+      }
+    }, 30_000)
+  },
+)
 
 describe("keyway serve: leak canary", () => {
   const CANARY = "CANARY-q7Zx9-Wv3k-serve-leak"

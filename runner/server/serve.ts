@@ -151,7 +151,13 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
           address._tag === "TcpAddress"
             ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
             : "http://localhost"
-        return { state, definitions: options.definitions, limits, publicUrl: () => url, takeCheck: makeLimiter(limits) }
+        const limiter = yield* Effect.acquireRelease(
+          Effect.sync(() =>
+            makeLimiter(limits, options.store.url?.startsWith("redis") ? options.store.url : undefined),
+          ),
+          (opened) => Effect.promise(opened.close),
+        )
+        return { state, definitions: options.definitions, limits, publicUrl: () => url, takeCheck: limiter.take }
       }),
     ).pipe(Layer.provide(http))
     const routes = Layer.mergeAll(

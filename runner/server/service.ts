@@ -4,9 +4,11 @@
  * the mapping of every failure to a problem with a stable code. Neither the API nor the form runs a
  * check any other way.
  */
+
+import { createClient } from "@redis/client"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible"
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import type { InvalidInput } from "../../core/fields.ts"
 import type { Catalog } from "../catalog/catalog.ts"
@@ -51,20 +53,55 @@ export class RateLimited extends Error {
   }
 }
 
-export const makeLimiter = (limits: Limits): KeywayServer["takeCheck"] => {
-  const perWorkspace = new RateLimiterMemory({ points: limits.checksPerWorkspacePerMinute, duration: 60 })
-  const perSession = new RateLimiterMemory({
-    points: limits.checksPerSession,
-    duration: Math.ceil(limits.sessionLifetimeMs / 1000),
-  })
-  const take = (limiter: RateLimiterMemory, key: string) =>
+/**
+ * The check budgets. With a Redis store (`KEYWAY_STORE=redis://...`) they live in Redis, shared by
+ * every server of a fleet, with an in-memory budget as insurance while Redis is unreachable; otherwise
+ * in this process's memory. The Redis client is closed with the scope that opened it.
+ */
+export const makeLimiter = (
+  limits: Limits,
+  redisUrl?: string,
+): { readonly take: KeywayServer["takeCheck"]; readonly close: () => Promise<void> } => {
+  const sessionSeconds = Math.ceil(limits.sessionLifetimeMs / 1000)
+  let close = async () => {}
+  let budget = (name: string, points: number, duration: number): RateLimiterAbstract =>
+    new RateLimiterMemory({ keyPrefix: name, points, duration })
+  if (redisUrl) {
+    const client = createClient({
+      url: redisUrl,
+      socket: { reconnectStrategy: (retries) => Math.min(retries * 100, 2000) },
+    })
+    client.on("error", () => {
+      // Each refused call reports itself; the insurance budget answers meanwhile.
+    })
+    const connected = client.connect().catch(() => undefined)
+    close = async () => {
+      await connected
+      await client.close().catch(() => undefined)
+    }
+    budget = (name, points, duration) =>
+      new RateLimiterRedis({
+        storeClient: client,
+        useRedisPackage: true,
+        keyPrefix: `keyway-limit-${name}`,
+        points,
+        duration,
+        insuranceLimiter: new RateLimiterMemory({ keyPrefix: name, points, duration }),
+      })
+  }
+  const perWorkspace = budget("workspace", limits.checksPerWorkspacePerMinute, 60)
+  const perSession = budget("session", limits.checksPerSession, sessionSeconds)
+  const take = (limiter: RateLimiterAbstract, key: string) =>
     Effect.tryPromise({
       try: () => limiter.consume(key),
       catch: (refusal) =>
         new RateLimited(refusal instanceof RateLimiterRes ? Math.max(1, Math.ceil(refusal.msBeforeNext / 1000)) : 60),
     })
-  return (workspace, session) =>
-    Effect.asVoid(Effect.zipRight(take(perWorkspace, workspace), session ? take(perSession, session) : Effect.void))
+  return {
+    take: (workspace, session) =>
+      Effect.asVoid(Effect.zipRight(take(perWorkspace, workspace), session ? take(perSession, session) : Effect.void)),
+    close,
+  }
 }
 
 /** The services a check needs, besides the workspace's store. */
