@@ -14,6 +14,7 @@ const ORDER = [
   "rate-limit-efficiency.ts",
   "cli-startup.ts",
   "sandbox-paging.ts",
+  "serve-save-and-test.ts",
 ]
 const available = readdirSync(here)
   .filter((file) => file.endsWith(".ts") && !["run.ts", "harness.ts"].includes(file))

@@ -115,6 +115,8 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
       return store
     }
     const service = storeFor(SERVICE_WORKSPACE)
+    // A key is looked up on every request; keys are never reassigned, so an answer can be kept.
+    const keyOwners = new Map<string, string>()
 
     return {
       storeFor,
@@ -124,11 +126,15 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
           yield* service.putState(`workspace-key:${sha256(key)}`, { workspace, createdAt: new Date().toISOString() })
           return key
         }),
-      workspaceOfKey: (key) =>
-        Effect.map(
-          service.getState<{ workspace: string }>(`workspace-key:${sha256(key)}`),
-          (found) => found?.workspace,
-        ),
+      workspaceOfKey: (key) => {
+        const hash = sha256(key)
+        const known = keyOwners.get(hash)
+        if (known) return Effect.succeed(known)
+        return Effect.map(service.getState<{ workspace: string }>(`workspace-key:${hash}`), (found) => {
+          if (found && keyOwners.size < 10_000) keyOwners.set(hash, found.workspace)
+          return found?.workspace
+        })
+      },
       createSession: (session, lifetimeMs, nowMs) =>
         Effect.gen(function* () {
           const value = token("kws_")
@@ -160,7 +166,8 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
         Effect.gen(function* () {
           const store = storeFor(workspace)
           const key = `events:${connectionId}`
-          const events = (yield* store.getState<ConnectionEvent[]>(key)) ?? []
+          // A new connection has no history yet: one write, no read.
+          const events = event.type === "created" ? [] : ((yield* store.getState<ConnectionEvent[]>(key)) ?? [])
           yield* store.putState(key, [...events, event].slice(-MAX_EVENTS))
         }),
       events: (workspace, connectionId) =>

@@ -37,6 +37,7 @@ describe("benchmark harness smoke run", () => {
       "sync-throughput",
       "cli-startup",
       "sandbox-paging",
+      "serve-save-and-test",
     ]
     const [{ stdout }] = await Promise.all([bench(quick), bench(["rate-limit-efficiency"])])
     for (const name of [...quick, "rate-limit-efficiency"]) {
