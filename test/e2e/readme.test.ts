@@ -300,6 +300,7 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
     },
   ],
   ["keyway serve", { coveredBy: "npm run serve -- --sandbox" }],
+  ["keyway serve [--port N] [--sandbox]", { coveredBy: "npm run serve -- --sandbox" }],
   [
     "npx keyway workspaces create acme",
     { shows: /Workspace acme: its API key, shown only this once[\s\S]*\n {2}kw_[A-Za-z0-9_-]{32}\n/ },
