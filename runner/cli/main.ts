@@ -106,6 +106,22 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     examples: ["npx keyway workspaces create acme"],
     load: () => import("./commands/workspaces.ts"),
   },
+  worker: {
+    args: "",
+    summary: "Run verify and sync jobs from the fleet's queues on Redis (KEYWAY_REDIS)",
+    examples: ["npx keyway worker", "npx keyway worker --concurrency 8 --metrics-port 9464"],
+    load: () => import("./commands/worker.ts"),
+  },
+  schedule: {
+    args: "verify | sync <connection> <stream> | list | remove <schedule>",
+    summary: "Schedule re-verification and syncs for the workers (BullMQ job schedulers)",
+    examples: [
+      "npx keyway schedule verify --every 1d",
+      'npx keyway schedule sync <connection> activityLog --cron "0 * * * *"',
+      "npx keyway schedule list",
+    ],
+    load: () => import("./commands/schedule.ts"),
+  },
   new: {
     args: "<id>",
     summary: "Scaffold connectors/<id>.yaml: a complete definition that validates as written",

@@ -124,7 +124,7 @@ const checkedType = (result: CheckResult): EventType =>
 
 /** Save & test in a workspace: saved only when it passes; the audit log records it either way. */
 export const saveAndTest = (
-  server: KeywayServer,
+  server: Pick<KeywayServer, "state">,
   workspace: string,
   definition: ConnectorDefinition,
   input: ConnectInput,
@@ -146,7 +146,7 @@ export const saveAndTest = (
 
 /** Re-test, or replace with new credentials that must pass; the audit log records it. */
 export const retestIn = (
-  server: KeywayServer,
+  server: Pick<KeywayServer, "state">,
   workspace: string,
   id: string,
   credentials: Readonly<Record<string, string>> | undefined,

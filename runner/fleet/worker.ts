@@ -1,0 +1,153 @@
+/**
+ * `keyway worker`: consumes the verify and sync queues with BullMQ workers, over the same engine,
+ * keyring, catalog and stores as every other command. Several workers, in several processes, share
+ * the queues. A stop (SIGTERM) closes the workers, which finish their active jobs first; a worker
+ * killed outright leaves its job to stall, and another worker picks it up and resumes it.
+ */
+import { createServer, type Server } from "node:http"
+import { Worker } from "bullmq"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { ConnectorDefinition } from "../../core/definition.ts"
+import { catalogOf } from "../catalog/catalog.ts"
+import { engineLayer } from "../http/engine.ts"
+import { transportLayer } from "../http/transport.ts"
+import { sandboxLayer } from "../sandbox/layer.ts"
+import { openServiceState, SERVICE_WORKSPACE } from "../server/state.ts"
+import { keyringLayer } from "../vault/sealing.ts"
+import type { StoreConfig } from "../vault/store.ts"
+import { syncStream, verifyConnection } from "./jobs.ts"
+import { makeMetrics } from "./metrics.ts"
+import {
+  openQueues,
+  redisConnection,
+  SYNC_QUEUE,
+  type SyncJob,
+  VERIFY_QUEUE,
+  type VerifyQueueJob,
+  verifyKey,
+} from "./queues.ts"
+
+export interface WorkerOptions {
+  readonly redisUrl: string
+  readonly definitions: ReadonlyMap<string, ConnectorDefinition>
+  readonly store: StoreConfig
+  readonly env: NodeJS.ProcessEnv
+  /** Where sync outputs go: `<out>/<connection>/<stream>/<run>.ndjson` and its manifest. */
+  readonly outDir: string
+  readonly concurrency: number
+  /** How long a job's lock lasts before a silent worker's job counts as stalled. */
+  readonly lockMs?: number
+  readonly sandboxUrl?: string | undefined
+  /** Serve `/metrics` on this port (0: any free one). */
+  readonly metricsPort?: number
+  readonly log?: (line: string) => void
+}
+
+export const startWorker = (
+  options: WorkerOptions,
+): Effect.Effect<{ readonly metricsUrl: string | undefined }, unknown, Scope.Scope> =>
+  Effect.gen(function* () {
+    const log = options.log ?? (() => {})
+    const state = yield* openServiceState(options.store)
+    const services = yield* Layer.build(
+      Layer.mergeAll(
+        engineLayer.pipe(Layer.provide(transportLayer())),
+        keyringLayer(options.store.home, options.env),
+        options.sandboxUrl !== undefined ? sandboxLayer(options.sandboxUrl) : Layer.empty,
+      ).pipe(Layer.provideMerge(catalogOf(options.definitions.values()))),
+    )
+    const run = <A>(effect: Effect.Effect<A, unknown, never>) => Effect.runPromise(effect)
+    const provided = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      run(Effect.provide(effect, services) as Effect.Effect<A, unknown, never>)
+    const metrics = makeMetrics()
+    const queues = openQueues(options.redisUrl)
+    yield* Effect.addFinalizer(() => Effect.promise(queues.close))
+    const lockDuration = options.lockMs ?? 30_000
+    const settings = { concurrency: options.concurrency, lockDuration, stalledInterval: lockDuration }
+
+    const verifier = new Worker<VerifyQueueJob>(
+      VERIFY_QUEUE,
+      async (job) => {
+        if ("all" in job.data) {
+          // The scheduled sweep: one verify job per saved connection, never two for one at once.
+          let queued = 0
+          for (const workspace of await provided(state.storeFor(SERVICE_WORKSPACE).workspaces())) {
+            if (workspace === SERVICE_WORKSPACE) continue
+            const listing = await provided(state.storeFor(workspace).list())
+            for (const record of listing.records) {
+              const data = { workspace, connectionId: record.id }
+              await queues.verify.add("verify", data, {
+                deduplication: { id: verifyKey(data) },
+                removeOnComplete: 1000,
+              })
+              queued++
+            }
+          }
+          return { queued }
+        }
+        const done = await provided(verifyConnection(state, job.data))
+        metrics.checked(done.result)
+        log(`verify ${job.data.connectionId}: ${done.result.verdict.outcome}`)
+        return { outcome: done.result.verdict.outcome, code: done.result.verdict.code }
+      },
+      { connection: redisConnection(options.redisUrl), ...settings },
+    )
+    const syncer = new Worker<SyncJob>(
+      SYNC_QUEUE,
+      async (job) => {
+        const retry = job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0
+        const done = await provided(syncStream(state, job.data, String(job.id), options.outDir, retry))
+        metrics.synced(done.summary.records, done.summary.waits, done.summary.waitedMs)
+        log(`sync ${job.data.connectionId} ${job.data.streamId}: ${done.summary.records} records to ${done.out}`)
+        return { records: done.summary.records, out: done.out, manifest: done.manifest }
+      },
+      { connection: redisConnection(options.redisUrl), ...settings },
+    )
+    for (const [name, worker] of [
+      [VERIFY_QUEUE, verifier],
+      [SYNC_QUEUE, syncer],
+    ] as const) {
+      worker.on("failed", (job, error) => {
+        metrics.jobFailed(name)
+        log(`${name} job ${job?.id ?? "?"} failed: ${error.message}`)
+      })
+      worker.on("error", (error) => log(`${name}: ${error.message}`))
+    }
+    // Closing a worker waits for its active jobs: a stop never leaves a half-written output.
+    yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([verifier.close(), syncer.close()])))
+
+    let metricsUrl: string | undefined
+    if (options.metricsPort !== undefined) {
+      const server: Server = createServer(async (request, response) => {
+        if (request.url !== "/metrics") {
+          response.writeHead(404).end()
+          return
+        }
+        for (const [name, queue] of [
+          [VERIFY_QUEUE, queues.verify],
+          [SYNC_QUEUE, queues.sync],
+        ] as const) {
+          const counts = await queue.getJobCounts("waiting", "active", "delayed", "failed")
+          for (const [stateName, count] of Object.entries(counts))
+            metrics.queueDepth.set({ queue: name, state: stateName }, count)
+        }
+        response.writeHead(200, { "content-type": metrics.registry.contentType })
+        response.end(await metrics.registry.metrics())
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          server.listen(options.metricsPort, "127.0.0.1", () => resume(Effect.void))
+          return undefined
+        }),
+        () =>
+          Effect.async<void>((resume) => {
+            server.close(() => resume(Effect.void))
+          }),
+      )
+      const address = server.address()
+      metricsUrl = typeof address === "object" && address ? `http://127.0.0.1:${address.port}/metrics` : undefined
+    }
+    return { metricsUrl }
+  })
