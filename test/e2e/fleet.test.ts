@@ -1,0 +1,151 @@
+/**
+ * The fleet with real Redis and real worker processes: a scheduled sync's output appears; a worker
+ * killed with SIGKILL mid-sync leaves its job to stall, another worker takes it over and resumes from
+ * the checkpoint, and every record is written exactly once; a worker's /metrics counts what it did.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
+import { BIN, keyway } from "../support/cli.ts"
+import { findRedisServer, type RedisServer, startRedis } from "../support/redis.ts"
+
+const redisBinary = findRedisServer()
+const children: ChildProcess[] = []
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill("SIGKILL")
+})
+
+const files = (dir: string): string[] =>
+  existsSync(dir)
+    ? readdirSync(dir).flatMap((name) =>
+        statSync(join(dir, name)).isDirectory() ? files(join(dir, name)) : [join(dir, name)],
+      )
+    : []
+
+const until = async (check: () => boolean, timeoutMs: number, what: string) => {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+describe.skipIf(!redisBinary)(
+  `the fleet${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
+  () => {
+    let redis: RedisServer
+    let sandbox: Sandbox
+    let home: string
+    let env: Record<string, string>
+    const worker = (extra: string[] = []) => {
+      const child = spawn(process.execPath, [BIN, "worker", "--sandbox", "--lock-seconds", "2", ...extra], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+      children.push(child)
+      let log = ""
+      child.stderr?.on("data", (chunk: Buffer) => {
+        log += chunk.toString()
+      })
+      return { child, log: () => log }
+    }
+    const connect = async (apiKey: string) =>
+      JSON.parse(
+        (await keyway(["connect", "activtrak", "--sandbox", "--json"], { env, stdin: JSON.stringify({ apiKey }) }))
+          .stdout,
+      ).connection.id as string
+
+    beforeAll(async () => {
+      redis = await startRedis(redisBinary as string)
+      // Slow pages (10 a second), so a sync can be killed in the middle.
+      sandbox = await startSandbox({ rateLimit: { perSecond: 10, burst: 1, mode: "retry-after" } })
+      home = mkdtempSync(join(tmpdir(), "keyway-fleet-"))
+      env = { KEYWAY_HOME: home, KEYWAY_REDIS: redis.url, KEYWAY_SANDBOX_URL: sandbox.url }
+    })
+    afterAll(async () => {
+      await sandbox?.stop()
+      await redis?.stop()
+    })
+
+    it("a sync queued with keyway schedule is run by a worker: NDJSON and a manifest under outputs/<connection>/<stream>/", async () => {
+      const id = await connect("sandbox-records-300")
+      const one = worker()
+      expect(
+        (
+          await keyway(["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-01", "--to", "2026-03-01"], {
+            env,
+          })
+        ).code,
+      ).toBe(0)
+      const dir = join(home, "outputs", id, "activityLog")
+      await until(() => files(dir).some((file) => file.endsWith(".manifest.json")), 30_000, "the manifest")
+      const manifest = JSON.parse(readFileSync(files(dir).find((f) => f.endsWith(".manifest.json")) as string, "utf8"))
+      const lines = readFileSync(files(dir).find((f) => f.endsWith(".ndjson")) as string, "utf8")
+        .trim()
+        .split("\n")
+      expect(manifest).toMatchObject({
+        connection: id,
+        stream: "activityLog",
+        window: { from: "2026-03-01", to: "2026-03-01" },
+      })
+      expect(lines).toHaveLength(manifest.records)
+      expect(manifest.records).toBeGreaterThan(0)
+      one.child.kill("SIGTERM")
+    }, 60_000)
+
+    it("a worker killed with SIGKILL mid-sync: another takes the stalled job over, resumes, and writes every record once", async () => {
+      const id = await connect("sandbox-records-30000")
+      const first = worker()
+      expect(
+        (
+          await keyway(["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-02", "--to", "2026-03-03"], {
+            env,
+          })
+        ).code,
+      ).toBe(0)
+      const dir = join(home, "outputs", id, "activityLog")
+      const written = () =>
+        files(dir).reduce((sum, file) => sum + (file.includes(".partial") ? statSync(file).size : 0), 0)
+      await until(() => written() > 500_000, 60_000, "the first pages")
+      first.child.kill("SIGKILL")
+      const second = worker()
+      await until(
+        () => files(dir).some((file) => file.endsWith(".manifest.json")),
+        90_000,
+        "the resumed sync's manifest",
+      )
+      expect(second.log()).toMatch(/sync .* records to/)
+      const output = files(dir).find((file) => file.endsWith(".ndjson")) as string
+      const ids = readFileSync(output, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).record.logId as number)
+      expect(ids.length).toBeGreaterThan(10_000)
+      expect(new Set(ids).size).toBe(ids.length)
+      expect(JSON.parse(readFileSync(output.replace(/\.ndjson$/, ".manifest.json"), "utf8")).resumed).toBe(true)
+      expect(files(dir).filter((file) => file.includes(".partial"))).toEqual([])
+      second.child.kill("SIGTERM")
+    }, 180_000)
+
+    it("a scheduled verify re-tests every saved connection, and /metrics counts the checks", async () => {
+      const metricsWorker = worker(["--metrics-port", "0", "--json"])
+      let stdout = ""
+      metricsWorker.child.stdout?.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString()
+      })
+      await until(() => stdout.trimEnd().endsWith("}"), 20_000, "the worker's address")
+      const metrics = JSON.parse(stdout).metrics as string
+      expect((await keyway(["schedule", "verify", "--every", "1h"], { env })).code).toBe(0)
+      await until(() => /verify con_\w+: connected/.test(metricsWorker.log()), 30_000, "a verify job")
+      const listed = await keyway(["schedule", "list"], { env })
+      expect(listed.stdout).toMatch(/verify-all\s+verify\s+every 3600 s/)
+      const scraped = await (await fetch(metrics)).text()
+      expect(scraped).toMatch(/keyway_checks_total\{outcome="connected"\} [1-9]/)
+      expect(scraped).toMatch(/keyway_queue_jobs\{queue="keyway-verify",state="waiting"\}/)
+      metricsWorker.child.kill("SIGTERM")
+    }, 60_000)
+  },
+)
