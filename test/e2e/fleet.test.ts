@@ -149,3 +149,81 @@ describe.skipIf(!redisBinary)(
     }, 60_000)
   },
 )
+
+/** The README's fleet quick start, line for line: the test below checks the README still says exactly this. */
+const QUICK_START = [
+  "sudo apt-get install -y redis-server",
+  "redis-server --port 6390 --appendonly yes",
+  "export KEYWAY_REDIS=redis://127.0.0.1:6390 KEYWAY_SANDBOX_URL=http://127.0.0.1:4010",
+  "npx keyway sandbox --port 4010",
+  "npx keyway worker --sandbox",
+  `echo '{"apiKey":"sandbox-records-300"}' | npx keyway connect activtrak --sandbox`,
+  "npx keyway schedule sync <connection> activityLog --now --from 2026-03-01 --to 2026-03-01",
+  "npx keyway schedule verify --every 1d",
+  "ls ~/.keyway/outputs/<connection>/activityLog/",
+]
+
+describe.skipIf(!redisBinary)(
+  `the README's fleet quick start, as written${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
+  () => {
+    const ROOT = new URL("../../", import.meta.url).pathname
+    it("runs each line (a fresh HOME; the servers and two workers in the background) and the outputs appear", async () => {
+      const readme = readFileSync(join(ROOT, "README.md"), "utf8")
+      const block = /## The fleet[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ""
+      expect(
+        block
+          .split("\n")
+          .map((line) => line.replace(/\s+#.*$/, "").trim())
+          .filter(Boolean),
+      ).toEqual(QUICK_START)
+
+      const home = mkdtempSync(join(tmpdir(), "keyway-quickstart-"))
+      const exported = Object.fromEntries(
+        [...(QUICK_START[2] as string).matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1] as string, m[2] as string]),
+      )
+      const env: Record<string, string | undefined> = { ...process.env, HOME: home, ...exported }
+      for (const name of Object.keys(env))
+        if (name.startsWith("npm_") || (name.startsWith("KEYWAY_") && !(name in exported))) delete env[name]
+      const background = (command: string, cwd = ROOT) => {
+        const child = spawn("bash", ["-c", `exec ${command}`], { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+        children.push(child)
+        let output = ""
+        child.stdout?.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+        })
+        child.stderr?.on("data", (chunk: Buffer) => {
+          output += chunk.toString()
+        })
+        return () => output
+      }
+      const run = (command: string) =>
+        new Promise<{ code: number | null; output: string }>((resolve) => {
+          const child = spawn("bash", ["-c", command], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] })
+          let output = ""
+          child.stdout?.on("data", (chunk: Buffer) => {
+            output += chunk.toString()
+          })
+          child.stderr?.on("data", (chunk: Buffer) => {
+            output += chunk.toString()
+          })
+          child.once("close", (code) => resolve({ code, output }))
+        })
+      // Its append-only file goes where it runs: the fresh HOME.
+      const redisOut = background((QUICK_START[1] as string).replace("redis-server", redisBinary as string), home)
+      await until(() => redisOut().includes("Ready to accept connections"), 20_000, "redis-server")
+      const sandboxOut = background(QUICK_START[3] as string)
+      await until(() => sandboxOut().includes("Keyway sandbox on"), 30_000, "the sandbox")
+      const workers = [background(QUICK_START[4] as string), background(QUICK_START[4] as string)]
+      await until(() => workers.every((out) => out().includes("Keyway worker on")), 30_000, "two workers")
+      const connected = await run(QUICK_START[5] as string)
+      expect(connected.code).toBe(0)
+      const id = /Saved as (con_[0-9a-f]+)/.exec(connected.output)?.[1] as string
+      expect((await run((QUICK_START[6] as string).replace("<connection>", id))).code).toBe(0)
+      expect((await run(QUICK_START[7] as string)).code).toBe(0)
+      const dir = join(home, ".keyway", "outputs", id, "activityLog")
+      await until(() => files(dir).some((file) => file.endsWith(".manifest.json")), 30_000, "the outputs")
+      const listed = await run((QUICK_START[8] as string).replace("<connection>", id))
+      expect(listed.output).toMatch(/\d+\.manifest\.json[\s\S]*\d+\.ndjson|\d+\.ndjson[\s\S]*\d+\.manifest\.json/)
+    }, 120_000)
+  },
+)

@@ -72,6 +72,8 @@ interface Covered {
 }
 
 const EXIT_CODE_TABLE = "test/e2e/exit-codes.test.ts"
+/** Runs the README's fleet quick start line for line, with the servers and workers in the background. */
+const FLEET_TEST = "test/e2e/fleet.test.ts"
 
 const savedAs = (key: string) => (output: string, ctx: Ctx) => {
   const id = /Saved as (con_[0-9a-f]+)/.exec(output)?.[1]
@@ -300,6 +302,18 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
     },
   ],
   ["keyway serve", { coveredBy: "npm run serve -- --sandbox" }],
+  ["sudo apt-get install -y redis-server", { coveredBy: FLEET_TEST }],
+  ["redis-server --port 6390 --appendonly yes", { coveredBy: FLEET_TEST }],
+  ["export KEYWAY_REDIS=redis://127.0.0.1:6390 KEYWAY_SANDBOX_URL=http://127.0.0.1:4010", { coveredBy: FLEET_TEST }],
+  ["npx keyway sandbox --port 4010", { coveredBy: FLEET_TEST }],
+  ["npx keyway worker --sandbox", { coveredBy: FLEET_TEST }],
+  [`echo '{"apiKey":"sandbox-records-300"}' | npx keyway connect activtrak --sandbox`, { coveredBy: FLEET_TEST }],
+  [
+    "npx keyway schedule sync <connection> activityLog --now --from 2026-03-01 --to 2026-03-01",
+    { coveredBy: FLEET_TEST },
+  ],
+  ["npx keyway schedule verify --every 1d", { coveredBy: FLEET_TEST }],
+  ["ls ~/.keyway/outputs/<connection>/activityLog/", { coveredBy: FLEET_TEST }],
   ["keyway serve [--port N] [--sandbox]", { coveredBy: "npm run serve -- --sandbox" }],
   [
     "npx keyway workspaces create acme",
