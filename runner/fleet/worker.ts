@@ -11,7 +11,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { catalogOf } from "../catalog/catalog.ts"
-import { engineLayer } from "../http/engine.ts"
+import { engineLayer, SharedPacingTag } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
 import { sandboxLayer } from "../sandbox/layer.ts"
 import { openServiceState, SERVICE_WORKSPACE } from "../server/state.ts"
@@ -28,6 +28,7 @@ import {
   type VerifyQueueJob,
   verifyKey,
 } from "./queues.ts"
+import { redisPacing } from "./shared-pacing.ts"
 
 export interface WorkerOptions {
   readonly redisUrl: string
@@ -51,9 +52,15 @@ export const startWorker = (
   Effect.gen(function* () {
     const log = options.log ?? (() => {})
     const state = yield* openServiceState(options.store)
+    // Every worker paces each key on one shared schedule in Redis.
+    const pacingClient = redisConnection(options.redisUrl)
+    yield* Effect.addFinalizer(() => Effect.promise(() => pacingClient.quit().catch(() => undefined)))
     const services = yield* Layer.build(
       Layer.mergeAll(
-        engineLayer.pipe(Layer.provide(transportLayer())),
+        engineLayer.pipe(
+          Layer.provide(transportLayer()),
+          Layer.provide(Layer.succeed(SharedPacingTag, redisPacing(pacingClient))),
+        ),
         keyringLayer(options.store.home, options.env),
         options.sandboxUrl !== undefined ? sandboxLayer(options.sandboxUrl) : Layer.empty,
       ).pipe(Layer.provideMerge(catalogOf(options.definitions.values()))),

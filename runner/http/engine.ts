@@ -109,7 +109,25 @@ const toObservation = (result: HttpResult, limits: RateLimitFacts | undefined): 
   ...(limits ? { limits } : {}),
 })
 
-export const makeEngine = (transport: Transport, pacers: PacerRegistry = new PacerRegistry()): Engine => {
+/**
+ * Pacing shared by a fleet of processes (`runner/fleet/shared-pacing.ts`, on Redis): every process's
+ * requests for one key take their slots from one schedule, and a vendor's wait seen by any holds the
+ * key back for all. Without it, pacing is this process's alone.
+ */
+export interface SharedPacing {
+  /** Reserves the key's next slot across the fleet, `intervalMs` after the last: the wait before sending. */
+  readonly reserve: (key: string, intervalMs: number) => Promise<number>
+  /** Holds the key back for every process for `delayMs`, as a vendor asked. */
+  readonly hold: (key: string, delayMs: number) => Promise<void>
+}
+
+export class SharedPacingTag extends Context.Tag("keyway/SharedPacing")<SharedPacingTag, SharedPacing>() {}
+
+export const makeEngine = (
+  transport: Transport,
+  pacers: PacerRegistry = new PacerRegistry(),
+  shared?: SharedPacing,
+): Engine => {
   const quotas = new Map<string, RetryQuota>()
   const quotaFor = (host: string): RetryQuota => {
     let quota = quotas.get(host)
@@ -142,7 +160,22 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
             }
           }
           const heldBy = pacer?.heldBy(at)
-          const heldMs = pacer ? pacer.reserve(at) : 0
+          const localMs = pacer ? pacer.reserve(at) : 0
+          // The fleet's schedule for this key, when there is one; if Redis does not answer, this
+          // process's own pace stands alone.
+          const fleetMs =
+            shared && pacer && plan.pacing !== undefined
+              ? shared.reserve(plan.pacing, 1000 / pacer.currentRate).catch(() => 0)
+              : Promise.resolve(0)
+          return Effect.flatMap(
+            Effect.promise(() => fleetMs),
+            (waitMs) => paced(Math.max(localMs, waitMs), heldBy),
+          )
+        })
+        const paced = (heldMs: number, heldBy: WaitSource | "pace" | undefined): Effect.Effect<Sent> => {
+          if (heldMs > 0 && now() + heldMs > plan.deadlineAt) {
+            return Effect.succeed({ observation: { kind: "held-back", waitMs: heldMs, setBy: heldBy ?? "pace" } })
+          }
           const send = Effect.suspend(() => {
             const sentAt = now()
             const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
@@ -163,6 +196,9 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
                     plan.policy.customWaitHeaders,
                   )
                   pacer.observe(answeredAt, result.status, limits)
+                  if (shared && plan.pacing !== undefined && result.status === 429 && limits.wait) {
+                    void shared.hold(plan.pacing, limits.wait.delayMs).catch(() => undefined)
+                  }
                   return toObservation(result, limits)
                 }),
                 Effect.catchTags({
@@ -190,7 +226,7 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
           if (heldMs < 1) return send
           plan.onWait?.({ ms: heldMs, setBy: heldBy ?? "pace" })
           return Effect.zipRight(Effect.sleep(heldMs), send)
-        })
+        }
 
         const failureOf = (sent: Sent): AttemptFailure | undefined => {
           const { observation } = sent
@@ -274,5 +310,10 @@ export const makeEngine = (transport: Transport, pacers: PacerRegistry = new Pac
 /** The engine over the transport in context, with its own pacers. */
 export const engineLayer: Layer.Layer<HttpEngine, never, HttpTransport> = Layer.effect(
   HttpEngine,
-  Effect.map(HttpTransport, (transport) => makeEngine(transport)),
+  Effect.gen(function* () {
+    const transport = yield* HttpTransport
+    // A fleet's worker provides shared pacing; every other process paces alone.
+    const shared = Option.getOrUndefined(yield* Effect.serviceOption(SharedPacingTag))
+    return makeEngine(transport, new PacerRegistry(), shared)
+  }),
 )

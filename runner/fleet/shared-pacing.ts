@@ -1,0 +1,40 @@
+/**
+ * One rate budget per key across the fleet, in Redis: each request for a key takes the next slot of
+ * one schedule that every worker shares (an atomic Lua script, on Redis's own clock so machines need
+ * not agree on the time), and a vendor's wait seen by any worker holds the key for all of them until
+ * it passes. Keys are pacing keys (a hash of the credential and base URL), never a secret.
+ */
+import type { Redis } from "ioredis"
+import type { SharedPacing } from "../http/engine.ts"
+
+/** Answers how long to wait: past the key's hold, and past the slot the last request took. */
+const RESERVE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0')
+local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
+local start = math.max(now, nextFree, hold)
+redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil(start + interval - now) + 60000)
+return math.floor(start - now)
+`
+
+/** Extends the key's hold to `delayMs` from now, never shortens it. */
+const HOLD = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untilMs = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untilMs > current then
+  redis.call('SET', KEYS[1], tostring(untilMs), 'PX', tonumber(ARGV[1]) + 1000)
+end
+return untilMs
+`
+
+export const redisPacing = (client: Redis): SharedPacing => ({
+  reserve: async (key, intervalMs) =>
+    Number(await client.eval(RESERVE, 2, `keyway-pace:${key}`, `keyway-hold:${key}`, String(Math.ceil(intervalMs)))),
+  hold: async (key, delayMs) => {
+    await client.eval(HOLD, 1, `keyway-hold:${key}`, String(Math.ceil(delayMs)))
+  },
+})
