@@ -333,6 +333,12 @@ describe("keyway serve: the HTTP API", () => {
     expect([unknown.status, unknown.body.code]).toEqual([404, "unknown_connector"])
   })
 
+  it("serves Prometheus metrics, with checks by outcome", async () => {
+    const scraped = await (await fetch(`${server.url}/metrics`)).text()
+    expect(scraped).toMatch(/keyway_checks_total\{outcome="connected"\} [1-9]/)
+    expect(scraped).toMatch(/keyway_checks_total\{outcome="invalid_credentials"\} [1-9]/)
+  })
+
   it("refuses a body over the limit with 413, before reading it", async () => {
     const answer = await call("POST", "/v1/connections", {
       key: keyA,

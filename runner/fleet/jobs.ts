@@ -13,10 +13,11 @@ import { fileSink } from "../sync/sinks.ts"
 import { runSync, type SyncSummary } from "../sync/sync.ts"
 import type { RetestResult } from "../vault/connections.ts"
 import { Store } from "../vault/store.ts"
+import type { Metrics } from "./metrics.ts"
 import type { SyncJob, VerifyJob } from "./queues.ts"
 
-export const verifyConnection = (state: ServiceState, job: VerifyJob) =>
-  retestIn({ state }, job.workspace, job.connectionId, undefined, undefined, "worker") as Effect.Effect<
+export const verifyConnection = (state: ServiceState, job: VerifyJob, metrics?: Metrics) =>
+  retestIn({ state, metrics }, job.workspace, job.connectionId, undefined, undefined, "worker") as Effect.Effect<
     RetestResult,
     unknown,
     Effect.Effect.Context<ReturnType<typeof retestIn>>

@@ -94,8 +94,7 @@ export const startWorker = (
           }
           return { queued }
         }
-        const done = await provided(verifyConnection(state, job.data))
-        metrics.checked(done.result)
+        const done = await provided(verifyConnection(state, job.data, metrics))
         log(`verify ${job.data.connectionId}: ${done.result.verdict.outcome}`)
         return { outcome: done.result.verdict.outcome, code: done.result.verdict.code }
       },

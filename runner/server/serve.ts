@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { catalogOf } from "../catalog/catalog.ts"
+import { makeMetrics } from "../fleet/metrics.ts"
 import { engineLayer } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
 import { sandboxLayer } from "../sandbox/layer.ts"
@@ -135,6 +136,7 @@ const asBadRequest = (response: HttpServerResponse.HttpServerResponse): HttpServ
 export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: string }, unknown, Scope.Scope> =>
   Effect.gen(function* () {
     const limits = { ...DEFAULT_LIMITS, ...options.limits }
+    const metrics = makeMetrics()
     const http = NodeHttpServer.layer(() => createServer(), { port: options.port, host: options.host })
     const catalog = catalogOf(options.definitions.values())
     const checks = Layer.mergeAll(
@@ -157,7 +159,14 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
           ),
           (opened) => Effect.promise(opened.close),
         )
-        return { state, definitions: options.definitions, limits, publicUrl: () => url, takeCheck: limiter.take }
+        return {
+          state,
+          metrics,
+          definitions: options.definitions,
+          limits,
+          publicUrl: () => url,
+          takeCheck: limiter.take,
+        }
       }),
     ).pipe(Layer.provide(http))
     const routes = Layer.mergeAll(
@@ -166,6 +175,13 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
         Layer.provide(authorizationLive),
       ),
       formRoutes,
+      HttpLayerRouter.add(
+        "GET",
+        "/metrics",
+        Effect.promise(async () =>
+          HttpServerResponse.text(await metrics.registry.metrics(), { contentType: metrics.registry.contentType }),
+        ),
+      ),
       options.sandbox ? sandboxIndex(options.definitions) : plainIndex,
     )
     const log = options.log ?? (() => {})

@@ -13,6 +13,7 @@ import type { ConnectorDefinition } from "../../core/definition.ts"
 import type { InvalidInput } from "../../core/fields.ts"
 import type { Catalog } from "../catalog/catalog.ts"
 import type { CheckResult } from "../check/check.ts"
+import type { Metrics } from "../fleet/metrics.ts"
 import type { HttpEngine } from "../http/engine.ts"
 import { type ConnectInput, type ConnectionView, connect, type RetestResult, retest } from "../vault/connections.ts"
 import type { Keyring } from "../vault/sealing.ts"
@@ -36,6 +37,8 @@ export const DEFAULT_LIMITS: Limits = {
 
 export interface KeywayServer {
   readonly state: ServiceState
+  /** Prometheus metrics, served at /metrics. */
+  readonly metrics?: Metrics | undefined
   readonly definitions: ReadonlyMap<string, ConnectorDefinition>
   readonly limits: Limits
   /** The server's own URL, for connect links. */
@@ -124,7 +127,7 @@ const checkedType = (result: CheckResult): EventType =>
 
 /** Save & test in a workspace: saved only when it passes; the audit log records it either way. */
 export const saveAndTest = (
-  server: Pick<KeywayServer, "state">,
+  server: Pick<KeywayServer, "state" | "metrics">,
   workspace: string,
   definition: ConnectorDefinition,
   input: ConnectInput,
@@ -138,6 +141,7 @@ export const saveAndTest = (
     const outcome = yield* connect(definition, input).pipe(
       Effect.provideService(Store, server.state.storeFor(workspace)),
     )
+    server.metrics?.checked(outcome.result)
     if (outcome.connection) {
       yield* server.state.recordEvent(workspace, outcome.connection.id, eventOf("created", by, outcome.result))
     }
@@ -146,7 +150,7 @@ export const saveAndTest = (
 
 /** Re-test, or replace with new credentials that must pass; the audit log records it. */
 export const retestIn = (
-  server: Pick<KeywayServer, "state">,
+  server: Pick<KeywayServer, "state" | "metrics">,
   workspace: string,
   id: string,
   credentials: Readonly<Record<string, string>> | undefined,
@@ -158,6 +162,7 @@ export const retestIn = (
       id,
       credentials ? { credentials, ...(expiresAt ? { expiresAt } : {}) } : undefined,
     ).pipe(Effect.provideService(Store, server.state.storeFor(workspace)))
+    server.metrics?.checked(done.result)
     const type = credentials
       ? done.replaced
         ? "replaced"
