@@ -122,6 +122,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     ],
     load: () => import("./commands/schedule.ts"),
   },
+  webhooks: {
+    args: "add <url> | list",
+    summary: "Endpoints for the workspace's events, signed as Standard Webhooks",
+    examples: ["npx keyway webhooks add https://app.example.com/keyway-events", "npx keyway webhooks list"],
+    load: () => import("./commands/webhooks.ts"),
+  },
   new: {
     args: "<id>",
     summary: "Scaffold connectors/<id>.yaml: a complete definition that validates as written",

@@ -6,6 +6,7 @@
  */
 import { Queue } from "bullmq"
 import { Redis } from "ioredis"
+import { type Delivery, WEBHOOK_QUEUE } from "./webhooks.ts"
 
 export const VERIFY_QUEUE = "keyway-verify"
 export const SYNC_QUEUE = "keyway-sync"
@@ -39,6 +40,7 @@ export const redisConnection = (url: string): Redis =>
 export interface Queues {
   readonly verify: Queue<VerifyQueueJob>
   readonly sync: Queue<SyncJob>
+  readonly webhooks: Queue<Delivery>
   readonly close: () => Promise<void>
 }
 
@@ -46,12 +48,15 @@ export const openQueues = (url: string): Queues => {
   const connection = redisConnection(url)
   const verify = new Queue<VerifyQueueJob>(VERIFY_QUEUE, { connection })
   const sync = new Queue<SyncJob>(SYNC_QUEUE, { connection })
+  const webhooks = new Queue<Delivery>(WEBHOOK_QUEUE, { connection })
   return {
     verify,
     sync,
+    webhooks,
     close: async () => {
       await verify.close()
       await sync.close()
+      await webhooks.close()
       await connection.quit().catch(() => undefined)
     },
   }

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from "node:http"
 import { Worker } from "bullmq"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -15,7 +16,7 @@ import { engineLayer, SharedPacingTag } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
 import { sandboxLayer } from "../sandbox/layer.ts"
 import { openServiceState, SERVICE_WORKSPACE } from "../server/state.ts"
-import { keyringLayer } from "../vault/sealing.ts"
+import { Keyring, keyringLayer } from "../vault/sealing.ts"
 import type { StoreConfig } from "../vault/store.ts"
 import { syncStream, verifyConnection } from "./jobs.ts"
 import { makeMetrics } from "./metrics.ts"
@@ -29,6 +30,7 @@ import {
   verifyKey,
 } from "./queues.ts"
 import { redisPacing } from "./shared-pacing.ts"
+import { type Delivery, deliver, emit, WEBHOOK_QUEUE, webhookBackoff } from "./webhooks.ts"
 
 export interface WorkerOptions {
   readonly redisUrl: string
@@ -44,6 +46,8 @@ export interface WorkerOptions {
   /** Serve `/metrics` on this port (0: any free one). */
   readonly metricsPort?: number
   readonly log?: (line: string) => void
+  /** Scales the webhook retry schedule (5 s, 5 min, 30 min, ...): tests use a small fraction. */
+  readonly webhookRetryScale?: number
 }
 
 export const startWorker = (
@@ -94,7 +98,34 @@ export const startWorker = (
           }
           return { queued }
         }
+        const before = await provided(state.storeFor(job.data.workspace).get(job.data.connectionId))
         const done = await provided(verifyConnection(state, job.data, metrics))
+        const wasWorking = (before?.lastTest?.verdict.outcome ?? "connected") === "connected"
+        const works = done.result.verdict.outcome === "connected"
+        const about = {
+          workspace: job.data.workspace,
+          connectionId: job.data.connectionId,
+          connector: done.connection.connector,
+          tags: done.connection.tags ?? {},
+          code: done.result.verdict.code,
+          message: done.result.verdict.message,
+        }
+        // Status changes, not every check: a key that broke, or one that works again.
+        if (wasWorking !== works) {
+          await emit(queues, state, job.data.workspace, {
+            type: works ? "connection.recovered" : "connection.verification_failed",
+            timestamp: new Date().toISOString(),
+            data: about,
+          })
+        }
+        const expiresAt = done.connection.expiresAt ? Date.parse(done.connection.expiresAt) : Number.NaN
+        if (works && expiresAt - Date.now() < 30 * 86_400_000) {
+          await emit(queues, state, job.data.workspace, {
+            type: "connection.expiring",
+            timestamp: new Date().toISOString(),
+            data: { ...about, expiresAt: done.connection.expiresAt },
+          })
+        }
         log(`verify ${job.data.connectionId}: ${done.result.verdict.outcome}`)
         return { outcome: done.result.verdict.outcome, code: done.result.verdict.code }
       },
@@ -106,14 +137,56 @@ export const startWorker = (
         const retry = job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0
         const done = await provided(syncStream(state, job.data, String(job.id), options.outDir, retry))
         metrics.synced(done.summary.records, done.summary.waits, done.summary.waitedMs)
+        await emit(queues, state, job.data.workspace, {
+          type: "sync.finished",
+          timestamp: new Date().toISOString(),
+          data: {
+            workspace: job.data.workspace,
+            connectionId: job.data.connectionId,
+            stream: job.data.streamId,
+            records: done.summary.records,
+            pages: done.summary.pages,
+            manifest: done.manifest,
+          },
+        })
         log(`sync ${job.data.connectionId} ${job.data.streamId}: ${done.summary.records} records to ${done.out}`)
         return { records: done.summary.records, out: done.out, manifest: done.manifest }
       },
       { connection: redisConnection(options.redisUrl), ...settings },
     )
+    const keyring = Context.get(services, Keyring)
+    const deliverer = new Worker<Delivery>(
+      WEBHOOK_QUEUE,
+      async (job) => {
+        const outcome = await deliver(state, keyring, job.data)
+        log(`webhook ${job.data.webhookId} ${job.data.event.type} to ${job.data.endpointId}: ${outcome}`)
+        return outcome
+      },
+      {
+        connection: redisConnection(options.redisUrl),
+        ...settings,
+        settings: { backoffStrategy: webhookBackoff(options.webhookRetryScale ?? 1) },
+      },
+    )
+    syncer.on("failed", (job) => {
+      // The last attempt failed: the sync will not run again until its next schedule.
+      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        void emit(queues, state, job.data.workspace, {
+          type: "sync.failed",
+          timestamp: new Date().toISOString(),
+          data: {
+            workspace: job.data.workspace,
+            connectionId: job.data.connectionId,
+            stream: job.data.streamId,
+            reason: job.failedReason,
+          },
+        }).catch(() => undefined)
+      }
+    })
     for (const [name, worker] of [
       [VERIFY_QUEUE, verifier],
       [SYNC_QUEUE, syncer],
+      [WEBHOOK_QUEUE, deliverer],
     ] as const) {
       worker.on("failed", (job, error) => {
         metrics.jobFailed(name)
@@ -122,7 +195,9 @@ export const startWorker = (
       worker.on("error", (error) => log(`${name}: ${error.message}`))
     }
     // Closing a worker waits for its active jobs: a stop never leaves a half-written output.
-    yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([verifier.close(), syncer.close()])))
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => Promise.all([verifier.close(), syncer.close(), deliverer.close()])),
+    )
 
     let metricsUrl: string | undefined
     if (options.metricsPort !== undefined) {

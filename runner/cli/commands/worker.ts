@@ -63,6 +63,8 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
       sandboxUrl: values.sandbox ? (io.env.KEYWAY_SANDBOX_URL ?? undefined) : undefined,
       ...(metricsPort !== undefined ? { metricsPort } : {}),
       log: (line) => io.err(`${new Date().toISOString()} ${line}\n`),
+      // For tests: the webhook retry schedule, scaled (the real one spans a day).
+      webhookRetryScale: Number(io.env.KEYWAY_WEBHOOK_RETRY_SCALE ?? "1") || 1,
     }).pipe(
       Effect.mapError(
         (error) =>
