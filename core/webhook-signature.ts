@@ -22,7 +22,9 @@ export const signWebhook = (input: {
 }): Record<"webhook-id" | "webhook-timestamp" | "webhook-signature", string> => ({
   "webhook-id": input.id,
   "webhook-timestamp": String(input.timestamp),
-  "webhook-signature": input.secrets.map((secret) => `v1,${signature(secret, input.id, input.timestamp, input.body)}`).join(" "),
+  "webhook-signature": input.secrets
+    .map((secret) => `v1,${signature(secret, input.id, input.timestamp, input.body)}`)
+    .join(" "),
 })
 
 /**

@@ -13,6 +13,7 @@ import type * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
+import { openServiceState } from "../runner/server/state.ts"
 import { openCredentials } from "../runner/vault/connections.ts"
 import { StoreUnavailable } from "../runner/vault/errors.ts"
 import { rotateMasterKey } from "../runner/vault/rotation.ts"
@@ -24,6 +25,8 @@ import {
   Store,
   type StoreConfig,
 } from "../runner/vault/store.ts"
+import { cli } from "./support/cli.ts"
+import { findPostgres, startPostgres } from "./support/postgres.ts"
 import { findRedisServer, type RedisServer, startRedis } from "./support/redis.ts"
 
 const home = () => mkdtempSync(join(tmpdir(), "keyway-home-"))
@@ -130,9 +133,14 @@ describe("sealing credentials", () => {
   })
 })
 
-const backends: Array<
-  [string, () => Promise<{ config: (workspace: string) => StoreConfig; done: () => Promise<void> }>]
-> = [
+interface Backend {
+  readonly config: (workspace: string) => StoreConfig
+  readonly done: () => Promise<void>
+  /** Takes the server down and brings it back (a server store's outage); SQLite has none. */
+  readonly outage?: { readonly down: () => Promise<void>; readonly up: () => Promise<void> }
+}
+
+const backends: Array<[string, () => Promise<Backend>]> = [
   [
     "SQLite",
     async () => {
@@ -146,9 +154,34 @@ if (redisBinary) {
     "Redis",
     async () => {
       const redis = await startRedis(redisBinary)
-      return { config: (workspace) => ({ home: home(), url: redis.url, workspace }), done: () => redis.stop() }
+      const dir = home()
+      return {
+        config: (workspace) => ({ home: dir, url: redis.url, workspace }),
+        done: () => redis.stop(),
+        outage: { down: redis.kill, up: redis.restart },
+      }
     },
   ])
+}
+
+const postgresBin = findPostgres()
+if (postgresBin) {
+  backends.push([
+    "PostgreSQL",
+    async () => {
+      const postgres = await startPostgres(postgresBin)
+      const dir = home()
+      return {
+        config: (workspace) => ({ home: dir, url: postgres.url, workspace }),
+        done: () => postgres.stop(),
+        outage: { down: postgres.stop, up: postgres.start },
+      }
+    },
+  ])
+}
+
+if (!postgresBin) {
+  it.skip("the PostgreSQL store (skipped: no PostgreSQL server binaries, Debian's postgresql; CI installs them)", () => {})
 }
 
 describe.each(backends)("the %s store", (_name, make) => {
@@ -181,6 +214,70 @@ describe.each(backends)("the %s store", (_name, make) => {
       }),
     )
   })
+
+  it("save & test, re-test, replace, the audit log and a key rotation, through the library and the CLI", async () => {
+    const sandbox = await startSandbox()
+    const config = made.config("lifecycle")
+    const env = {
+      KEYWAY_HOME: config.home,
+      ...(config.url ? { KEYWAY_STORE: config.url } : {}),
+      KEYWAY_WORKSPACE: "lifecycle",
+    }
+    const keyway = createKeyway({ sandboxUrl: sandbox.url, store: config, env: { ...process.env, ...env } })
+    try {
+      const made1 = await keyway.connect({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
+      const id = made1.connection?.id as string
+      expect((await keyway.connections.test(id)).result.verdict.outcome).toBe("connected")
+      expect((await keyway.connections.replace(id, { apiKey: "sandbox-invalid" })).replaced).toBe(false)
+      expect((await keyway.connections.replace(id, { apiKey: "sandbox-records-7" })).replaced).toBe(true)
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.flatMap(openServiceState(config), (state) =>
+            Effect.gen(function* () {
+              yield* state.recordEvent("lifecycle", id, { type: "created", at: "2026-01-01T00:00:00.000Z", by: "test" })
+              yield* state.recordEvent("lifecycle", id, {
+                type: "replaced",
+                at: "2026-01-02T00:00:00.000Z",
+                by: "test",
+              })
+              expect((yield* state.events("lifecycle", id)).map((e) => e.type)).toEqual(["created", "replaced"])
+            }),
+          ),
+        ),
+      )
+      expect((await cli(["rotate-key"], { env })).code).toBe(0)
+      await keyway.close()
+      const after = createKeyway({ sandboxUrl: sandbox.url, store: config, env: { ...process.env, ...env } })
+      try {
+        const retested = await after.connections.test(id)
+        expect([retested.result.verdict.outcome, retested.connection.fingerprints.apiKey]).toEqual([
+          "connected",
+          "…ds-7",
+        ])
+      } finally {
+        await after.close()
+      }
+    } finally {
+      await sandbox.stop()
+    }
+  })
+
+  it("a store that is down answers StoreUnavailable, and nothing saved is lost", async () => {
+    if (!made.outage) return
+    const config = made.config("outage")
+    await withStore(config, (store) => store.put(sampleRecord("con_1", "outage")))
+    await made.outage.down()
+    const refused = await Effect.runPromise(
+      Effect.either(
+        Effect.scoped(Effect.flatMap(openStore({ ...config, connectTimeoutMs: 500 }), (store) => store.list())),
+      ),
+    )
+    expect(refused._tag === "Left" && refused.left._tag).toBe("StoreUnavailable")
+    await made.outage.up()
+    await withStore(config, (store) =>
+      Effect.map(store.list(), (listing) => expect(listing.records.map((r) => r.id)).toEqual(["con_1"])),
+    )
+  }, 30_000)
 
   it("keeps each workspace's records apart", async () => {
     await withStore(made.config("tenant-a"), (a) =>

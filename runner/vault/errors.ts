@@ -5,11 +5,12 @@
 import * as Data from "effect/Data"
 
 export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{
-  readonly backend: "sqlite" | "redis"
+  readonly backend: "sqlite" | "redis" | "postgres"
   readonly detail: string
 }> {
   override get message(): string {
-    return `the ${this.backend === "redis" ? "Redis" : "SQLite"} credential store is unavailable: ${this.detail}`
+    const name = { redis: "Redis", postgres: "PostgreSQL", sqlite: "SQLite" }[this.backend]
+    return `the ${name} credential store is unavailable: ${this.detail}`
   }
 }
 

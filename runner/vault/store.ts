@@ -50,7 +50,7 @@ export interface ConnectionRecord {
 }
 
 export interface ConnectionStore {
-  readonly backend: "sqlite" | "redis"
+  readonly backend: "sqlite" | "redis" | "postgres"
   readonly workspace: string
   /** Sync checkpoints live beside the records, under keys that start with `sync:`. */
   readonly getState: <S>(key: string) => Effect.Effect<S | undefined, StoreError>
@@ -145,10 +145,17 @@ export const openStore = (config: StoreConfig): Effect.Effect<ConnectionStore, n
         await opened?.keyv.disconnect().catch(() => undefined)
       }),
     )
-    return storeOver(open, isRedisUrl(config.url) ? "redis" : "sqlite", config.workspace)
+    return storeOver(
+      open,
+      isRedisUrl(config.url) ? "redis" : isPostgresUrl(config.url) ? "postgres" : "sqlite",
+      config.workspace,
+    )
   })
 
 export const storeLayer = (config: StoreConfig): Layer.Layer<Store> => Layer.scoped(Store, openStore(config))
+
+const isPostgresUrl = (url: string | undefined): boolean =>
+  url?.startsWith("postgres://") === true || url?.startsWith("postgresql://") === true
 
 const isRedisUrl = (url: string | undefined): boolean =>
   url?.startsWith("redis://") === true || url?.startsWith("rediss://") === true
@@ -184,7 +191,7 @@ interface Raw {
 
 interface Opened {
   readonly keyv: Keyv
-  readonly backend: "sqlite" | "redis"
+  readonly backend: "sqlite" | "redis" | "postgres"
   readonly raw: Raw
 }
 
@@ -254,6 +261,55 @@ const sqliteRaw = (query: Query): Raw => {
   }
 }
 
+/**
+ * PostgreSQL: keyv's own table for records, and a lock table whose rows are leases, as Redis's are:
+ * a killed holder's lock ends by itself when its lease runs out. Taking a lock is one statement, so
+ * two processes can never both take it.
+ */
+const postgresRaw = (query: Query): Raw => {
+  // Made on the first lock, not before: a server that is down answers the call that needs it.
+  let created: Promise<unknown> | undefined
+  const table = () => {
+    created ??= query(
+      "CREATE TABLE IF NOT EXISTS keyway_locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, holder TEXT NOT NULL, expires BIGINT NOT NULL)",
+    ).catch((error: unknown) => {
+      created = undefined
+      throw error
+    })
+    return created
+  }
+  return {
+    entries: async (namespace) =>
+      (await query("SELECT key, value FROM keyv WHERE key LIKE $1", `${namespace}:%`)).map(
+        (row) => [String(row.key).slice(namespace.length + 1), String(row.value)] as const,
+      ),
+    workspaces: async () =>
+      (await query("SELECT DISTINCT split_part(key, ':', 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'")).map(
+        (row) => workspaceOf(String(row.namespace)),
+      ),
+    acquire: async (name, owner) => {
+      await table()
+      const now = Date.now()
+      const taken = await query(
+        `INSERT INTO keyway_locks(name, owner, holder, expires) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, holder = EXCLUDED.holder, expires = EXCLUDED.expires
+         WHERE keyway_locks.expires < $5 RETURNING owner`,
+        name,
+        owner,
+        `process ${process.pid} on ${hostname()}`,
+        now + REDIS_LEASE_MS,
+        now,
+      )
+      if (taken[0]?.owner === owner) return { held: true }
+      const holder = (await query("SELECT holder FROM keyway_locks WHERE name = $1", name))[0]
+      return { held: false, holder: holder ? String(holder.holder) : "another process" }
+    },
+    release: async (name, owner) => {
+      await query("DELETE FROM keyway_locks WHERE name = $1 AND owner = $2", name, owner)
+    },
+  }
+}
+
 /** A Redis lock lives as long as its lease, so a killed holder's lock ends by itself. */
 const REDIS_LEASE_MS = 60_000
 
@@ -300,7 +356,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
   // No colon in the namespace: keyv strips a key's prefix up to the first colon when listing.
   const namespace = `keyway-${config.workspace}`
   let keyv: Keyv
-  let backend: "sqlite" | "redis"
+  let backend: "sqlite" | "redis" | "postgres"
   let raw: Raw
   if (config.url !== undefined && isRedisUrl(config.url)) {
     backend = "redis"
@@ -319,6 +375,18 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
     raw = redisRaw((await adapter.getClient()) as unknown as Parameters<typeof redisRaw>[0])
+  } else if (config.url !== undefined && isPostgresUrl(config.url)) {
+    backend = "postgres"
+    const { default: KeyvPostgres } = await import("@keyv/postgres")
+    const adapter = new KeyvPostgres({
+      uri: config.url,
+      connectionTimeoutMillis: config.connectTimeoutMs ?? 2000,
+      max: 10,
+    })
+    keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
+    // Creates keyv's table now, so the first call that fails says why (the server is down).
+    await adapter.connect()
+    raw = postgresRaw((sql, ...parameters) => adapter.query(sql, parameters))
   } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
     backend = "sqlite"
     ensureHome(config.home, (detail) => new StoreMisconfigured({ detail }))
@@ -334,7 +402,9 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
     raw = sqliteRaw((sql, ...parameters) => adapter.query(sql, ...parameters))
   } else {
-    throw new StoreMisconfigured({ detail: "KEYWAY_STORE must be a redis:// URL, or unset for SQLite" })
+    throw new StoreMisconfigured({
+      detail: "KEYWAY_STORE must be a redis:// or postgres:// URL, or unset for SQLite",
+    })
   }
   keyv.on("error", () => {
     // Errors surface through the rejected calls below (throwOnErrors); the event is not a second channel.
@@ -343,7 +413,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
 }
 
 /** A failure opening or using the store: the user's to fix, or the store's to come back. */
-const asStoreError = (backend: "sqlite" | "redis", error: unknown): StoreError => {
+const asStoreError = (backend: "sqlite" | "redis" | "postgres", error: unknown): StoreError => {
   if (error instanceof StoreUnavailable || error instanceof StoreMisconfigured || error instanceof RecordUnreadable) {
     return error
   }
@@ -358,7 +428,11 @@ const asStoreError = (backend: "sqlite" | "redis", error: unknown): StoreError =
   return new StoreUnavailable({ backend, detail: describe(error) })
 }
 
-const storeOver = (open: () => Promise<Opened>, backend: "sqlite" | "redis", workspace: string): ConnectionStore => {
+const storeOver = (
+  open: () => Promise<Opened>,
+  backend: "sqlite" | "redis" | "postgres",
+  workspace: string,
+): ConnectionStore => {
   const namespace = `keyway-${workspace}`
   const attempt = <A>(run: (keyv: Keyv) => Promise<A>) =>
     Effect.tryPromise({

@@ -302,6 +302,13 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
     },
   ],
   ["keyway serve", { coveredBy: "npm run serve -- --sandbox" }],
+  [
+    "npx keyway webhooks add https://app.example.com/keyway-events",
+    {
+      shows:
+        /^Endpoint whe_[0-9a-f]{16} for https:\/\/app\.example\.com\/keyway-events\. Its signing secret, shown only this once:\n\n {2}whsec_\S+\n/,
+    },
+  ],
   ["sudo apt-get install -y redis-server", { coveredBy: FLEET_TEST }],
   ["redis-server --port 6390 --appendonly yes", { coveredBy: FLEET_TEST }],
   ["export KEYWAY_REDIS=redis://127.0.0.1:6390 KEYWAY_SANDBOX_URL=http://127.0.0.1:4010", { coveredBy: FLEET_TEST }],
