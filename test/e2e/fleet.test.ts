@@ -139,6 +139,34 @@ describe.skipIf(!redisBinary)(
       second.child.kill("SIGTERM")
     }, 180_000)
 
+    it("Redis restarted mid-sync (append-only file on) loses no job: the sync finishes, every record once", async () => {
+      const id = await connect("sandbox-records-20000")
+      const one = worker()
+      expect(
+        (
+          await keyway(["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-05", "--to", "2026-03-06"], {
+            env,
+          })
+        ).code,
+      ).toBe(0)
+      const dir = join(home, "outputs", id, "activityLog")
+      const written = () =>
+        files(dir).reduce((sum, file) => sum + (file.includes(".partial") ? statSync(file).size : 0), 0)
+      await until(() => written() > 300_000, 60_000, "the first pages")
+      await redis.kill()
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+      await redis.restart()
+      await until(() => files(dir).some((file) => file.endsWith(".manifest.json")), 90_000, "the sync's manifest")
+      const output = files(dir).find((file) => file.endsWith(".ndjson")) as string
+      const ids = readFileSync(output, "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).record.logId as number)
+      expect(ids.length).toBeGreaterThan(5_000)
+      expect(new Set(ids).size).toBe(ids.length)
+      one.child.kill("SIGTERM")
+    }, 180_000)
+
     it("a scheduled verify re-tests every saved connection, and /metrics counts the checks", async () => {
       const metricsWorker = worker(["--metrics-port", "0", "--json"])
       let stdout = ""

@@ -302,6 +302,7 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
     },
   ],
   ["keyway serve", { coveredBy: "npm run serve -- --sandbox" }],
+  ["keyway worker", { coveredBy: FLEET_TEST }],
   [
     "npx keyway webhooks add https://app.example.com/keyway-events",
     {
