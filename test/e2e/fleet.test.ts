@@ -167,6 +167,42 @@ describe.skipIf(!redisBinary)(
       one.child.kill("SIGTERM")
     }, 180_000)
 
+    it("keyway serve --worker runs the API and a worker in one process: a connection made through the API is synced", async () => {
+      const served = spawn(process.execPath, [BIN, "serve", "--sandbox", "--worker", "--port", "0", "--json"], {
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+      children.push(served)
+      let stdout = ""
+      served.stdout?.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString()
+      })
+      await until(() => stdout.trimEnd().endsWith("}"), 30_000, "the server")
+      const url = JSON.parse(stdout).url as string
+      const key = JSON.parse((await keyway(["workspaces", "create", "default", "--json"], { env })).stdout).key
+      const made = (await (
+        await fetch(`${url}/v1/connections`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-records-200" } }),
+        })
+      ).json()) as { connection: { id: string } }
+      const id = made.connection.id
+      expect(
+        (
+          await keyway(["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-01", "--to", "2026-03-01"], {
+            env,
+          })
+        ).code,
+      ).toBe(0)
+      await until(
+        () => files(join(home, "outputs", id, "activityLog")).some((f) => f.endsWith(".manifest.json")),
+        30_000,
+        "the output",
+      )
+      served.kill("SIGTERM")
+    }, 60_000)
+
     it("a scheduled verify re-tests every saved connection, and /metrics counts the checks", async () => {
       const metricsWorker = worker(["--metrics-port", "0", "--json"])
       let stdout = ""

@@ -2,8 +2,12 @@
  * `keyway serve [--port N] [--host H] [--sandbox]` (`npm run serve`): the HTTP API, the connect form
  * and `/connect.js`, until SIGINT or SIGTERM. A stop lets in-flight checks finish and write.
  */
+
+import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { connectorsDir, loadConnectorDir } from "../../catalog/catalog.ts"
+import { fleetRedisUrl } from "../../fleet/queues.ts"
+import { startWorker } from "../../fleet/worker.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import { serve } from "../../server/serve.ts"
 import { storeConfigFromEnv } from "../../vault/store.ts"
@@ -16,6 +20,11 @@ export const options = {
   host: { type: "string", value: "HOST", description: "the address to listen on (default: 127.0.0.1)" },
   sandbox: SANDBOX_OPTION,
   quiet: { type: "boolean", description: "log no request lines" },
+  worker: {
+    type: "boolean",
+    description:
+      "also run a worker for the fleet's queues in this process (needs KEYWAY_REDIS): a small installation in one process",
+  },
 } as const satisfies OptionSpecs
 
 export const run: CommandRun<typeof options> = ({ values }, io) =>
@@ -49,6 +58,34 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
         })
       }),
     )
+    if (values.worker) {
+      const redisUrl = fleetRedisUrl(io.env)
+      if (!redisUrl) return yield* usage("--worker needs Redis: set KEYWAY_REDIS=redis://127.0.0.1:6379")
+      // The worker must check against the same fakes, never a real vendor, when --sandbox is given.
+      if (values.sandbox && !io.env.KEYWAY_SANDBOX_URL) {
+        return yield* usage(
+          "--worker with --sandbox needs KEYWAY_SANDBOX_URL, a running npx keyway sandbox, for the worker's jobs",
+        )
+      }
+      const store = storeConfigFromEnv(io.env)
+      yield* startWorker({
+        redisUrl,
+        definitions,
+        store,
+        env: io.env,
+        outDir: join(store.home, "outputs"),
+        concurrency: 4,
+        sandboxUrl: values.sandbox ? io.env.KEYWAY_SANDBOX_URL : undefined,
+        log: (line) => io.err(`${new Date().toISOString()} ${line}\n`),
+      }).pipe(
+        Effect.mapError(
+          (error) =>
+            new SandboxFailed({
+              detail: `the worker could not start: ${error instanceof Error ? error.message : String(error)}`,
+            }),
+        ),
+      )
+    }
     if (io.json) printJson(io, { url, openapi: `${url}/openapi.json`, script: `${url}/connect.js` })
     else {
       io.out(
