@@ -29,22 +29,16 @@ export interface ScheduleView {
 
 export const listSchedules = async (queues: Queues): Promise<ReadonlyArray<ScheduleView>> => {
   const [verify, sync] = await Promise.all([queues.verify.getJobSchedulers(), queues.sync.getJobSchedulers()])
-  return [
-    ...verify.map((s) => ({
+  const view =
+    (queue: ScheduleView["queue"]) =>
+    (s: { key: string; every?: number | null; pattern?: string | null; next?: number }): ScheduleView => ({
       id: s.key,
-      queue: "verify" as const,
+      queue,
       every: s.every ?? undefined,
       pattern: s.pattern ?? undefined,
       next: s.next,
-    })),
-    ...sync.map((s) => ({
-      id: s.key,
-      queue: "sync" as const,
-      every: s.every ?? undefined,
-      pattern: s.pattern ?? undefined,
-      next: s.next,
-    })),
-  ]
+    })
+  return [...verify.map(view("verify")), ...sync.map(view("sync"))]
 }
 
 export const removeSchedule = async (queues: Queues, id: string): Promise<boolean> =>

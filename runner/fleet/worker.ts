@@ -50,6 +50,9 @@ export interface WorkerOptions {
   readonly webhookRetryScale?: number
 }
 
+/** What a sync event says about its sync: never a secret, only where it ran. */
+const aboutSync = (job: SyncJob) => ({ workspace: job.workspace, connectionId: job.connectionId, stream: job.streamId })
+
 export const startWorker = (
   options: WorkerOptions,
 ): Effect.Effect<{ readonly metricsUrl: string | undefined }, unknown, Scope.Scope> =>
@@ -141,9 +144,7 @@ export const startWorker = (
           type: "sync.finished",
           timestamp: new Date().toISOString(),
           data: {
-            workspace: job.data.workspace,
-            connectionId: job.data.connectionId,
-            stream: job.data.streamId,
+            ...aboutSync(job.data),
             records: done.summary.records,
             pages: done.summary.pages,
             manifest: done.manifest,
@@ -174,12 +175,7 @@ export const startWorker = (
         void emit(queues, state, job.data.workspace, {
           type: "sync.failed",
           timestamp: new Date().toISOString(),
-          data: {
-            workspace: job.data.workspace,
-            connectionId: job.data.connectionId,
-            stream: job.data.streamId,
-            reason: job.failedReason,
-          },
+          data: { ...aboutSync(job.data), reason: job.failedReason },
         }).catch(() => undefined)
       }
     })

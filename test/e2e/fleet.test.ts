@@ -34,6 +34,16 @@ const files = (dir: string): string[] =>
       )
     : []
 
+/** A run's NDJSON output in `dir`, and the activity-log ids in it, in order. */
+const runOutput = (dir: string) => {
+  const output = files(dir).find((file) => file.endsWith(".ndjson")) as string
+  const ids = readFileSync(output, "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line).record.logId as number)
+  return { output, ids }
+}
+
 const until = async (check: () => boolean, timeoutMs: number, what: string) => {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
@@ -127,11 +137,7 @@ describe.skipIf(!redisBinary)(
         "the resumed sync's manifest",
       )
       expect(second.log()).toMatch(/sync .* records to/)
-      const output = files(dir).find((file) => file.endsWith(".ndjson")) as string
-      const ids = readFileSync(output, "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => JSON.parse(line).record.logId as number)
+      const { output, ids } = runOutput(dir)
       expect(ids.length).toBeGreaterThan(10_000)
       expect(new Set(ids).size).toBe(ids.length)
       expect(JSON.parse(readFileSync(output.replace(/\.ndjson$/, ".manifest.json"), "utf8")).resumed).toBe(true)
@@ -157,11 +163,7 @@ describe.skipIf(!redisBinary)(
       await new Promise((resolve) => setTimeout(resolve, 1000))
       await redis.restart()
       await until(() => files(dir).some((file) => file.endsWith(".manifest.json")), 90_000, "the sync's manifest")
-      const output = files(dir).find((file) => file.endsWith(".ndjson")) as string
-      const ids = readFileSync(output, "utf8")
-        .trim()
-        .split("\n")
-        .map((line) => JSON.parse(line).record.logId as number)
+      const { ids } = runOutput(dir)
       expect(ids.length).toBeGreaterThan(5_000)
       expect(new Set(ids).size).toBe(ids.length)
       one.child.kill("SIGTERM")

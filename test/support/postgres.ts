@@ -5,9 +5,9 @@
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { chownSync, existsSync, mkdtempSync, readdirSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir, userInfo } from "node:os"
 import { join } from "node:path"
+import { freePort } from "./redis.ts"
 
 export const findPostgres = (): string | undefined => {
   const root = "/usr/lib/postgresql"
@@ -16,15 +16,6 @@ export const findPostgres = (): string | undefined => {
   const bin = version ? join(root, version, "bin") : undefined
   return bin && existsSync(join(bin, "initdb")) ? bin : undefined
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
 
 export interface PostgresServer {
   readonly url: string

@@ -13,7 +13,7 @@ export const findRedisServer = (): string | undefined => {
   return found || undefined
 }
 
-const freePort = () =>
+export const freePort = () =>
   new Promise<number>((resolve) => {
     const server = createServer()
     server.listen(0, "127.0.0.1", () => {
