@@ -140,6 +140,14 @@ export const startWorker = (
         const retry = job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0
         const done = await provided(syncStream(state, job.data, String(job.id), options.outDir, retry))
         metrics.synced(done.summary.records, done.summary.waits, done.summary.waitedMs)
+        await provided(
+          state.recordEvent(job.data.workspace, job.data.connectionId, {
+            type: "synced",
+            at: new Date().toISOString(),
+            by: "worker",
+            message: `${job.data.streamId}: ${done.summary.records} records in ${done.summary.pages} pages`,
+          }),
+        )
         await emit(queues, state, job.data.workspace, {
           type: "sync.finished",
           timestamp: new Date().toISOString(),
@@ -172,6 +180,14 @@ export const startWorker = (
     syncer.on("failed", (job) => {
       // The last attempt failed: the sync will not run again until its next schedule.
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) {
+        void provided(
+          state.recordEvent(job.data.workspace, job.data.connectionId, {
+            type: "sync_failed",
+            at: new Date().toISOString(),
+            by: "worker",
+            message: `${job.data.streamId}: ${job.failedReason}`,
+          }),
+        ).catch(() => undefined)
         void emit(queues, state, job.data.workspace, {
           type: "sync.failed",
           timestamp: new Date().toISOString(),

@@ -80,7 +80,7 @@ export const Connection = Schema.Struct({
 }).annotations({ identifier: "Connection", description: "A saved connection: never its credentials." })
 
 export const ConnectionEvent = Schema.Struct({
-  type: Schema.Literal("created", "tested", "failed", "replaced", "expired", "removed"),
+  type: Schema.Literal("created", "tested", "failed", "replaced", "expired", "removed", "synced", "sync_failed"),
   at: Schema.String,
   by: Schema.String,
   code: Schema.optional(Schema.String),

@@ -44,7 +44,7 @@ export interface SessionRecord {
   readonly connectionId?: string
 }
 
-export type EventType = "created" | "tested" | "failed" | "replaced" | "expired" | "removed"
+export type EventType = "created" | "tested" | "failed" | "replaced" | "expired" | "removed" | "synced" | "sync_failed"
 
 export interface ConnectionEvent {
   readonly type: EventType

@@ -202,6 +202,17 @@ describe.skipIf(!redisBinary)(
         30_000,
         "the output",
       )
+      // The sync is in the connection's audit log, which the API serves (written just after the manifest).
+      const history = async () =>
+        (
+          (await (
+            await fetch(`${url}/v1/connections/${id}/events`, { headers: { authorization: `Bearer ${key}` } })
+          ).json()) as { events: Array<{ type: string; by: string }> }
+        ).events.map((e) => `${e.type} by ${e.by}`)
+      let seen: string[] = []
+      const deadline = Date.now() + 10_000
+      while (seen.length < 2 && Date.now() < deadline) seen = await history()
+      expect(seen).toEqual(["created by api", "synced by worker"])
       served.kill("SIGTERM")
     }, 60_000)
 
