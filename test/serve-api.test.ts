@@ -27,7 +27,11 @@ interface Running {
   readonly key: (workspace: string) => Promise<string>
 }
 
-const start = async (limits: Partial<Limits> = {}, shared?: { home: string; redis: string }): Promise<Running> => {
+const start = async (
+  limits: Partial<Limits> = {},
+  shared?: { home: string; redis: string },
+  fleetRedisUrl?: string,
+): Promise<Running> => {
   const home = shared?.home ?? mkdtempSync(join(tmpdir(), "keyway-serve-"))
   const storeEnv: Record<string, string> = { KEYWAY_HOME: home, ...(shared ? { KEYWAY_STORE: shared.redis } : {}) }
   const env = { ...process.env, ...storeEnv }
@@ -43,6 +47,7 @@ const start = async (limits: Partial<Limits> = {}, shared?: { home: string; redi
         env,
         sandbox: true,
         limits,
+        fleetRedisUrl,
         log: (line) => log.push(line),
       }),
       scope,
@@ -130,6 +135,8 @@ describe("keyway serve: the HTTP API", () => {
       "/v1/connections/{id}",
       "/v1/connections/{id}/credentials",
       "/v1/connections/{id}/events",
+      "/v1/connections/{id}/schedules",
+      "/v1/connections/{id}/schedules/{stream}",
       "/v1/connections/{id}/test",
       "/v1/connectors",
       "/v1/connectors/{connector}",
@@ -551,6 +558,79 @@ describe.skipIf(!redisBinary)(
       } finally {
         await one.stop()
         await two.stop()
+        await redis.stop()
+      }
+    }, 30_000)
+  },
+)
+
+describe.skipIf(!redisBinary)(
+  `keyway serve: a connection's sync schedules through the API${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
+  () => {
+    it("puts, lists and removes a cron schedule; refuses an unknown stream, a bad cron, another workspace, and a server without Redis", async () => {
+      const redis = await startRedis(redisBinary as string)
+      const server = await start({}, undefined, redis.url)
+      const alone = await start()
+      try {
+        const key = await server.key("sched")
+        const other = await server.key("sched-other")
+        const call = async (
+          method: string,
+          path: string,
+          options: { key: string; body?: unknown },
+          base = server.url,
+        ) => {
+          const response = await fetch(`${base}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${options.key}`, "content-type": "application/json" },
+            ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+          })
+          const text = await response.text()
+          return { status: response.status, body: text ? JSON.parse(text) : undefined }
+        }
+        const made = await call("POST", "/v1/connections", {
+          key,
+          body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
+        })
+        const id = made.body.connection.id
+        const put = await call("PUT", `/v1/connections/${id}/schedules/activityLog`, {
+          key,
+          body: { cron: "0 * * * *" },
+        })
+        expect(put.status).toBe(200)
+        expect(put.body).toMatchObject({ id: `sync:sched:${id}:activityLog`, stream: "activityLog", cron: "0 * * * *" })
+        const listed = await call("GET", `/v1/connections/${id}/schedules`, { key })
+        expect(listed.body.schedules.map((s: { stream: string; cron: string }) => `${s.stream} ${s.cron}`)).toEqual([
+          "activityLog 0 * * * *",
+        ])
+        const unknown = await call("PUT", `/v1/connections/${id}/schedules/nope`, { key, body: { cron: "0 * * * *" } })
+        expect([unknown.status, unknown.body.code]).toEqual([404, "unknown_stream"])
+        const badCron = await call("PUT", `/v1/connections/${id}/schedules/activityLog`, {
+          key,
+          body: { cron: "every hour" },
+        })
+        expect([badCron.status, badCron.body.code]).toEqual([400, "invalid_cron"])
+        const foreign = await call("GET", `/v1/connections/${id}/schedules`, { key: other })
+        expect([foreign.status, foreign.body.code]).toEqual([404, "connection_not_found"])
+        expect((await call("DELETE", `/v1/connections/${id}/schedules/activityLog`, { key })).status).toBe(204)
+        expect((await call("GET", `/v1/connections/${id}/schedules`, { key })).body.schedules).toEqual([])
+        const aloneKey = await alone.key("solo")
+        const soloMade = await call(
+          "POST",
+          "/v1/connections",
+          { key: aloneKey, body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } } },
+          alone.url,
+        )
+        const noFleet = await call(
+          "GET",
+          `/v1/connections/${soloMade.body.connection.id}/schedules`,
+          { key: aloneKey },
+          alone.url,
+        )
+        expect([noFleet.status, noFleet.body.code]).toEqual([503, "no_fleet"])
+      } finally {
+        await server.stop()
+        await alone.stop()
         await redis.stop()
       }
     }, 30_000)

@@ -299,6 +299,42 @@ export const connectionsGroup = HttpApiGroup.make("connections")
   )
   .middleware(Authorization)
 
+export const SyncSchedule = Schema.Struct({
+  id: Schema.String,
+  connectionId: Schema.String,
+  stream: Schema.String,
+  cron: Schema.String,
+  next: Schema.optional(Schema.Number.annotations({ description: "When it runs next, ms since 1970." })),
+}).annotations({
+  identifier: "SyncSchedule",
+  description: "A connection's stream, synced by the fleet's workers on a cron.",
+})
+
+const streamParam = HttpApiSchema.param("stream", Schema.String)
+
+export const schedulesGroup = HttpApiGroup.make("schedules")
+  .add(
+    HttpApiEndpoint.get("list")`/v1/connections/${connectionId}/schedules`.addSuccess(
+      Schema.Struct({ schedules: Schema.Array(SyncSchedule) }),
+    ),
+  )
+  .add(
+    HttpApiEndpoint.put("upsert")`/v1/connections/${connectionId}/schedules/${streamParam}`
+      .setPayload(
+        Schema.Struct({
+          cron: Schema.String.annotations({ description: 'A cron pattern, e.g. "0 * * * *" for hourly.' }),
+          params: Schema.optional(Strings),
+        }),
+      )
+      .addSuccess(SyncSchedule),
+  )
+  .add(
+    HttpApiEndpoint.del("remove")`/v1/connections/${connectionId}/schedules/${streamParam}`.addSuccess(
+      HttpApiSchema.NoContent,
+    ),
+  )
+  .middleware(Authorization)
+
 export const sessionsGroup = HttpApiGroup.make("sessions")
   .add(
     HttpApiEndpoint.post("create", "/v1/sessions")
@@ -312,6 +348,7 @@ export class KeywayApi extends HttpApi.make("keyway")
   .add(connectorsGroup)
   .add(connectionsGroup)
   .add(sessionsGroup)
+  .add(schedulesGroup)
   // Every problem at the API's level: one shape, whichever endpoint answers it.
   .addError(BadRequest)
   .addError(NotFound)

@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { connectorForm } from "../../core/form.ts"
 import type { CheckResult } from "../check/check.ts"
+import { listSchedules, scheduleSync } from "../fleet/schedules.ts"
 import { view } from "../vault/connections.ts"
 import {
   Authorization,
@@ -371,3 +372,97 @@ export const apiLive = HttpApiBuilder.api(KeywayApi).pipe(
   Layer.provide([connectorsLive, connectionsLive, sessionsLive]),
   Layer.provide(authorizationLive),
 )
+
+const noFleet = () =>
+  new Unavailable({
+    code: "no_fleet",
+    message: "Schedules need the fleet's Redis, and this server has none.",
+    remediation: "Start keyway serve with KEYWAY_REDIS set, and run keyway worker beside it.",
+  })
+
+/** A connection's sync schedules: BullMQ job schedulers, keyed by workspace, connection and stream. */
+export const schedulesLive = HttpApiBuilder.group(KeywayApi, "schedules", (handlers) => {
+  const owned = (id: string) =>
+    Effect.gen(function* () {
+      const server = yield* KeywayServerTag
+      const workspace = yield* Workspace
+      const record = yield* server.state.storeFor(workspace).get(id)
+      if (!record || record.workspace !== workspace) {
+        return yield* Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" }))
+      }
+      if (!server.queues) return yield* Effect.fail(noFleet())
+      return { queues: server.queues, workspace, record }
+    })
+  return handlers
+    .handle("list", ({ path }) =>
+      Effect.gen(function* () {
+        const { queues, workspace } = yield* owned(path.id)
+        const prefix = `sync:${workspace}:${path.id}:`
+        const schedules = (yield* Effect.promise(() => listSchedules(queues)))
+          .filter((s) => s.id.startsWith(prefix))
+          .map((s) => ({
+            id: s.id,
+            connectionId: path.id,
+            stream: s.id.slice(prefix.length),
+            cron: s.pattern ?? "",
+            ...(s.next !== undefined ? { next: s.next } : {}),
+          }))
+        return { schedules }
+      }).pipe(problems),
+    )
+    .handle("upsert", ({ path, payload }) =>
+      Effect.gen(function* () {
+        const { queues, workspace, record } = yield* owned(path.id)
+        const server = yield* KeywayServerTag
+        const definition = server.definitions.get(record.connector)
+        if (!definition?.reports?.some((stream) => stream.id === path.stream)) {
+          return yield* Effect.fail(
+            new NotFound({
+              code: "unknown_stream",
+              message: `${record.connector} has no stream "${path.stream}".`,
+              remediation: "See GET /v1/connectors/{connector}, or npx keyway streams <connector>.",
+            }),
+          )
+        }
+        const job = {
+          workspace,
+          connectionId: path.id,
+          streamId: path.stream,
+          ...(payload.params ? { params: payload.params } : {}),
+        }
+        const next = yield* Effect.tryPromise({
+          try: () => scheduleSync(queues, job, payload.cron),
+          catch: () =>
+            new BadRequest({
+              code: "invalid_cron",
+              message: `"${payload.cron}" is not a cron pattern.`,
+              remediation: 'Give five fields, such as "0 * * * *" for hourly.',
+            }),
+        })
+        return {
+          id: `sync:${workspace}:${path.id}:${path.stream}`,
+          connectionId: path.id,
+          stream: path.stream,
+          cron: payload.cron,
+          ...(next?.timestamp !== undefined ? { next: next.timestamp + (next.opts.delay ?? 0) } : {}),
+        }
+      }).pipe(problems),
+    )
+    .handle("remove", ({ path }) =>
+      Effect.gen(function* () {
+        const { queues, workspace } = yield* owned(path.id)
+        const removed = yield* Effect.promise(() =>
+          queues.sync.removeJobScheduler(`sync:${workspace}:${path.id}:${path.stream}`),
+        )
+        if (!removed) {
+          return yield* Effect.fail(
+            new NotFound({
+              code: "schedule_not_found",
+              message: "No such schedule for this connection.",
+              remediation: "See GET /v1/connections/{id}/schedules.",
+            }),
+          )
+        }
+      }).pipe(problems),
+    )
+})

@@ -14,6 +14,7 @@ import type * as Scope from "effect/Scope"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { catalogOf } from "../catalog/catalog.ts"
 import { makeMetrics } from "../fleet/metrics.ts"
+import { openQueues } from "../fleet/queues.ts"
 import { engineLayer } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
 import { sandboxLayer } from "../sandbox/layer.ts"
@@ -21,7 +22,7 @@ import { keyringLayer } from "../vault/sealing.ts"
 import type { StoreConfig } from "../vault/store.ts"
 import { KeywayApi } from "./api.ts"
 import { FORM_BODY_LIMIT, formRoutes } from "./form.ts"
-import { authorizationLive, connectionsLive, connectorsLive, sessionsLive } from "./handlers.ts"
+import { authorizationLive, connectionsLive, connectorsLive, schedulesLive, sessionsLive } from "./handlers.ts"
 import { DEFAULT_LIMITS, KeywayServerTag, type Limits, makeLimiter } from "./service.ts"
 import { openServiceState } from "./state.ts"
 
@@ -34,6 +35,8 @@ export interface ServeOptions {
   /** Send every check to the sandbox's fakes, and offer a try-it page at `/`. */
   readonly sandbox: boolean
   readonly limits?: Partial<Limits>
+  /** The fleet's Redis: connections' sync schedules through the API. */
+  readonly fleetRedisUrl?: string | undefined
   /** One line per request: method, path with tokens hidden, status, time. Never a query string or body. */
   readonly log?: (line: string) => void
 }
@@ -159,8 +162,15 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
           ),
           (opened) => Effect.promise(opened.close),
         )
+        const queues = options.fleetRedisUrl
+          ? yield* Effect.acquireRelease(
+              Effect.sync(() => openQueues(options.fleetRedisUrl as string)),
+              (opened) => Effect.promise(opened.close),
+            )
+          : undefined
         return {
           state,
+          queues,
           metrics,
           definitions: options.definitions,
           limits,
@@ -171,7 +181,7 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
     ).pipe(Layer.provide(http))
     const routes = Layer.mergeAll(
       HttpLayerRouter.addHttpApi(KeywayApi, { openapiPath: "/openapi.json" }).pipe(
-        Layer.provide([connectorsLive, connectionsLive, sessionsLive]),
+        Layer.provide([connectorsLive, connectionsLive, sessionsLive, schedulesLive]),
         Layer.provide(authorizationLive),
       ),
       formRoutes,

@@ -41,6 +41,8 @@ export interface KeywayServer {
   readonly metrics?: Metrics | undefined
   readonly definitions: ReadonlyMap<string, ConnectorDefinition>
   readonly limits: Limits
+  /** The fleet's queues, when `keyway serve` has Redis (KEYWAY_REDIS): schedules through the API. */
+  readonly queues?: import("../fleet/queues.ts").Queues | undefined
   /** The server's own URL, for connect links. */
   readonly publicUrl: () => string
   /** Takes one check from the workspace's budget, and the session's when there is one; answers the wait when spent. */

@@ -46,6 +46,7 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
       store: storeConfigFromEnv(io.env),
       env: io.env,
       sandbox: values.sandbox ?? false,
+      fleetRedisUrl: fleetRedisUrl(io.env),
       ...(values.quiet ? {} : { log: (line: string) => io.err(`${new Date().toISOString()} ${line}\n`) }),
     }).pipe(
       Effect.mapError((error) => {
