@@ -13,6 +13,7 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadCatalog } from "../runner/catalog/catalog.ts"
+import { openQueues } from "../runner/fleet/queues.ts"
 import { serve } from "../runner/server/serve.ts"
 import type { Limits } from "../runner/server/service.ts"
 import { storeConfigFromEnv } from "../runner/vault/store.ts"
@@ -588,11 +589,22 @@ describe.skipIf(!redisBinary)(
           const text = await response.text()
           return { status: response.status, body: text ? JSON.parse(text) : undefined }
         }
+        const hook = await cli(["webhooks", "add", "https://app.example.com/hooks", "--json", "--workspace", "sched"], {
+          env: { KEYWAY_HOME: server.home },
+        })
+        expect(hook.code).toBe(0)
         const made = await call("POST", "/v1/connections", {
           key,
-          body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
+          body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" }, tags: { team: "ops" } },
         })
         const id = made.body.connection.id
+        // A host listening for webhooks hears of the new connection: one delivery queued, with its tags.
+        const queues = openQueues(redis.url)
+        const deliveries = await queues.webhooks.getJobs(["waiting", "delayed", "active", "completed", "failed"])
+        await queues.close()
+        expect(
+          deliveries.map((job) => [job.data.event.type, job.data.event.data.connectionId, job.data.event.data.tags]),
+        ).toEqual([["connection.created", id, { team: "ops" }]])
         const put = await call("PUT", `/v1/connections/${id}/schedules/activityLog`, {
           key,
           body: { cron: "0 * * * *" },

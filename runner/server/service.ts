@@ -14,6 +14,7 @@ import type { InvalidInput } from "../../core/fields.ts"
 import type { Catalog } from "../catalog/catalog.ts"
 import type { CheckResult } from "../check/check.ts"
 import type { Metrics } from "../fleet/metrics.ts"
+import { emit } from "../fleet/webhooks.ts"
 import type { HttpEngine } from "../http/engine.ts"
 import { type ConnectInput, type ConnectionView, connect, type RetestResult, retest } from "../vault/connections.ts"
 import type { Keyring } from "../vault/sealing.ts"
@@ -129,7 +130,7 @@ const checkedType = (result: CheckResult): EventType =>
 
 /** Save & test in a workspace: saved only when it passes; the audit log records it either way. */
 export const saveAndTest = (
-  server: Pick<KeywayServer, "state" | "metrics">,
+  server: Pick<KeywayServer, "state" | "metrics" | "queues">,
   workspace: string,
   definition: ConnectorDefinition,
   input: ConnectInput,
@@ -146,6 +147,25 @@ export const saveAndTest = (
     server.metrics?.checked(outcome.result)
     if (outcome.connection) {
       yield* server.state.recordEvent(workspace, outcome.connection.id, eventOf("created", by, outcome.result))
+      const connection = outcome.connection
+      const queues = server.queues
+      if (queues) {
+        // A host that listens for webhooks learns of the connection too; a delivery problem never fails the save.
+        yield* Effect.promise(() =>
+          emit(queues, server.state, workspace, {
+            type: "connection.created",
+            timestamp: new Date().toISOString(),
+            data: {
+              workspace,
+              connectionId: connection.id,
+              connector: connection.connector,
+              tags: connection.tags ?? {},
+              endUser: connection.endUser ?? null,
+              by,
+            },
+          }).catch(() => undefined),
+        )
+      }
     }
     return { result: outcome.result, connection: outcome.connection }
   })
