@@ -11,17 +11,12 @@ import { retestIn } from "../server/service.ts"
 import type { ServiceState } from "../server/state.ts"
 import { fileSink } from "../sync/sinks.ts"
 import { runSync, type SyncSummary } from "../sync/sync.ts"
-import type { RetestResult } from "../vault/connections.ts"
 import { Store } from "../vault/store.ts"
 import type { Metrics } from "./metrics.ts"
 import type { SyncJob, VerifyJob } from "./queues.ts"
 
 export const verifyConnection = (state: ServiceState, job: VerifyJob, metrics?: Metrics) =>
-  retestIn({ state, metrics }, job.workspace, job.connectionId, undefined, undefined, "worker") as Effect.Effect<
-    RetestResult,
-    unknown,
-    Effect.Effect.Context<ReturnType<typeof retestIn>>
-  >
+  retestIn({ state, metrics }, job.workspace, job.connectionId, undefined, undefined, "worker")
 
 export interface SyncRun {
   readonly summary: SyncSummary

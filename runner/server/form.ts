@@ -24,7 +24,7 @@ import type { SessionRecord } from "./state.ts"
 /** A form post is a few credentials: more is refused before it is read. */
 export const FORM_BODY_LIMIT = 16 * 1024
 
-const escapeHtml = (text: string): string =>
+export const escapeHtml = (text: string): string =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,

@@ -56,10 +56,12 @@ export const asProblem = (error: { readonly _tag: string; readonly message: stri
         retryAfterSeconds: (error as RateLimited).retryAfterSeconds,
       })
     default:
+      // Nothing else is logged: the problem names what failed, never a value.
       return new Unavailable({
         code: "store_unavailable",
-        message: "The credential store cannot be used right now.",
-        remediation: "Try again shortly; the operator can see the cause in the server's log.",
+        message: `Keyway could not use its credential store (${error._tag}).`,
+        remediation:
+          "Try again shortly. If it persists, the operator should check the store (KEYWAY_STORE) and the master keys (KEYWAY_HOME, KEYWAY_MASTER_KEY).",
       })
   }
 }

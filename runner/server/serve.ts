@@ -21,7 +21,7 @@ import { sandboxLayer } from "../sandbox/layer.ts"
 import { keyringLayer } from "../vault/sealing.ts"
 import type { StoreConfig } from "../vault/store.ts"
 import { KeywayApi } from "./api.ts"
-import { FORM_BODY_LIMIT, formRoutes } from "./form.ts"
+import { escapeHtml, FORM_BODY_LIMIT, formRoutes } from "./form.ts"
 import { authorizationLive, connectionsLive, connectorsLive, schedulesLive, sessionsLive } from "./handlers.ts"
 import { DEFAULT_LIMITS, KeywayServerTag, type Limits, makeLimiter } from "./service.ts"
 import { openServiceState } from "./state.ts"
@@ -51,11 +51,11 @@ export const API_BODY_LIMIT = 64 * 1024
 export const loggedPath = (url: string): string =>
   (url.split("?")[0] ?? "/").replace(/\/connect\/[^/]+/, "/connect/[token]")
 
-const escapeHtml = (text: string): string =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
-  )
+/** The URL a listening server answers on, for links and for the caller. */
+const urlOf = (address: HttpServer.Address): string =>
+  address._tag === "TcpAddress"
+    ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
+    : "http://localhost"
 
 /** `/` in sandbox mode: a form for each connector, each opened with a fresh session. */
 const sandboxIndex = (definitions: ReadonlyMap<string, ConnectorDefinition>) =>
@@ -151,11 +151,7 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
       KeywayServerTag,
       Effect.gen(function* () {
         const state = yield* openServiceState(options.store)
-        const address = (yield* HttpServer.HttpServer).address
-        const url =
-          address._tag === "TcpAddress"
-            ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
-            : "http://localhost"
+        const url = urlOf((yield* HttpServer.HttpServer).address)
         const limiter = yield* Effect.acquireRelease(
           Effect.sync(() =>
             makeLimiter(limits, options.store.url?.startsWith("redis") ? options.store.url : undefined),
@@ -249,11 +245,5 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
             "30 seconds",
           ).pipe(Effect.ignore),
     )
-    const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
-    return {
-      url:
-        address._tag === "TcpAddress"
-          ? `http://${address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname}:${address.port}`
-          : "http://localhost",
-    }
+    return { url: urlOf((yield* Effect.provide(HttpServer.HttpServer, context)).address) }
   })
