@@ -390,6 +390,16 @@ export const WaitHeader = Schema.Union(
   CustomWaitHeader,
 )
 
+export const HostLimit = Schema.Struct({
+  requests: Schema.Int.pipe(Schema.positive()).annotations({ description: "Requests allowed in each window." }),
+  seconds: Schema.Number.pipe(Schema.positive()).annotations({ description: "The window, in seconds." }),
+}).annotations({
+  title: "HostLimit",
+  description:
+    "A limit the vendor sets for all keys together at one base URL (per client address or per app), as published or as your plan states. Every request to that base URL, from every key and every worker, shares one schedule under it.",
+})
+export type HostLimit = typeof HostLimit.Type
+
 export const RateLimit = Schema.Struct({
   retryOn: Schema.Array(Schema.Int.pipe(Schema.between(400, 599))).annotations({
     description: "Statuses worth retrying. 401, 403 and 404 never are.",
@@ -405,6 +415,7 @@ export const RateLimit = Schema.Struct({
     description: "Longest total wait during save & test. A longer requested wait returns rate_limited with retryAfter.",
   }),
   syncBudgetMs: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+  perHost: Schema.optional(HostLimit),
   notes: NonEmpty.annotations({ description: "What the vendor publishes about its limits." }),
 }).annotations({ title: "RateLimit" })
 export type RateLimit = typeof RateLimit.Type

@@ -12,7 +12,9 @@
  *
  * Pure: the clock is passed in as `now` (ms), and headers arrive already read (`rate-limit-headers.ts`).
  */
+
 import { ENGINE_DEFAULTS, type PacerDefaults } from "./defaults.ts"
+import type { HostLimit } from "./definition.ts"
 import type { RateLimitFacts, WaitSource } from "./rate-limit-headers.ts"
 
 export type PacerOptions = PacerDefaults
@@ -52,9 +54,12 @@ export class Pacer {
     return this.blockedBy !== undefined && this.blockedUntil - now >= this.nextFree - now ? this.blockedBy : "pace"
   }
 
-  /** How long to wait before sending; reserves that slot, so concurrent callers queue behind it. */
-  reserve(now: number): number {
-    const start = Math.max(now, this.nextFree, this.blockedUntil)
+  /**
+   * How long to wait before sending; reserves that slot, so concurrent callers queue behind it.
+   * `notBefore` is when another schedule (the vendor host's) frees its next slot.
+   */
+  reserve(now: number, notBefore = now): number {
+    const start = Math.max(now, notBefore, this.nextFree, this.blockedUntil)
     this.nextFree = start + 1000 / this.rate
     return start - now
   }
@@ -125,4 +130,28 @@ export class PacerRegistry {
     }
     return pacer
   }
+}
+
+/**
+ * A vendor host's stated limit, for all keys together, as a schedule: one slot every `intervalMs`,
+ * run just under the limit (the pacer's margin), keyed by the base URL's origin.
+ */
+export interface HostSchedule {
+  readonly host: string
+  readonly intervalMs: number
+}
+
+export const hostScheduleFor = (
+  limit: HostLimit | undefined,
+  baseUrl: URL,
+  margin = ENGINE_DEFAULTS.pacer.margin,
+): HostSchedule | undefined =>
+  limit === undefined
+    ? undefined
+    : { host: baseUrl.origin, intervalMs: (limit.seconds * 1000) / (limit.requests * margin) }
+
+/** The same, as the optional field of an exchange's plan. */
+export const hostScheduleOf = (limit: HostLimit | undefined, baseUrl: URL): { hostSchedule?: HostSchedule } => {
+  const hostSchedule = hostScheduleFor(limit, baseUrl)
+  return hostSchedule ? { hostSchedule } : {}
 }

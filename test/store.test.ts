@@ -290,6 +290,35 @@ describe.each(backends)("the %s store", (_name, make) => {
       ),
     )
   })
+  it("a store-wide lock has one holder at a time, is kept past its lease while held, and is free after", async () => {
+    // A lease of 600 ms, renewed every 200 ms: holding it for 2 s proves the renewal.
+    const config = { ...made.config("locks"), lockLeaseMs: 600 }
+    const attempts: string[] = []
+    await withStore(config, (holder) =>
+      Effect.flatMap(openStore(config), (other) =>
+        Effect.gen(function* () {
+          const tryLock = (label: string) =>
+            other
+              .withLock(
+                "exclusive",
+                Effect.sync(() => attempts.push(`${label}: taken`)),
+              )
+              .pipe(Effect.catchTag("LockHeld", (held) => Effect.sync(() => attempts.push(`${label}: ${held._tag}`))))
+          yield* holder.withLock(
+            "exclusive",
+            Effect.gen(function* () {
+              yield* tryLock("at once")
+              yield* Effect.sleep(1200)
+              yield* tryLock("after two leases")
+              yield* Effect.sleep(800)
+            }),
+          )
+          yield* tryLock("after release")
+        }),
+      ),
+    )
+    expect(attempts).toEqual(["at once: LockHeld", "after two leases: LockHeld", "after release: taken"])
+  })
 })
 
 describe("the SQLite file", () => {

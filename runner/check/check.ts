@@ -13,6 +13,7 @@ import type { ConnectorDefinition, Placement } from "../../core/definition.ts"
 import { daysUntil, expiringCredential, expiryWarning } from "../../core/expiry.ts"
 import type { InvalidInput } from "../../core/fields.ts"
 import { OUTCOME_INFO, type Verdict } from "../../core/outcomes.ts"
+import { hostScheduleOf } from "../../core/pacer.ts"
 import { type CredentialInput, prepare } from "../../core/prepare.ts"
 import { fingerprint } from "../../core/redact.ts"
 import { policyFor } from "../../core/retry.ts"
@@ -104,6 +105,7 @@ export const testCredentials = (
       policy,
       // One pace for this key at this vendor; hashed once per check, not per request.
       pacing: pacingKey(baseUrl.href, credentials),
+      ...hostScheduleOf(definition.rateLimit.perHost, baseUrl),
       deadlineAt: startedAt + policy.budgetMs,
       sandbox: sandboxed,
       ...(options.signal ? { signal: options.signal } : {}),

@@ -2,19 +2,28 @@
  * One rate budget per key across the fleet, in Redis: each request for a key takes the next slot of
  * one schedule that every worker shares (an atomic Lua script, on Redis's own clock so machines need
  * not agree on the time), and a vendor's wait seen by any worker holds the key for all of them until
- * it passes. Keys are pacing keys (a hash of the credential and base URL), never a secret.
+ * it passes. A host with a stated limit (`rateLimit.perHost`) has one schedule for all its keys.
+ * Keys are pacing keys (a hash of the credential and base URL), never a secret.
  */
 import type { Redis } from "ioredis"
 import type { SharedPacing } from "../http/engine.ts"
 
-/** Answers how long to wait: past the key's hold, and past the slot the last request took. */
+/**
+ * Answers how long to wait: past the key's hold, the slot the key's last request took and, when the
+ * host has a stated limit (ARGV[2] > 0), the host's next slot. Both slots are taken in one step.
+ */
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
+local hostInterval = tonumber(ARGV[2])
 local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0')
 local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
 local start = math.max(now, nextFree, hold)
+if hostInterval > 0 then
+  start = math.max(start, tonumber(redis.call('GET', KEYS[3]) or '0'))
+  redis.call('SET', KEYS[3], tostring(start + hostInterval), 'PX', math.ceil(start + hostInterval - now) + 60000)
+end
 redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil(start + interval - now) + 60000)
 return math.floor(start - now)
 `
@@ -32,8 +41,19 @@ return untilMs
 `
 
 export const redisPacing = (client: Redis): SharedPacing => ({
-  reserve: async (key, intervalMs) =>
-    Number(await client.eval(RESERVE, 2, `keyway-pace:${key}`, `keyway-hold:${key}`, String(Math.ceil(intervalMs)))),
+  reserve: async (key, intervalMs, host) =>
+    Number(
+      await client.eval(
+        RESERVE,
+        3,
+        `keyway-pace:${key}`,
+        `keyway-hold:${key}`,
+        `keyway-host:${host?.host ?? ""}`,
+        String(Math.ceil(intervalMs)),
+        // Fractional ms keep a host's rate exact: 30 a second is a slot every 33.3 ms, not 34.
+        String(host?.intervalMs ?? 0),
+      ),
+    ),
   hold: async (key, delayMs) => {
     await client.eval(HOLD, 1, `keyway-hold:${key}`, String(Math.ceil(delayMs)))
   },

@@ -20,7 +20,7 @@ import * as Schedule from "effect/Schedule"
 import { type Observation, parseJson, type RetryStop } from "../../core/classify.ts"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
-import { type Pacer, PacerRegistry } from "../../core/pacer.ts"
+import { type HostSchedule, type Pacer, PacerRegistry } from "../../core/pacer.ts"
 import {
   headerLookup,
   type RateLimitFacts,
@@ -49,6 +49,8 @@ export interface ExchangePlan {
   readonly policy: RetryPolicy
   /** The pace this request shares (`pacingKey`); undefined sends it unpaced. */
   readonly pacing: string | undefined
+  /** The vendor host's stated limit for all keys together, when the definition states one. */
+  readonly hostSchedule?: HostSchedule
   /** When everything must be over, in ms by Effect's Clock. */
   readonly deadlineAt: number
   /** The caller's cancellation, when it has one; interruption works without it. */
@@ -115,8 +117,11 @@ const toObservation = (result: HttpResult, limits: RateLimitFacts | undefined): 
  * key back for all. Without it, pacing is this process's alone.
  */
 export interface SharedPacing {
-  /** Reserves the key's next slot across the fleet, `intervalMs` after the last: the wait before sending. */
-  readonly reserve: (key: string, intervalMs: number) => Promise<number>
+  /**
+   * Reserves the key's next slot across the fleet, `intervalMs` after the last, and in the same step
+   * the host's next slot when it has a stated limit: the wait before sending.
+   */
+  readonly reserve: (key: string, intervalMs: number, host?: HostSchedule) => Promise<number>
   /** Holds the key back for every process for `delayMs`, as a vendor asked. */
   readonly hold: (key: string, delayMs: number) => Promise<void>
 }
@@ -129,6 +134,8 @@ export const makeEngine = (
   shared?: SharedPacing,
 ): Engine => {
   const quotas = new Map<string, RetryQuota>()
+  /** Each limited host's next free slot, in ms: one schedule for every key at that host. */
+  const hostNextFree = new Map<string, number>()
   const quotaFor = (host: string): RetryQuota => {
     let quota = quotas.get(host)
     if (!quota) {
@@ -160,12 +167,17 @@ export const makeEngine = (
             }
           }
           const heldBy = pacer?.heldBy(at)
-          const localMs = pacer ? pacer.reserve(at) : 0
+          // The key's slot and the host's are taken together, so a request waiting for its key does
+          // not spend a host slot it cannot use.
+          const host = plan.hostSchedule
+          const hostFree = host ? Math.max(at, hostNextFree.get(host.host) ?? 0) : at
+          const localMs = pacer ? pacer.reserve(at, hostFree) : hostFree - at
+          if (host) hostNextFree.set(host.host, at + localMs + host.intervalMs)
           // The fleet's schedule for this key, when there is one; if Redis does not answer, this
           // process's own pace stands alone.
           const fleetMs =
             shared && pacer && plan.pacing !== undefined
-              ? shared.reserve(plan.pacing, 1000 / pacer.currentRate).catch(() => 0)
+              ? shared.reserve(plan.pacing, 1000 / pacer.currentRate, host).catch(() => 0)
               : Promise.resolve(0)
           return Effect.flatMap(
             Effect.promise(() => fleetMs),

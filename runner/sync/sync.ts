@@ -18,6 +18,7 @@ import type { ReportStream } from "../../core/definition.ts"
 import { addSpan, highWater, isCursorValue, isDelivered, type Place, type Span, widen } from "../../core/delivered.ts"
 import { type FieldProblem, InvalidInput, invalidInput } from "../../core/fields.ts"
 import type { Verdict } from "../../core/outcomes.ts"
+import { hostScheduleOf } from "../../core/pacer.ts"
 import {
   type DateSlice,
   dateSlices,
@@ -374,6 +375,7 @@ export const runSync = (
 
     const policy = policyFor(definition.rateLimit, "sync")
     const pacing = pacingKey(baseUrl.href, credentials)
+    const hostSchedule = hostScheduleOf(definition.rateLimit.perHost, baseUrl)
     const placements = stream.auth ?? definition.auth
     const baseQuery = queryFor(stream, params)
     const success = pageCheck(stream)
@@ -487,6 +489,7 @@ export const runSync = (
         const done = yield* engine.exchange(built.right, {
           policy,
           pacing,
+          ...hostSchedule,
           deadlineAt: clock.unsafeCurrentTimeMillis() + policy.budgetMs,
           sandbox: sandboxed,
           ...(request.onProgress ? { onWait: (waiting: SyncProgress["waiting"]) => report(slice, waiting) } : {}),

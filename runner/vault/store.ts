@@ -89,6 +89,8 @@ export interface StoreConfig {
   readonly workspace: string
   /** How long a Redis connection may take before the store reports itself unavailable. */
   readonly connectTimeoutMs?: number
+  /** A server store's lock lease (15 s unless set), renewed every third of it while held. */
+  readonly lockLeaseMs?: number
 }
 
 export const storeConfigFromEnv = (env: NodeJS.ProcessEnv = process.env, workspace?: string): StoreConfig => ({
@@ -187,6 +189,10 @@ interface Raw {
     owner: string,
   ) => Promise<{ readonly held: true } | { readonly held: false; readonly holder: string }>
   readonly release: (name: string, owner: string) => Promise<void>
+  /** Extends a held lock's lease; false when `owner` no longer holds it. */
+  readonly renew: (name: string, owner: string) => Promise<boolean>
+  /** How often a held lock is renewed: a third of its lease. */
+  readonly renewEveryMs: number
 }
 
 interface Opened {
@@ -196,6 +202,30 @@ interface Opened {
 }
 
 const workspaceOf = (namespace: string): string => namespace.replace(/^keyway-/, "")
+
+/**
+ * A lock's owner names its process and machine, so a holder killed on this machine is seen at once
+ * (its process is gone) and need not wait out its lease: `<pid>@<host>#<random>`.
+ */
+const newOwner = (): string => `${process.pid}@${hostname()}#${randomBytes(6).toString("hex")}`
+
+const ownerProcess = (owner: string): { readonly pid: number; readonly host: string } | undefined => {
+  const parsed = /^(\d+)@(.*)#[0-9a-f]+$/.exec(owner)
+  return parsed ? { pid: Number(parsed[1]), host: parsed[2] as string } : undefined
+}
+
+/** The owner's process ran on this machine and is gone: its lock is stale, whatever its lease says. */
+const killedHere = (owner: string): boolean => {
+  const holder = ownerProcess(owner)
+  return holder !== undefined && holder.host === hostname() && !alive(holder.pid)
+}
+
+const describeOwner = (owner: string | undefined, leaseMs: number): string => {
+  const holder = owner ? ownerProcess(owner) : undefined
+  return holder
+    ? `process ${holder.pid} on ${holder.host}; if it was killed, its lease ends within ${Math.ceil(leaseMs / 1000)} s`
+    : "another process"
+}
 
 /** The process still runs (on this machine): its lock is not stale. */
 const alive = (pid: number): boolean => {
@@ -258,6 +288,9 @@ const sqliteRaw = (query: Query): Raw => {
     release: async (name, owner) => {
       await query("DELETE FROM keyway_locks WHERE name = ? AND owner = ?", name, owner)
     },
+    // A SQLite lock has no lease: it lasts while its holder's process does. Renewing only checks it.
+    renew: async (name, owner) => (await holderOf(name))?.owner === owner,
+    renewEveryMs: DEFAULT_LEASE_MS / 3,
   }
 }
 
@@ -266,7 +299,7 @@ const sqliteRaw = (query: Query): Raw => {
  * a killed holder's lock ends by itself when its lease runs out. Taking a lock is one statement, so
  * two processes can never both take it.
  */
-const postgresRaw = (query: Query): Raw => {
+const postgresRaw = (query: Query, leaseMs: number): Raw => {
   // Made on the first lock, not before: a server that is down answers the call that needs it.
   let created: Promise<unknown> | undefined
   const table = () => {
@@ -296,29 +329,63 @@ const postgresRaw = (query: Query): Raw => {
          WHERE keyway_locks.expires < $5 RETURNING owner`,
         name,
         owner,
-        `process ${process.pid} on ${hostname()}`,
-        now + REDIS_LEASE_MS,
+        owner,
+        now + leaseMs,
         now,
       )
       if (taken[0]?.owner === owner) return { held: true }
-      const holder = (await query("SELECT holder FROM keyway_locks WHERE name = $1", name))[0]
-      return { held: false, holder: holder ? String(holder.holder) : "another process" }
+      const holder = (await query("SELECT owner FROM keyway_locks WHERE name = $1", name))[0]?.owner as
+        | string
+        | undefined
+      if (holder && killedHere(holder)) {
+        // Its holder was killed on this machine: take it over, unless someone else did first.
+        const over = await query(
+          "UPDATE keyway_locks SET owner = $1, holder = $1, expires = $2 WHERE name = $3 AND owner = $4 RETURNING owner",
+          owner,
+          Date.now() + leaseMs,
+          name,
+          holder,
+        )
+        if (over[0]?.owner === owner) return { held: true }
+      }
+      return { held: false, holder: describeOwner(holder, leaseMs) }
     },
     release: async (name, owner) => {
       await query("DELETE FROM keyway_locks WHERE name = $1 AND owner = $2", name, owner)
     },
+    renew: async (name, owner) =>
+      (
+        await query(
+          "UPDATE keyway_locks SET expires = $1 WHERE name = $2 AND owner = $3 RETURNING owner",
+          Date.now() + leaseMs,
+          name,
+          owner,
+        )
+      ).length === 1,
+    renewEveryMs: leaseMs / 3,
   }
 }
 
-/** A Redis lock lives as long as its lease, so a killed holder's lock ends by itself. */
-const REDIS_LEASE_MS = 60_000
+/**
+ * A lock on a server store (Redis, PostgreSQL) is a lease, renewed while its holder runs
+ * (every third of the lease), so a holder killed on another machine frees it within the lease; one killed on
+ * this machine frees it at once.
+ */
+const DEFAULT_LEASE_MS = 15_000
 
-const redisRaw = (client: {
-  get: (key: string) => Promise<string | null>
-  set: (key: string, value: string, options: { NX: true; PX: number }) => Promise<unknown>
-  eval: (script: string, options: { keys: string[]; arguments: string[] }) => Promise<unknown>
-  scanIterator: (options: { MATCH: string; COUNT: number }) => AsyncIterable<string | string[]>
-}): Raw => ({
+/** Sets the lock to ARGV[2] only if ARGV[1] still holds it: a take-over or a renewal, never a theft. */
+const REDIS_SWAP =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return false"
+
+const redisRaw = (
+  client: {
+    get: (key: string) => Promise<string | null>
+    set: (key: string, value: string, options: { NX: true; PX: number }) => Promise<unknown>
+    eval: (script: string, options: { keys: string[]; arguments: string[] }) => Promise<unknown>
+    scanIterator: (options: { MATCH: string; COUNT: number }) => AsyncIterable<string | string[]>
+  },
+  leaseMs: number,
+): Raw => ({
   entries: async (namespace) => {
     const prefix = `${namespace}::${namespace}:`
     const found: Array<readonly [string, string]> = []
@@ -337,16 +404,29 @@ const redisRaw = (client: {
     }
     return [...found]
   },
-  acquire: async (name, owner) =>
-    (await client.set(`keyway-locks::${name}`, owner, { NX: true, PX: REDIS_LEASE_MS })) === "OK"
-      ? { held: true }
-      : { held: false, holder: "another process (its lease ends within a minute)" },
+  acquire: async (name, owner) => {
+    const key = `keyway-locks::${name}`
+    if ((await client.set(key, owner, { NX: true, PX: leaseMs })) === "OK") return { held: true }
+    const holder = (await client.get(key)) ?? undefined
+    if (holder && killedHere(holder)) {
+      // Its holder was killed on this machine: take it over, unless someone else did first.
+      const over = await client.eval(REDIS_SWAP, { keys: [key], arguments: [holder, owner, String(leaseMs)] })
+      if (over === "OK") return { held: true }
+    }
+    return { held: false, holder: describeOwner(holder, leaseMs) }
+  },
   release: async (name, owner) => {
     await client.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", {
       keys: [`keyway-locks::${name}`],
       arguments: [owner],
     })
   },
+  renew: async (name, owner) =>
+    (await client.eval(REDIS_SWAP, {
+      keys: [`keyway-locks::${name}`],
+      arguments: [owner, owner, String(leaseMs)],
+    })) === "OK",
+  renewEveryMs: leaseMs / 3,
 })
 
 const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
@@ -358,6 +438,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
   let keyv: Keyv
   let backend: "sqlite" | "redis" | "postgres"
   let raw: Raw
+  const leaseMs = config.lockLeaseMs ?? DEFAULT_LEASE_MS
   if (config.url !== undefined && isRedisUrl(config.url)) {
     backend = "redis"
     const timeout = config.connectTimeoutMs ?? 2000
@@ -374,7 +455,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
       connectionTimeout: timeout,
     })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
-    raw = redisRaw((await adapter.getClient()) as unknown as Parameters<typeof redisRaw>[0])
+    raw = redisRaw((await adapter.getClient()) as unknown as Parameters<typeof redisRaw>[0], leaseMs)
   } else if (config.url !== undefined && isPostgresUrl(config.url)) {
     backend = "postgres"
     const { default: KeyvPostgres } = await import("@keyv/postgres")
@@ -386,7 +467,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
     // Creates keyv's table now, so the first call that fails says why (the server is down).
     await adapter.connect()
-    raw = postgresRaw((sql, ...parameters) => adapter.query(sql, parameters))
+    raw = postgresRaw((sql, ...parameters) => adapter.query(sql, parameters), leaseMs)
   } else if (config.url === undefined || config.url === "" || config.url === "sqlite") {
     backend = "sqlite"
     ensureHome(config.home, (detail) => new StoreMisconfigured({ detail }))
@@ -500,7 +581,7 @@ const storeOver = (
         catch: (error) => asStoreError(backend, error),
       }),
     withLock: (name, effect) => {
-      const owner = `${process.pid}-${randomBytes(6).toString("hex")}`
+      const owner = newOwner()
       const acquire = Effect.flatMap(
         Effect.tryPromise({
           try: () => open().then(({ raw }) => raw.acquire(name, owner)),
@@ -513,9 +594,25 @@ const storeOver = (
           .then(({ raw }) => raw.release(name, owner))
           .catch(() => undefined),
       )
+      // While the effect runs, the lease is renewed; a lease lost all the same (the store was away
+      // longer than the lease, and another process took the lock) stops the effect.
+      const renewing = Effect.gen(function* () {
+        const { raw } = yield* Effect.promise(open)
+        while (true) {
+          yield* Effect.sleep(raw.renewEveryMs)
+          const kept = yield* Effect.promise(() =>
+            raw
+              .renew(name, owner)
+              // A store that does not answer now may answer before the lease ends: try again.
+              .catch(() => true),
+          )
+          if (!kept)
+            return yield* Effect.fail(new LockHeld({ name, holder: "another process, after this one's lease ran out" }))
+        }
+      })
       return Effect.acquireUseRelease(
         acquire,
-        () => effect,
+        () => Effect.raceFirst(effect, renewing as Effect.Effect<never, LockHeld>),
         () => release,
       )
     },
