@@ -288,4 +288,7 @@ const guardStdout = (): void => {
 export const runFromProcess = async (): Promise<void> => {
   guardStdout()
   process.exitCode = await main(process.argv.slice(2), processIo())
+  // A command that has finished never hangs on what it leaves behind (a Redis client still trying to
+  // reconnect to a server that is gone): a second after, the process ends anyway.
+  setTimeout(() => process.exit(), 1000).unref()
 }

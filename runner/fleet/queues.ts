@@ -34,8 +34,13 @@ export const fleetRedisUrl = (env: NodeJS.ProcessEnv): string | undefined =>
   env.KEYWAY_REDIS || (env.KEYWAY_STORE?.startsWith("redis") ? env.KEYWAY_STORE : undefined)
 
 /** A connection for BullMQ: workers block on Redis, so a request never gives up on its own. */
-export const redisConnection = (url: string): Redis =>
-  new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false })
+export const redisConnection = (url: string): Redis => {
+  const client = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false })
+  // A Redis that is away surfaces through the calls that wait for it, and each worker logs its own
+  // errors once per attempt; the client's event would only repeat them to stderr as "unhandled".
+  client.on("error", () => {})
+  return client
+}
 
 export interface Queues {
   readonly verify: Queue<VerifyQueueJob>

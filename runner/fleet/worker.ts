@@ -53,6 +53,20 @@ export interface WorkerOptions {
 /** What a sync event says about its sync: never a secret, only where it ran. */
 const aboutSync = (job: SyncJob) => ({ workspace: job.workspace, connectionId: job.connectionId, stream: job.streamId })
 
+/** Closes something that talks to Redis, but never waits longer than `graceMs`: Redis may be gone. */
+const boundedClose = (close: () => Promise<unknown>, giveUp: () => void, graceMs = 2_000) =>
+  // A plain race: a finalizer is uninterruptible, so an Effect timeout would wait for the close anyway.
+  Effect.promise(() => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), graceMs)
+    })
+    return Promise.race([close().catch(() => undefined), late]).then((result) => {
+      clearTimeout(timer)
+      if (result === "late") giveUp()
+    })
+  })
+
 export const startWorker = (
   options: WorkerOptions,
 ): Effect.Effect<{ readonly metricsUrl: string | undefined }, unknown, Scope.Scope> =>
@@ -61,7 +75,12 @@ export const startWorker = (
     const state = yield* openServiceState(options.store)
     // Every worker paces each key on one shared schedule in Redis.
     const pacingClient = redisConnection(options.redisUrl)
-    yield* Effect.addFinalizer(() => Effect.promise(() => pacingClient.quit().catch(() => undefined)))
+    yield* Effect.addFinalizer(() =>
+      boundedClose(
+        () => pacingClient.quit(),
+        () => pacingClient.disconnect(),
+      ),
+    )
     const services = yield* Layer.build(
       Layer.mergeAll(
         engineLayer.pipe(
@@ -77,7 +96,7 @@ export const startWorker = (
       run(Effect.provide(effect, services) as Effect.Effect<A, unknown, never>)
     const metrics = makeMetrics()
     const queues = openQueues(options.redisUrl)
-    yield* Effect.addFinalizer(() => Effect.promise(queues.close))
+    yield* Effect.addFinalizer(() => boundedClose(queues.close, () => undefined))
     const lockDuration = options.lockMs ?? 30_000
     const settings = { concurrency: options.concurrency, lockDuration, stalledInterval: lockDuration }
 
@@ -206,9 +225,15 @@ export const startWorker = (
       })
       worker.on("error", (error) => log(`${name}: ${error.message}`))
     }
-    // Closing a worker waits for its active jobs: a stop never leaves a half-written output.
+    // Closing a worker waits for its active jobs: a stop never leaves a half-written output. A job
+    // still running after its lock's duration (or a Redis that is gone, so nothing can close cleanly)
+    // is left as a kill would leave it: stalled, for another worker to resume from its checkpoint.
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => Promise.all([verifier.close(), syncer.close(), deliverer.close()])),
+      boundedClose(
+        () => Promise.all([verifier.close(), syncer.close(), deliverer.close()]),
+        () => log(`stopping without waiting longer: jobs still active after ${lockDuration} ms are left to stall`),
+        lockDuration,
+      ),
     )
 
     let metricsUrl: string | undefined

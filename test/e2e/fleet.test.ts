@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
 import { BIN, keyway } from "../support/cli.ts"
+import { connectorsWithHostLimit } from "../support/host-limited-connectors.ts"
 import { findRedisServer, type RedisServer, startRedis } from "../support/redis.ts"
 
 const redisBinary = findRedisServer()
@@ -216,6 +217,28 @@ describe.skipIf(!redisBinary)(
       served.kill("SIGTERM")
     }, 60_000)
 
+    it("a worker stopped with SIGTERM after its Redis has gone still exits, within its lock's duration and a little", async () => {
+      const own = await startRedis(redisBinary as string)
+      const lone = spawn(process.execPath, [BIN, "worker", "--sandbox", "--lock-seconds", "2"], {
+        env: { ...process.env, ...env, KEYWAY_REDIS: own.url },
+        stdio: ["ignore", "pipe", "pipe"],
+      })
+      children.push(lone)
+      let log = ""
+      lone.stderr?.on("data", (chunk: Buffer) => {
+        log += chunk.toString()
+      })
+      // It says so once it listens.
+      await new Promise((resolve) => lone.stdout?.once("data", resolve))
+      await own.stop()
+      const started = Date.now()
+      lone.kill("SIGTERM")
+      const code = await new Promise<number | null>((resolve) => lone.once("exit", (exitCode) => resolve(exitCode)))
+      // Before, it waited for Redis forever. Now: the lock's 2 s for active jobs, then 2 s per client at most.
+      expect(Date.now() - started, log).toBeLessThan(15_000)
+      expect(code).toBe(0)
+    }, 30_000)
+
     it("a scheduled verify re-tests every saved connection, and /metrics counts the checks", async () => {
       const metricsWorker = worker(["--metrics-port", "0", "--json"])
       let stdout = ""
@@ -283,6 +306,57 @@ describe.skipIf(!redisBinary)(
         for (const child of workers) child.kill("SIGTERM")
       } finally {
         await bucket.stop()
+        await redis.stop()
+      }
+    }, 180_000)
+
+    it("two workers syncing eight keys against a host's limit for all keys (stated in the definition) stay under it: none throttled", async () => {
+      const redis = await startRedis(redisBinary as string)
+      // 20 requests a second for every key together at the host, refused with Retry-After, as most vendors do.
+      const host = await startSandbox({ hostRateLimit: { perSecond: 20, burst: 2 } })
+      const home = mkdtempSync(join(tmpdir(), "keyway-host-budget-"))
+      const env = {
+        KEYWAY_HOME: home,
+        KEYWAY_REDIS: redis.url,
+        KEYWAY_SANDBOX_URL: host.url,
+        KEYWAY_CONNECTORS: connectorsWithHostLimit(20),
+      }
+      try {
+        const ids: string[] = []
+        for (let i = 0; i < 8; i++) {
+          const made = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+            env,
+            stdin: JSON.stringify({ apiKey: `sandbox-records-${6000 + i}` }),
+          })
+          ids.push(JSON.parse(made.stdout).connection.id)
+        }
+        host.state.statusCounts.clear()
+        const workers = [0, 1].map(() => {
+          const child = spawn(process.execPath, [BIN, "worker", "--sandbox", "--concurrency", "4"], {
+            env: { ...process.env, ...env },
+            stdio: "ignore",
+          })
+          children.push(child)
+          return child
+        })
+        for (const id of ids) {
+          const queued = await keyway(
+            ["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-01", "--to", "2026-03-02"],
+            { env },
+          )
+          expect(queued.code).toBe(0)
+        }
+        const manifests = () =>
+          ids.filter((id) => files(join(home, "outputs", id, "activityLog")).some((f) => f.endsWith(".manifest.json")))
+        await until(() => manifests().length === ids.length, 120_000, "eight syncs")
+        const ok = host.state.statusCounts.get(200) ?? 0
+        expect(ok).toBeGreaterThan(60)
+        // Each key's own pace knows nothing of the other keys: without the host's shared schedule,
+        // eight keys on two workers overrun it at once.
+        expect(host.state.statusCounts.get(429) ?? 0).toBe(0)
+        for (const child of workers) child.kill("SIGTERM")
+      } finally {
+        await host.stop()
         await redis.stop()
       }
     }, 180_000)

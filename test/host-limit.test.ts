@@ -1,0 +1,71 @@
+/**
+ * A vendor host's limit for all keys together (`rateLimit.perHost`): every key's requests to that host
+ * share one schedule under it. Against the sandbox's per-host token bucket, over real loopback HTTP.
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import type { ConnectorDefinition } from "../core/definition.ts"
+import { hostScheduleFor } from "../core/pacer.ts"
+import { loadCatalog } from "../runner/catalog/catalog.ts"
+import { createKeyway } from "../runner/library/index.ts"
+import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
+
+const HOST_PER_SECOND = 20
+const KEYS = 12
+const CHECKS_PER_KEY = 5
+
+const activtrak = loadCatalog().get("activtrak") as ConnectorDefinition
+const withHostLimit: ConnectorDefinition = {
+  ...activtrak,
+  rateLimit: { ...activtrak.rateLimit, perHost: { requests: HOST_PER_SECOND, seconds: 1 } },
+}
+
+let sandbox: Sandbox | undefined
+afterEach(() => sandbox?.stop())
+
+/** 60 checks over 12 keys, all at once: how many the host's bucket refused, and whether all passed. */
+const checkAll = async (definition: ConnectorDefinition) => {
+  sandbox = await startSandbox({ hostRateLimit: { perSecond: HOST_PER_SECOND, burst: 5 } })
+  const keyway = createKeyway({
+    definitions: [definition],
+    sandboxUrl: sandbox.url,
+    store: { home: mkdtempSync(join(tmpdir(), "keyway-host-limit-")), url: undefined },
+    env: {},
+  })
+  try {
+    const results = await Promise.all(
+      Array.from({ length: KEYS * CHECKS_PER_KEY }, (_, i) =>
+        keyway.test({ connectorId: "activtrak", credentials: { apiKey: `sandbox-records-${1000 + (i % KEYS)}` } }),
+      ),
+    )
+    return {
+      throttled: sandbox.state.statusCounts.get(429) ?? 0,
+      outcomes: new Set(results.map((result) => result.verdict.outcome)),
+    }
+  } finally {
+    await keyway.close()
+  }
+}
+
+describe("a vendor host's limit for all keys together", () => {
+  it("is a schedule just under the stated limit, one per base URL origin", () => {
+    expect(hostScheduleFor({ requests: 30, seconds: 1 }, new URL("https://api.example.com/v1"), 0.95)).toEqual({
+      host: "https://api.example.com",
+      intervalMs: 1000 / (30 * 0.95),
+    })
+    expect(hostScheduleFor(undefined, new URL("https://api.example.com/v1"))).toBeUndefined()
+  })
+
+  it("keeps 60 concurrent checks over 12 keys under the host's limit: none throttled, all connected", async () => {
+    const run = await checkAll(withHostLimit)
+    expect(run.throttled).toBe(0)
+    expect([...run.outcomes]).toEqual(["connected"])
+  }, 30_000)
+
+  it("without it, the same checks run into the host's limit (each key's own pace knows nothing of the others)", async () => {
+    const run = await checkAll(activtrak)
+    expect(run.throttled).toBeGreaterThan(0)
+  }, 60_000)
+})
