@@ -2,7 +2,7 @@
  * fleet: 1, 2 and 4 worker processes over N sandbox connections (100 by default), each with its own
  * key, against two limits at once:
  * - per key: PER_SECOND requests a second, stated in RateLimit headers (the sandbox's `ratelimit` mode);
- * - per vendor host: HOST_PER_SECOND requests a second for every key together, refused with
+ * - per vendor host: HOST_PER_SECOND requests in any one second (a sliding window) for every key together, refused with
  *   Retry-After and stated only in the definition (`rateLimit.perHost`, through KEYWAY_CONNECTORS).
  *
  * A baseline round first: one worker with the per-key limit alone, to measure what one worker can do.
@@ -40,7 +40,7 @@ const round = async (workers: number, hostLimited: boolean) => {
   const redis = await startRedis(redisBinary)
   const sandbox = await startSandbox({
     rateLimit: { perSecond: PER_SECOND, burst: PER_SECOND, mode: "ratelimit" },
-    ...(hostLimited ? { hostRateLimit: { perSecond: HOST_PER_SECOND, burst: 2 } } : {}),
+    ...(hostLimited ? { hostRateLimit: { requests: HOST_PER_SECOND, seconds: 1 } } : {}),
   })
   const home = mkdtempSync(join(tmpdir(), "keyway-bench-fleet-"))
   const env = {
@@ -85,10 +85,19 @@ const round = async (workers: number, hostLimited: boolean) => {
     }).length
   while (done() < ids.length) await new Promise((resolve) => setTimeout(resolve, 100))
   const ms = performance.now() - started
-  for (const child of children) child.kill("SIGTERM")
+  // Stopped in order: the workers (each exits once its jobs are closed), then Redis and the sandbox.
+  await Promise.all(
+    children.map((child) => {
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGTERM")
+      return exited
+    }),
+  )
   await queues.close()
   const ok = sandbox.state.statusCounts.get(200) ?? 0
   const throttled = sandbox.state.statusCounts.get(429) ?? 0
+  const overKeyLimit = sandbox.state.throttledBy.get("key") ?? 0
+  const overHostLimit = sandbox.state.throttledBy.get("host") ?? 0
   await sandbox.stop()
   await redis.stop()
   const requests = ok + throttled
@@ -98,6 +107,8 @@ const round = async (workers: number, hostLimited: boolean) => {
     requests,
     requestsPerSecond: (requests / ms) * 1000,
     throttledShare: throttled / Math.max(1, requests),
+    overKeyLimit,
+    overHostLimit,
   }
 }
 
@@ -119,6 +130,8 @@ const perRound = results.map((r) => ({
   requests: r.requests,
   requestsPerSecond: Number(r.requestsPerSecond.toFixed(1)),
   shareOverLimit: Number(r.throttledShare.toFixed(4)),
+  overKeyLimit: r.overKeyLimit,
+  overHostLimit: r.overHostLimit,
   shareOfCeiling: Number((r.requestsPerSecond / ceiling).toFixed(3)),
 }))
 report("fleet", stats, {

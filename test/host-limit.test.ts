@@ -27,7 +27,7 @@ afterEach(() => sandbox?.stop())
 
 /** 60 checks over 12 keys, all at once: how many the host's bucket refused, and whether all passed. */
 const checkAll = async (definition: ConnectorDefinition) => {
-  sandbox = await startSandbox({ hostRateLimit: { perSecond: HOST_PER_SECOND, burst: 5 } })
+  sandbox = await startSandbox({ hostRateLimit: { requests: HOST_PER_SECOND, seconds: 1 } })
   const keyway = createKeyway({
     definitions: [definition],
     sandboxUrl: sandbox.url,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SlidingWindow } from "../fixtures/sliding-window.ts"
 import { TokenBucket } from "../fixtures/token-bucket.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 
@@ -70,5 +71,15 @@ describe("the sandbox's vendor mode for ActivTrak", () => {
     } finally {
       await sandbox.stop()
     }
+  })
+})
+
+describe("the sandbox's sliding window (a host's limit)", () => {
+  it("admits at most N in any window, and says when the oldest leaves it", () => {
+    const window = new SlidingWindow({ requests: 3, seconds: 1 })
+    expect([0, 100, 200].map((t) => window.take(t).ok)).toEqual([true, true, true])
+    expect(window.take(900)).toEqual({ ok: false, waitMs: 100 })
+    expect(window.take(1000).ok).toBe(true)
+    expect(window.take(1050)).toEqual({ ok: false, waitMs: 50 })
   })
 })

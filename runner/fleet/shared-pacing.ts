@@ -11,12 +11,19 @@ import type { SharedPacing } from "../http/engine.ts"
 /**
  * Answers how long to wait: past the key's hold, the slot the key's last request took and, when the
  * host has a stated limit (ARGV[2] > 0), the host's next slot. Both slots are taken in one step.
+ * A caller that knows the vendor's stated interval (ARGV[3] = 1) shares it for a minute; a caller
+ * still learning the key's limit spaces its request by that shared interval instead of its guess.
  */
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local hostInterval = tonumber(ARGV[2])
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[4], ARGV[1], 'PX', 60000)
+else
+  interval = math.max(interval, tonumber(redis.call('GET', KEYS[4]) or '0'))
+end
 local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0')
 local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
 local start = math.max(now, nextFree, hold)
@@ -41,17 +48,19 @@ return untilMs
 `
 
 export const redisPacing = (client: Redis): SharedPacing => ({
-  reserve: async (key, intervalMs, host) =>
+  reserve: async (key, pace) =>
     Number(
       await client.eval(
         RESERVE,
-        3,
+        4,
         `keyway-pace:${key}`,
         `keyway-hold:${key}`,
-        `keyway-host:${host?.host ?? ""}`,
-        String(Math.ceil(intervalMs)),
+        `keyway-host:${pace.host?.host ?? ""}`,
+        `keyway-interval:${key}`,
+        String(Math.ceil(pace.intervalMs)),
         // Fractional ms keep a host's rate exact: 30 a second is a slot every 33.3 ms, not 34.
-        String(host?.intervalMs ?? 0),
+        String(pace.host?.intervalMs ?? 0),
+        pace.stated ? "1" : "0",
       ),
     ),
   hold: async (key, delayMs) => {

@@ -118,12 +118,20 @@ const toObservation = (result: HttpResult, limits: RateLimitFacts | undefined): 
  */
 export interface SharedPacing {
   /**
-   * Reserves the key's next slot across the fleet, `intervalMs` after the last, and in the same step
-   * the host's next slot when it has a stated limit: the wait before sending.
+   * Reserves the key's next slot across the fleet, `pace.intervalMs` after the last, and in the same
+   * step the host's next slot when it has a stated limit: the wait before sending. An interval the
+   * vendor stated (`pace.stated`) is shared with every process, and used by those still learning.
    */
-  readonly reserve: (key: string, intervalMs: number, host?: HostSchedule) => Promise<number>
+  readonly reserve: (key: string, pace: SharedPace) => Promise<number>
   /** Holds the key back for every process for `delayMs`, as a vendor asked. */
   readonly hold: (key: string, delayMs: number) => Promise<void>
+}
+
+export interface SharedPace {
+  readonly intervalMs: number
+  /** This process's pacer knows the vendor's stated limit for the key. */
+  readonly stated: boolean
+  readonly host: HostSchedule | undefined
 }
 
 export class SharedPacingTag extends Context.Tag("keyway/SharedPacing")<SharedPacingTag, SharedPacing>() {}
@@ -177,7 +185,13 @@ export const makeEngine = (
           // process's own pace stands alone.
           const fleetMs =
             shared && pacer && plan.pacing !== undefined
-              ? shared.reserve(plan.pacing, 1000 / pacer.currentRate, host).catch(() => 0)
+              ? shared
+                  .reserve(plan.pacing, {
+                    intervalMs: 1000 / pacer.currentRate,
+                    stated: pacer.currentPhase === "informed",
+                    host,
+                  })
+                  .catch(() => 0)
               : Promise.resolve(0)
           return Effect.flatMap(
             Effect.promise(() => fleetMs),

@@ -313,7 +313,7 @@ describe.skipIf(!redisBinary)(
     it("two workers syncing eight keys against a host's limit for all keys (stated in the definition) stay under it: none throttled", async () => {
       const redis = await startRedis(redisBinary as string)
       // 20 requests a second for every key together at the host, refused with Retry-After, as most vendors do.
-      const host = await startSandbox({ hostRateLimit: { perSecond: 20, burst: 2 } })
+      const host = await startSandbox({ hostRateLimit: { requests: 20, seconds: 1 } })
       const home = mkdtempSync(join(tmpdir(), "keyway-host-budget-"))
       const env = {
         KEYWAY_HOME: home,
