@@ -63,6 +63,17 @@ export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail
 
 export const usage = (detail: string): Effect.Effect<never, UsageError> => Effect.fail(new UsageError({ detail }))
 
+const DURATION_UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A duration option (`30m`, `6h`, `1d`, or `0`) in ms; a usage error naming the option otherwise. */
+export const duration = (flag: string, text: string): Effect.Effect<number, UsageError> => {
+  if (text === "0") return Effect.succeed(0)
+  const match = /^(\d+)([smhd])$/.exec(text)
+  return match
+    ? Effect.succeed(Number(match[1]) * (DURATION_UNITS[match[2] as string] as number))
+    : usage(`--${flag} is a duration such as 30m, 6h or 1d, not "${text}"`)
+}
+
 export const printJson = (io: Io, value: unknown): void => io.out(`${JSON.stringify(value, null, 2)}\n`)
 
 /** A plain text table; the last column is left unpadded. */

@@ -10,8 +10,17 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { newWebhookSecret, signWebhook } from "../../core/webhook-signature.ts"
 import type { ServiceState } from "../server/state.ts"
-import { type MasterKeys, type Sealed, seal, unseal } from "../vault/sealing.ts"
+import {
+  ENDPOINTS_STATE,
+  type Endpoint,
+  endpointsIn,
+  sealEndpointSecret,
+  signingSecrets,
+} from "../vault/endpoint-secrets.ts"
+import type { MasterKeys } from "../vault/sealing.ts"
 import type { Queues } from "./queues.ts"
+
+export type { Endpoint } from "../vault/endpoint-secrets.ts"
 
 export const WEBHOOK_QUEUE = "keyway-webhooks"
 
@@ -29,15 +38,6 @@ export interface WebhookEvent {
   readonly data: Readonly<Record<string, unknown>>
 }
 
-export interface Endpoint {
-  readonly id: string
-  readonly url: string
-  readonly secret: Sealed
-  readonly createdAt: string
-  /** Set when the endpoint answered 410 Gone: no more deliveries. */
-  readonly disabledAt?: string
-}
-
 export interface Delivery {
   readonly workspace: string
   readonly endpointId: string
@@ -48,15 +48,10 @@ export interface Delivery {
 /** Standard Webhooks' retry schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h. */
 export const RETRY_SCHEDULE_MS = [5e3, 3e5, 18e5, 72e5, 18e6, 36e6, 504e5, 72e6, 864e5]
 
-const sealedFor = (workspace: string, id: string, url: string) => ({
-  workspace,
-  id,
-  connector: "webhook",
-  settings: { url },
-})
+const endpointsOf = (state: ServiceState, workspace: string) => endpointsIn(state.storeFor(workspace))
 
-const endpointsOf = (state: ServiceState, workspace: string) =>
-  state.storeFor(workspace).getState<Endpoint[]>("webhook-endpoints")
+const saveEndpoints = (state: ServiceState, workspace: string, endpoints: ReadonlyArray<Endpoint>) =>
+  Effect.runPromise(state.storeFor(workspace).putState(ENDPOINTS_STATE, endpoints))
 
 /** Only https, except to this machine (for a host's own tests): a webhook carries customers' data. */
 export const endpointUrlProblem = (url: string): string | undefined => {
@@ -77,12 +72,49 @@ export const addEndpoint = async (state: ServiceState, keyring: MasterKeys, work
   const endpoint: Endpoint = {
     id,
     url,
-    secret: seal(keyring, secret, sealedFor(workspace, id, url)),
+    secret: sealEndpointSecret(keyring, workspace, { id, url }, secret),
     createdAt: new Date().toISOString(),
   }
-  const existing = (await Effect.runPromise(endpointsOf(state, workspace))) ?? []
-  await Effect.runPromise(state.storeFor(workspace).putState("webhook-endpoints", [...existing, endpoint]))
+  const existing = await Effect.runPromise(endpointsOf(state, workspace))
+  await saveEndpoints(state, workspace, [...existing, endpoint])
   return { id, secret }
+}
+
+/**
+ * Gives an endpoint a new secret, shown once. The old ones are still signed with for `overlapMs` at
+ * most, so a receiver that checks either secret misses nothing while it switches; undefined for no
+ * such endpoint.
+ */
+export const rotateEndpointSecret = async (
+  state: ServiceState,
+  keyring: MasterKeys,
+  workspace: string,
+  endpointId: string,
+  overlapMs: number,
+) => {
+  const endpoints = await Effect.runPromise(endpointsOf(state, workspace))
+  const endpoint = endpoints.find((e) => e.id === endpointId)
+  if (!endpoint) return undefined
+  const secret = newWebhookSecret()
+  const now = Date.now()
+  const until = new Date(now + overlapMs).toISOString()
+  // The overlap bounds every old secret, not just the one replaced: `--overlap 0` ends them all.
+  const previous = [
+    { secret: endpoint.secret, until },
+    ...(endpoint.previous ?? []).map((old) => (Date.parse(old.until) < now + overlapMs ? old : { ...old, until })),
+  ].filter((old) => Date.parse(old.until) > now)
+  const { previous: _, ...rest } = endpoint
+  const rotated: Endpoint = {
+    ...rest,
+    secret: sealEndpointSecret(keyring, workspace, endpoint, secret),
+    ...(previous.length > 0 ? { previous } : {}),
+  }
+  await saveEndpoints(
+    state,
+    workspace,
+    endpoints.map((e) => (e.id === endpointId ? rotated : e)),
+  )
+  return { id: endpointId, secret, previousValidUntil: overlapMs > 0 ? until : null }
 }
 
 /** Queues one delivery of `event` per enabled endpoint of the workspace. */
@@ -92,7 +124,7 @@ export const emit = async (
   workspace: string,
   event: WebhookEvent,
 ) => {
-  const endpoints = ((await Effect.runPromise(endpointsOf(state, workspace))) ?? []).filter((e) => !e.disabledAt)
+  const endpoints = (await Effect.runPromise(endpointsOf(state, workspace))).filter((e) => !e.disabledAt)
   const webhookId = `msg_${randomBytes(12).toString("hex")}`
   for (const endpoint of endpoints) {
     const delivery: Delivery = { workspace, endpointId: endpoint.id, webhookId, event }
@@ -117,17 +149,17 @@ export class DeliveryFailed extends Error {
 
 /** Delivers one event; throws `DeliveryFailed` for another attempt. */
 export const deliver = async (state: ServiceState, keyring: MasterKeys, delivery: Delivery): Promise<string> => {
-  const endpoints = (await Effect.runPromise(endpointsOf(state, delivery.workspace))) ?? []
+  const endpoints = await Effect.runPromise(endpointsOf(state, delivery.workspace))
   const endpoint = endpoints.find((e) => e.id === delivery.endpointId)
   if (!endpoint || endpoint.disabledAt) return "skipped: the endpoint is gone or disabled"
-  const secret = unseal(keyring, endpoint.secret, sealedFor(delivery.workspace, endpoint.id, endpoint.url))
-  if (Either.isLeft(secret)) return "skipped: the endpoint's secret cannot be unsealed"
+  const secrets = signingSecrets(keyring, delivery.workspace, endpoint, Date.now())
+  if (Either.isLeft(secrets)) return `skipped: the endpoint's secret cannot be unsealed (${secrets.left})`
   const body = JSON.stringify(delivery.event)
   const headers = signWebhook({
     id: delivery.webhookId,
     timestamp: Math.floor(Date.now() / 1000),
     body,
-    secrets: [secret.right],
+    secrets: secrets.right,
   })
   let response: Response
   try {
@@ -147,7 +179,7 @@ export const deliver = async (state: ServiceState, keyring: MasterKeys, delivery
   if (response.status >= 200 && response.status < 300) return `delivered: ${response.status}`
   if (response.status === 410) {
     const disabled = endpoints.map((e) => (e.id === endpoint.id ? { ...e, disabledAt: new Date().toISOString() } : e))
-    await Effect.runPromise(state.storeFor(delivery.workspace).putState("webhook-endpoints", disabled))
+    await saveEndpoints(state, delivery.workspace, disabled)
     return "disabled: the endpoint answered 410 Gone"
   }
   const retryAfter = Number(response.headers.get("retry-after"))

@@ -12,6 +12,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import { resealEndpoints } from "./endpoint-secrets.ts"
 import { type LockHeld, MasterKeyProblem, type StoreError } from "./errors.ts"
 import { addKeyFile, Keyring, keyringLayer, loadKeyring, retireKeys, seal, unseal } from "./sealing.ts"
 import { openStore, Store, type StoreConfig, storeLayer } from "./store.ts"
@@ -19,6 +20,8 @@ import { openStore, Store, type StoreConfig, storeLayer } from "./store.ts"
 export interface Rotation {
   readonly keyId: string
   readonly resealed: number
+  /** Webhook endpoints' signing secrets re-sealed with the records. */
+  readonly resealedSecrets: number
   readonly workspaces: number
   /** Records that would not open (altered or moved): left as they are, and their keys kept. */
   readonly unopened: ReadonlyArray<string>
@@ -61,7 +64,11 @@ const resealWorkspace = (config: StoreConfig, workspace: string) =>
         yield* store.put({ ...record, credentials: seal(keyring, opened.right, { ...record, workspace }) })
         resealed++
       }
-      return { resealed, unopened, inUse, keepEveryKey }
+      // The workspace's webhook secrets are sealed with the same keys: re-sealed with them.
+      const endpoints = yield* resealEndpoints(store, keyring, workspace)
+      unopened.push(...endpoints.unopened)
+      for (const kid of endpoints.inUse) inUse.add(kid)
+      return { resealed, resealedSecrets: endpoints.resealed, unopened, inUse, keepEveryKey }
     }),
   )
 
@@ -80,19 +87,28 @@ export const rotateMasterKey = (
         const rotation = yield* Effect.gen(function* () {
           const keyring = yield* Keyring
           let resealed = 0
+          let resealedSecrets = 0
           const unopened: string[] = []
           const inUse = new Set([keyring.current.id])
           let keepEveryKey = false
           for (const workspace of workspaces) {
             const done = yield* resealWorkspace(config, workspace)
             resealed += done.resealed
+            resealedSecrets += done.resealedSecrets
             unopened.push(...done.unopened)
             for (const id of done.inUse) inUse.add(id)
             keepEveryKey ||= done.keepEveryKey
           }
           // Every record that opened is now under the current key: the others' keys stay on file.
           const retired = fromFiles && !keepEveryKey ? yield* keyFiles(() => retireKeys(config.home, inUse)) : []
-          return { keyId: keyring.current.id, resealed, workspaces: workspaces.length, unopened, retired }
+          return {
+            keyId: keyring.current.id,
+            resealed,
+            resealedSecrets,
+            workspaces: workspaces.length,
+            unopened,
+            retired,
+          }
         }).pipe(Effect.provide(keyringLayer(config.home, env)))
         return rotation
       }),

@@ -308,6 +308,17 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
     {
       shows:
         /^Endpoint whe_[0-9a-f]{16} for https:\/\/app\.example\.com\/keyway-events\. Its signing secret, shown only this once:\n\n {2}whsec_\S+\n/,
+      keep: (output, ctx) => {
+        ctx.ids.endpoint = /^Endpoint (whe_[0-9a-f]{16})/.exec(output)?.[1] ?? ""
+      },
+    },
+  ],
+  [
+    "npx keyway webhooks rotate <endpoint>",
+    {
+      runs: ({ ids }) => [{ command: `npx keyway webhooks rotate ${ids.endpoint}` }],
+      shows:
+        /^Endpoint whe_[0-9a-f]{16} has a new signing secret, shown only this once:\n\n {2}whsec_\S+\n\nUntil \S+, each delivery is also signed with the old secret/,
     },
   ],
   ["sudo apt-get install -y redis-server", { coveredBy: FLEET_TEST }],

@@ -17,11 +17,12 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.gen(function* () {
     const config = storeConfigFromEnv(io.env, values.workspace)
     const rotation = yield* rotateMasterKey(config, io.env)
-    const { keyId, resealed, workspaces, unopened, retired } = rotation
+    const { keyId, resealed, resealedSecrets, workspaces, unopened, retired } = rotation
     if (io.json) printJson(io, rotation)
     else {
       io.out(
         `Master key is now ${keyId}; re-sealed ${resealed} record${resealed === 1 ? "" : "s"} in ${workspaces} workspace${workspaces === 1 ? "" : "s"}` +
+          `${resealedSecrets > 0 ? ` and ${resealedSecrets} webhook secret${resealedSecrets === 1 ? "" : "s"}` : ""}` +
           `${retired.length > 0 ? `; retired ${retired.length} old key${retired.length === 1 ? "" : "s"}` : ""}.\n`,
       )
       for (const record of unopened) {

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import { fleetRedisUrl, openQueues } from "../../fleet/queues.ts"
 import { listSchedules, removeSchedule, scheduleSync, scheduleVerifyAll, syncNow } from "../../fleet/schedules.ts"
 import { EXIT } from "../exit-codes.ts"
-import { type OptionSpecs, parsePairs, printJson, table, usage, WORKSPACE_OPTION } from "../io.ts"
+import { duration, type OptionSpecs, parsePairs, printJson, table, usage, WORKSPACE_OPTION } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 export const options = {
@@ -19,8 +19,6 @@ export const options = {
   param: { type: "string", multiple: true, value: "k=v", description: "for sync: a stream parameter" },
   workspace: WORKSPACE_OPTION,
 } as const satisfies OptionSpecs
-
-const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
   Effect.gen(function* () {
@@ -34,9 +32,8 @@ export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
     const workspace = values.workspace ?? io.env.KEYWAY_WORKSPACE ?? "default"
     switch (action) {
       case "verify": {
-        const match = /^(\d+)([smhd])$/.exec(values.every ?? "1d")
-        if (!match) return yield* usage("--every is a duration such as 30m, 6h or 1d")
-        const every = Number(match[1]) * (UNITS[match[2] as string] as number)
+        const every = yield* duration("every", values.every ?? "1d")
+        if (every === 0) return yield* usage("--every must be longer than 0")
         yield* Effect.promise(() => scheduleVerifyAll(queues, every))
         if (io.json) printJson(io, { schedule: "verify-all", every })
         else io.out(`Every saved connection is re-verified every ${values.every ?? "1d"} (schedule verify-all).\n`)
