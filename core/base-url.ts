@@ -108,10 +108,16 @@ export const resolveBaseUrl = (
 
 /**
  * The base URL in sandbox mode (`--sandbox`, `KEYWAY_SANDBOX_URL`): the sandbox's URL plus
- * `/<connector-id>`. The sandbox URL must be loopback, so this override can never send a
- * credential off the machine, whatever the definition's allow-list says.
+ * `/<connector-id>`, plus the real base URL's path (`basePath`, such as `/api/v1`), so a fake serves
+ * the vendor's endpoints where the vendor does and a definition's request paths are checked whole.
+ * The sandbox URL must be loopback, so this override can never send a credential off the machine,
+ * whatever the definition's allow-list says.
  */
-export const sandboxBaseUrl = (connectorId: string, sandboxUrl: string): Either.Either<URL, BaseUrlRejected> => {
+export const sandboxBaseUrl = (
+  connectorId: string,
+  sandboxUrl: string,
+  basePath = "",
+): Either.Either<URL, BaseUrlRejected> => {
   let url: URL
   try {
     url = new URL(sandboxUrl)
@@ -128,5 +134,11 @@ export const sandboxBaseUrl = (connectorId: string, sandboxUrl: string): Either.
       }),
     )
   }
-  return Either.right(new URL(`${url.origin}/${connectorId}`))
+  return Either.right(new URL(`${url.origin}/${connectorId}${basePathOf(basePath)}`))
+}
+
+/** A base URL's path as a prefix: `/api/v1`, or empty for the root; never a trailing slash. */
+export const basePathOf = (path: string): string => {
+  const trimmed = path.replace(/\/+$/, "")
+  return trimmed === "" ? "" : trimmed.startsWith("/") ? trimmed : `/${trimmed}`
 }

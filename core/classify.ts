@@ -16,7 +16,7 @@ import {
   type Verdict,
   type VerdictCode,
 } from "./outcomes.ts"
-import type { HeaderLookup, WaitSource } from "./rate-limit-headers.ts"
+import { type HeaderLookup, headerLookup, type WaitSource } from "./rate-limit-headers.ts"
 import { cleanVendorText, redactText } from "./redact.ts"
 
 export interface ResponseFacts {
@@ -68,6 +68,26 @@ export const parseJson = (text: string): unknown => {
     return undefined
   }
 }
+
+/** A response as the transport hands it over: header names lower-case, as undici gives them. */
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+  readonly body: string
+  readonly truncated: boolean
+}
+
+/** What the classifier sees of a response: the engine and the error examples both build it here. */
+export const responseObservation = (response: RawResponse): Observation => ({
+  kind: "response",
+  facts: {
+    status: response.status,
+    header: headerLookup(response.headers),
+    text: response.body,
+    json: parseJson(response.body),
+    truncated: response.truncated,
+  },
+})
 
 export const matchesJson = (json: unknown, match: JsonMatch): boolean =>
   select(json, match.path).some((value) => {

@@ -308,8 +308,19 @@ export const Probe = Schema.Struct({
   warning: NonEmpty.annotations({ description: "Shown when the probe's expectation fails." }),
   warnWhen: Schema.optional(
     Schema.Array(
-      Schema.Struct({ json: JsonMatch, warning: NonEmpty }).annotations({
-        description: "Extra warnings raised by a passing response's body.",
+      Schema.Struct({
+        json: Schema.Union(JsonMatch, Schema.NonEmptyArray(JsonMatch)).annotations({
+          description: "A match, or a list of matches that must all hold.",
+        }),
+        unless: Schema.optional(
+          JsonMatch.annotations({
+            description:
+              "No warning when this matches too: with `json`, says that no element is something, such as no token READ_ONLY.",
+          }),
+        ),
+        warning: NonEmpty,
+      }).annotations({
+        description: "Extra warnings raised by a passing response's body: every rule that holds adds its warning.",
       }),
     ),
   ),
@@ -348,6 +359,46 @@ export const ErrorRule = Schema.Struct({
 })
 export type ErrorRule = typeof ErrorRule.Type
 
+/** The verdict codes a response can give: an outcome's own name, or what Keyway saw of a 2xx or 3xx. */
+const ResponseCode = Schema.Literal(...RULE_OUTCOMES, "expectation_failed", "redirect_not_followed")
+
+export const ErrorExample = Schema.Struct({
+  status: Schema.Int.pipe(Schema.between(100, 599)).annotations({ description: "The response's HTTP status." }),
+  headers: Schema.optional(
+    Schema.Record({ key: HeaderName, value: Schema.String }).annotations({
+      description: "Response headers, as the vendor sends them, such as Retry-After or Content-Type.",
+      examples: [{ "Retry-After": "30" }],
+    }),
+  ),
+  body: Schema.String.annotations({
+    description: "The response body exactly as quoted, usually JSON text; an empty string for no body.",
+    examples: ['{"code":"AUTHENTICATION_REQUIRED","message":"Authentication required"}'],
+  }),
+  outcome: OutcomeName.annotations({ description: "The outcome Keyway must give this response." }),
+  code: Schema.optional(
+    ResponseCode.annotations({
+      description:
+        "The verdict's stable machine code, when it should be checked too: the outcome's own name for a vendor's error, expectation_failed or redirect_not_followed for a 2xx or 3xx Keyway refuses.",
+    }),
+  ),
+  scope: Schema.optional(
+    Schema.Literal("credential", "request").annotations({
+      description:
+        "What the verdict must judge: `credential` (the key) or `request` (only this request, such as a missing view).",
+    }),
+  ),
+  source: NonEmpty.annotations({
+    description:
+      "Where the response is quoted from, with its confidence (H: the vendor's docs or SDK; M: a secondary source; L: a guess).",
+    examples: ["vendors.md (H): ActivityInfo errors", "https://developer.example.com/errors (H)"],
+  }),
+}).annotations({
+  title: "ErrorExample",
+  description:
+    "A response quoted from the vendor's documentation and the outcome it must give, classified exactly as a real response is.",
+})
+export type ErrorExample = typeof ErrorExample.Type
+
 export const Errors = Schema.Struct({
   rules: Schema.Array(ErrorRule),
   useDefaultsFor: Schema.optional(
@@ -359,6 +410,12 @@ export const Errors = Schema.Struct({
     Schema.Array(Schema.String).annotations({
       description: "JSON paths to the vendor's own error message, tried in order.",
       examples: [["message", "messages[0]", "error_description"]],
+    }),
+  ),
+  examples: Schema.optional(
+    Schema.Array(ErrorExample).annotations({
+      description:
+        "Responses quoted from the vendor's documentation, each with the outcome it must give. The conformance suite classifies every one as a real response, so the rules are checked against the vendor's words, not against themselves.",
     }),
   ),
 }).annotations({ title: "Errors" })
@@ -503,6 +560,13 @@ export const ReportStream = Schema.Struct({
   path: Template.annotations({ description: "Path under the base URL; may use ${params.<key>} and settings." }),
   headers: Schema.optional(Headers),
   params: Schema.optional(Schema.Array(StreamParam)),
+  exclusiveParams: Schema.optional(
+    Schema.Array(Schema.Array(Identifier).pipe(Schema.minItems(2))).annotations({
+      description:
+        "Groups of this stream's params that the vendor takes at most one of each. A sync given two params of one group is refused before any request, naming both.",
+      examples: [[["clientId", "groupId", "deviceId"]]],
+    }),
+  ),
   query: Schema.optional(
     Schema.Record({ key: Schema.String, value: Template }).annotations({
       description: "A parameter whose template names an absent optional param is left out.",

@@ -7,6 +7,7 @@ import { hostRefusal, isIpLiteral } from "./addresses.ts"
 import { resolveBaseUrl } from "./base-url.ts"
 import { statusMatches } from "./classify.ts"
 import type { ConnectorDefinition, Placement, StatusMatch } from "./definition.ts"
+import { checkExample } from "./error-examples.ts"
 import { checkCredentials, checkSettings, matchesPattern, patternProblem } from "./fields.ts"
 import { sampleSettings } from "./samples.ts"
 import { SIGNERS, signerNamed } from "./signers.ts"
@@ -451,6 +452,20 @@ const streamsAreConsistent: Rule = (definition) => {
         findings.push(error("template-unknown-name", [...at, "whenCredentials", keyIndex], `no credential "${key}"`))
       }
     }
+    const params = new Set((stream.params ?? []).map((p) => p.key))
+    for (const [groupIndex, group] of (stream.exclusiveParams ?? []).entries()) {
+      for (const [keyIndex, key] of group.entries()) {
+        if (!params.has(key)) {
+          findings.push(
+            error(
+              "template-unknown-name",
+              [...at, "exclusiveParams", groupIndex, keyIndex],
+              `no param "${key}" in this stream`,
+            ),
+          )
+        }
+      }
+    }
   })
   return findings
 }
@@ -533,6 +548,19 @@ const rulesCanMatch: Rule = (definition) =>
             `can never match: rule ${shadow + 1} matches every response this one would; move this rule above it`,
           ),
         ]
+  })
+
+/**
+ * Each response quoted in `errors.examples` gives the outcome it expects, through the real classifier.
+ * A warning, so a definition whose rule is still being written keeps loading; `--strict` and the
+ * conformance suite fail on it.
+ */
+const errorExamplesHold: Rule = (definition) =>
+  (definition.errors.examples ?? []).flatMap((example, index) => {
+    const { mismatches } = checkExample(definition, example)
+    return mismatches.length === 0
+      ? []
+      : [warning("error-example-mismatch", ["errors", "examples", index], mismatches.join("; "))]
   })
 
 const probesNameCredentials: Rule = (definition) => {
@@ -665,6 +693,7 @@ export const RULES: ReadonlyArray<Rule> = [
   docsAreLinked,
   testsUseTheNarrowestScope,
   rulesCanMatch,
+  errorExamplesHold,
 ]
 
 export const lintDefinition = (definition: ConnectorDefinition): ReadonlyArray<Finding> =>

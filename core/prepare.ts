@@ -66,7 +66,10 @@ export const prepare = (
       problems.push({ field, message: real.left.detail })
     }
   }
-  const baseUrl = sandboxUrl ? sandboxBaseUrl(definition.id, sandboxUrl) : real
+  // The sandbox serves each vendor under its real base URL's path, so that path is kept.
+  const baseUrl = sandboxUrl
+    ? sandboxBaseUrl(definition.id, sandboxUrl, Either.isRight(real) ? real.right.pathname : "")
+    : real
   if (Either.isLeft(baseUrl) && sandboxUrl) problems.push({ field: "sandbox", message: baseUrl.left.detail })
   if (problems.length > 0 || Either.isLeft(baseUrl)) return Either.left(new InvalidInput({ problems }))
   const credentials: Record<string, Redacted.Redacted<string>> = {}

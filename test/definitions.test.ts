@@ -36,7 +36,7 @@ describe("the shipped definitions", () => {
     expect(results.flatMap((r) => r.problems).map(formatProblem)).toEqual([])
   })
 
-  it("ActivTrak: x-api-key, regional hosts, the working-hours test, 403 means plan", () => {
+  it("ActivTrak: x-api-key, regional hosts, the working-hours test, 403 means plan or role", () => {
     const activtrak = get("activtrak")
     expect(headerNames(activtrak)).toEqual(["x-api-key"])
     expect(baseUrl("activtrak")).toBe("https://api.activtrak.com/")
@@ -45,7 +45,8 @@ describe("the shipped definitions", () => {
     expect(activtrak.test.requests[0]?.path).toBe("/reports/v2/workinghours/users")
     expect(activtrak.test.requests[0]?.query).toMatchObject({ pageSize: "1" })
     expect(outcomeOf(activtrak, 401)).toEqual(["invalid_credentials"])
-    expect(outcomeOf(activtrak, 403)).toEqual(["plan_not_eligible"])
+    // 403 is the plan or the role (M): the vendor's message tells them apart, and a 403 naming neither is the plan.
+    expect(outcomeOf(activtrak, 403)).toEqual(["plan_not_eligible", "insufficient_permissions", "plan_not_eligible"])
     expect(activtrak.errors.rules.find((r) => r.status === 403)?.remediation).toMatch(/Advanced Insights/)
     const scim = activtrak.credentials.find((c) => c.key === "scimToken")
     expect(scim).toMatchObject({ secret: true, required: false })
@@ -92,7 +93,13 @@ describe("the shipped definitions", () => {
     expect(baseUrl("trackvia", { subdomain: "acme" })).toBe("https://acme.trackvia.com/")
     expect(baseUrl("trackvia", { subdomain: "evil.com/x" })).toMatch(/^rejected: /)
     expect(trackvia.test.requests[0]?.path).toBe("/openapi/views")
-    expect(outcomeOf(trackvia, 401)).toEqual(["expired_credentials", "invalid_credentials", "invalid_credentials"])
+    expect(outcomeOf(trackvia, 401)).toEqual([
+      "expired_credentials",
+      "invalid_credentials",
+      "invalid_credentials",
+      "not_found",
+      "invalid_credentials",
+    ])
     expect(trackvia.errors.rules[0]?.json).toEqual({ path: "error_description", contains: "expired" })
     expect(trackvia.credentials.map((c) => c.key)).toEqual(["apiKey", "authToken"])
     expect(trackvia.credentials[1]?.expires?.dateEntered).toBe(true)

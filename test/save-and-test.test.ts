@@ -255,11 +255,14 @@ describe("save & test verdicts", () => {
     }),
   )
 
-  it("ActivityInfo warns when the account has a READ_WRITE token", async () => {
+  it("ActivityInfo warns when the account has a READ_WRITE token, saying whether it can tell it is the entered one", async () => {
     expect((await check("activityinfo", "sandbox-readonly")).warnings).toEqual([])
     const result = await check("activityinfo", "sandbox-readwrite")
     expect(result.verdict.outcome).toBe("connected")
-    expect(result.warnings).toEqual([expect.stringMatching(/READ_WRITE API token/)])
+    expect(result.warnings).toEqual([expect.stringMatching(/Some API tokens .* are READ_WRITE.*cannot tell/)])
+    expect((await check("activityinfo", "sandbox-readwrite-all")).warnings).toEqual([
+      expect.stringMatching(/Every API token .* is READ_WRITE, so the one you entered is too/),
+    ])
   })
 
   it("ActivTrak checks the optional SCIM token with a probe, and a bad one is a warning, not a failure", async () => {

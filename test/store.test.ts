@@ -314,10 +314,22 @@ describe.each(backends)("the %s store", (_name, make) => {
             }),
           )
           yield* tryLock("after release")
+          // Held by a caller that must not be interrupted (a save that has to finish): it still ends.
+          yield* Effect.uninterruptible(
+            holder.withLock(
+              "must-finish",
+              Effect.sync(() => attempts.push("uninterruptible: done")),
+            ),
+          )
         }),
       ),
     )
-    expect(attempts).toEqual(["at once: LockHeld", "after two leases: LockHeld", "after release: taken"])
+    expect(attempts).toEqual([
+      "at once: LockHeld",
+      "after two leases: LockHeld",
+      "after release: taken",
+      "uninterruptible: done",
+    ])
   })
 })
 

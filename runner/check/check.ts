@@ -149,8 +149,11 @@ export const testCredentials = (
         warnings.push(probe.warning)
         continue
       }
+      const body = bodyOf(observation)
       for (const rule of probe.warnWhen ?? []) {
-        if (matchesJson(bodyOf(observation), rule.json)) warnings.push(rule.warning)
+        const matches = Array.isArray(rule.json) ? rule.json : [rule.json]
+        const holds = matches.every((match) => matchesJson(body, match))
+        if (holds && !(rule.unless && matchesJson(body, rule.unless))) warnings.push(rule.warning)
       }
     }
     warnings.push(...expiryWarnings(definition, input, verdict, startedAt))

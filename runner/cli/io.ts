@@ -7,6 +7,7 @@ import { type ParseArgsConfig, parseArgs } from "node:util"
 import editDistance from "damerau-levenshtein"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { formatProblem, type Problem } from "../../core/problem.ts"
 
 export interface Io {
@@ -205,13 +206,26 @@ export const parsePairs = (
     return Effect.succeed(values)
   })
 
-/** Resolves when the process is asked to stop (Ctrl-C, or SIGTERM from a supervisor). */
-export const interrupted = Effect.async<void>((resume) => {
-  const stop = () => resume(Effect.void)
-  process.once("SIGINT", stop)
-  process.once("SIGTERM", stop)
-  return Effect.sync(() => {
-    process.off("SIGINT", stop)
-    process.off("SIGTERM", stop)
+/**
+ * Listens for a request to stop (Ctrl-C, or SIGTERM from a supervisor) from now on, for the scope;
+ * answers an Effect that resolves once one has come. Taken before a long-running command says it is
+ * ready, so a SIGTERM sent the moment it says so is never met by Node's default, an abrupt exit.
+ */
+export const stopRequested: Effect.Effect<Effect.Effect<void>, never, Scope.Scope> = Effect.gen(function* () {
+  let stop: () => void = () => {}
+  const requested = new Promise<void>((resolve) => {
+    stop = resolve
   })
+  yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      process.once("SIGINT", stop)
+      process.once("SIGTERM", stop)
+    }),
+    () =>
+      Effect.sync(() => {
+        process.off("SIGINT", stop)
+        process.off("SIGTERM", stop)
+      }),
+  )
+  return Effect.promise(() => requested)
 })

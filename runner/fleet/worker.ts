@@ -4,6 +4,7 @@
  * the queues. A stop (SIGTERM) closes the workers, which finish their active jobs first; a worker
  * killed outright leaves its job to stall, and another worker picks it up and resumes it.
  */
+
 import { createServer, type Server } from "node:http"
 import { Worker } from "bullmq"
 import * as Context from "effect/Context"
@@ -11,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { ConnectorDefinition } from "../../core/definition.ts"
+import { EXPIRY_WARNING_DAYS } from "../../core/expiry.ts"
 import { catalogOf } from "../catalog/catalog.ts"
 import { engineLayer, SharedPacingTag } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
@@ -141,7 +143,7 @@ export const startWorker = (
           })
         }
         const expiresAt = done.connection.expiresAt ? Date.parse(done.connection.expiresAt) : Number.NaN
-        if (works && expiresAt - Date.now() < 30 * 86_400_000) {
+        if (works && expiresAt - Date.now() < EXPIRY_WARNING_DAYS[0] * 86_400_000) {
           await emit(queues, state, job.data.workspace, {
             type: "connection.expiring",
             timestamp: new Date().toISOString(),

@@ -17,7 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
-import { type Observation, parseJson, type RetryStop } from "../../core/classify.ts"
+import { type Observation, type RetryStop, responseObservation } from "../../core/classify.ts"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
 import { type HostSchedule, type Pacer, PacerRegistry } from "../../core/pacer.ts"
@@ -98,16 +98,7 @@ interface Sent {
 }
 
 const toObservation = (result: HttpResult, limits: RateLimitFacts | undefined): Sent => ({
-  observation: {
-    kind: "response",
-    facts: {
-      status: result.status,
-      header: headerLookup(result.headers),
-      text: result.body,
-      json: parseJson(result.body),
-      truncated: result.truncated,
-    },
-  },
+  observation: responseObservation(result),
   ...(limits ? { limits } : {}),
 })
 

@@ -198,6 +198,14 @@ const checkParams = (stream: ReportStream, params: Readonly<Record<string, strin
     ...declared
       .filter((p) => p.required && !params[p.key])
       .map((p) => ({ field: `params.${p.key}`, message: `is required (${p.description})` })),
+    // Two params of one exclusive group: the vendor would refuse the request, so it is not sent.
+    ...(stream.exclusiveParams ?? []).flatMap((group) => {
+      const [first, ...others] = group.filter((key) => params[key] !== undefined)
+      return others.map((key) => ({
+        field: `params.${key}`,
+        message: `cannot be given with params.${first}: ${stream.id} takes at most one of ${group.join(", ")}`,
+      }))
+    }),
   ]
 }
 

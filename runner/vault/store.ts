@@ -612,7 +612,9 @@ const storeOver = (
       })
       return Effect.acquireUseRelease(
         acquire,
-        () => Effect.raceFirst(effect, renewing as Effect.Effect<never, LockHeld>),
+        // Interruptible even when the caller is not (a save that must finish): once the effect ends,
+        // the renewal must stop, or the race would wait for it forever.
+        () => Effect.raceFirst(effect, Effect.interruptible(renewing as Effect.Effect<never, LockHeld>)),
         () => release,
       )
     },

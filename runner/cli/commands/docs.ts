@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
 import * as Effect from "effect/Effect"
 import { formatProblem } from "../../../core/load.ts"
-import { connectorPage, indexPage } from "../../authoring/docs.ts"
+import { connectorPage, indexPage, pageOptionsFrom } from "../../authoring/docs.ts"
 import { connectorsDir, loadConnectorDir, PROJECT_ROOT } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, printJson } from "../io.ts"
@@ -34,7 +34,12 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
     const pages = new Map<string, string>([
       ...results.flatMap((r) =>
         r.definition
-          ? [[`${r.definition.id}.md`, connectorPage(r.definition, `connectors/${basename(r.file)}`)] as const]
+          ? [
+              [
+                `${r.definition.id}.md`,
+                connectorPage(r.definition, `connectors/${basename(r.file)}`, pageOptionsFrom(io.env)),
+              ] as const,
+            ]
           : [],
       ),
       ["README.md", indexPage(definitions)],

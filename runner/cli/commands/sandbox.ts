@@ -14,7 +14,7 @@ import {
 } from "../../sandbox/scenarios.ts"
 import { derivedFakeDefinitions, startSandbox } from "../../sandbox/server.ts"
 import { EXIT } from "../exit-codes.ts"
-import { interrupted, type OptionSpecs, printJson, reportInvalid, table, usage } from "../io.ts"
+import { type OptionSpecs, printJson, reportInvalid, stopRequested, table, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const wholeNumber = (name: string, text: string | undefined) =>
@@ -44,6 +44,8 @@ export const options = {
 
 export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.gen(function* () {
+    // Listening before anything else, so a stop sent once it says it is ready is always graceful.
+    const stopped = yield* stopRequested
     const mode = values.mode ?? "vendor"
     if (mode !== "vendor" && !isWaitMode(mode)) return yield* usage(`--mode is one of vendor, ${WAIT_MODES.join(", ")}`)
     const rate = yield* wholeNumber("rate", values.rate)
@@ -127,6 +129,6 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
         ].join("\n"),
       )
     }
-    yield* interrupted
+    yield* stopped
     return EXIT.ok
   }).pipe(Effect.scoped, Effect.provide(catalogFromDir(connectorsDir(io.env))))

@@ -12,7 +12,7 @@ import { SandboxFailed } from "../../sandbox/layer.ts"
 import { serve } from "../../server/serve.ts"
 import { storeConfigFromEnv } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
-import { interrupted, type OptionSpecs, printJson, reportInvalid, SANDBOX_OPTION, usage } from "../io.ts"
+import { type OptionSpecs, printJson, reportInvalid, SANDBOX_OPTION, stopRequested, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 export const options = {
@@ -29,6 +29,8 @@ export const options = {
 
 export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.gen(function* () {
+    // Listening before anything else, so a stop sent once it says it is ready is always graceful.
+    const stopped = yield* stopRequested
     const port = values.port === undefined ? 4000 : Number(values.port)
     if (!/^\d+$/.test(values.port ?? "0") || port > 65_535) {
       return yield* usage(`--port takes a port from 0 (any free one) to 65535, not ${values.port}`)
@@ -101,6 +103,6 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
           .join(""),
       )
     }
-    yield* interrupted
+    yield* stopped
     return EXIT.ok
   }).pipe(Effect.scoped)

@@ -11,7 +11,7 @@ import { startWorker } from "../../fleet/worker.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import { storeConfigFromEnv } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
-import { interrupted, type OptionSpecs, printJson, reportInvalid, SANDBOX_OPTION, usage } from "../io.ts"
+import { type OptionSpecs, printJson, reportInvalid, SANDBOX_OPTION, stopRequested, usage } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 export const options = {
@@ -35,6 +35,8 @@ const whole = (name: string, text: string | undefined, fallback: number) =>
 
 export const run: CommandRun<typeof options> = ({ values }, io) =>
   Effect.gen(function* () {
+    // Listening before anything else, so a stop sent once it says it is ready is always graceful.
+    const stopped = yield* stopRequested
     const redisUrl = fleetRedisUrl(io.env)
     if (!redisUrl) {
       return yield* usage(
@@ -80,6 +82,6 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
         `Keyway worker on ${redisUrl.replace(/\/\/[^@/]*@/, "//***@")}: verify and sync jobs, ${concurrency} at a time; outputs in ${outDir}.${metricsUrl ? ` Metrics: ${metricsUrl}.` : ""} Ctrl-C stops it after its active jobs.\n`,
       )
     }
-    yield* interrupted
+    yield* stopped
     return EXIT.ok
   }).pipe(Effect.scoped)
