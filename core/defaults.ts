@@ -61,6 +61,8 @@ export interface EngineDefaults {
   readonly maxHeaderWaitMs: number
   /** Attempts kept in one exchange's log; a longer run keeps the first and the last ones. */
   readonly maxLoggedAttempts: number
+  /** Pacers a process keeps (one per key and host); past this, the least recently used is forgotten. */
+  readonly maxPacers: number
 }
 
 export const ENGINE_DEFAULTS: EngineDefaults = {
@@ -88,4 +90,5 @@ export const ENGINE_DEFAULTS: EngineDefaults = {
   },
   maxHeaderWaitMs: 24 * 60 * 60 * 1000,
   maxLoggedAttempts: 50,
+  maxPacers: 10_000,
 }

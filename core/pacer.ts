@@ -116,18 +116,36 @@ export class Pacer {
   }
 }
 
-/** The pacers of one process, one per credential and host. The key never holds a secret. */
+/**
+ * The pacers of one process, one per credential and host. The key never holds a secret. Bounded: a
+ * long-running server sees unboundedly many keys, so past `maxPacers` the least recently used pacer is
+ * forgotten. Forgetting costs at most a relearned rate, or one 429 if its key was still held back.
+ */
 export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>()
 
-  constructor(readonly options: PacerOptions = ENGINE_DEFAULTS.pacer) {}
+  constructor(
+    readonly options: PacerOptions = ENGINE_DEFAULTS.pacer,
+    readonly maxPacers: number = ENGINE_DEFAULTS.maxPacers,
+  ) {}
+
+  get size(): number {
+    return this.pacers.size
+  }
 
   for(key: string): Pacer {
     let pacer = this.pacers.get(key)
-    if (!pacer) {
+    if (pacer) {
+      // Map keeps insertion order: re-inserting marks it the most recently used.
+      this.pacers.delete(key)
+    } else {
       pacer = new Pacer(this.options)
-      this.pacers.set(key, pacer)
+      if (this.pacers.size >= this.maxPacers) {
+        const oldest = this.pacers.keys().next().value
+        if (oldest !== undefined) this.pacers.delete(oldest)
+      }
     }
+    this.pacers.set(key, pacer)
     return pacer
   }
 }

@@ -1,7 +1,7 @@
 /** The pacer against the fakes' token bucket, on the real engine in virtual time (support/pacing-simulation.ts). */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { Pacer } from "../core/pacer.ts"
+import { Pacer, PacerRegistry } from "../core/pacer.ts"
 import { readRateLimitHeaders } from "../core/rate-limit-headers.ts"
 import { simulate } from "./support/pacing-simulation.ts"
 
@@ -51,5 +51,28 @@ describe("pacing against a token bucket (the real engine, virtual time)", () => 
     pacer.observe(0, 200, facts({ "ratelimit-policy": '"default";q=60;w=1', ratelimit: '"default";r=50;t=1' }, 0))
     expect(pacer.currentPhase).toBe("informed")
     expect(pacer.currentRate).toBeCloseTo(57, 5)
+  })
+})
+
+describe("the pacer registry", () => {
+  it("keeps at most maxPacers, forgetting the least recently used, never one just used", () => {
+    const registry = new PacerRegistry(undefined, 3)
+    const a = registry.for("a")
+    registry.for("b")
+    registry.for("c")
+    expect(registry.for("a")).toBe(a) // a is now the most recently used
+    registry.for("d") // forgets b, the least recently used
+    expect(registry.size).toBe(3)
+    expect(registry.for("a")).toBe(a)
+    const c = registry.for("c")
+    registry.for("e") // forgets d
+    expect(registry.for("c")).toBe(c)
+    expect(registry.size).toBe(3)
+  })
+
+  it("stays bounded over 100,000 keys", () => {
+    const registry = new PacerRegistry(undefined, 1000)
+    for (let i = 0; i < 100_000; i++) registry.for(`key-${i}`)
+    expect(registry.size).toBe(1000)
   })
 })
