@@ -8,6 +8,7 @@ import { readdirSync } from "node:fs"
 const here = new URL("./", import.meta.url)
 /** The order: overhead first, then throughput, rate limits and start-up. */
 const ORDER = [
+  "check-overhead.ts",
   "save-and-test-sequential.ts",
   "save-and-test-concurrent.ts",
   "sync-throughput.ts",
