@@ -123,9 +123,13 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     load: () => import("./commands/schedule.ts"),
   },
   webhooks: {
-    args: "add <url> | list",
-    summary: "Endpoints for the workspace's events, signed as Standard Webhooks",
-    examples: ["npx keyway webhooks add https://app.example.com/keyway-events", "npx keyway webhooks list"],
+    args: "add <url> | list | rotate <endpoint> [--overlap 24h]",
+    summary: "Endpoints for the workspace's events, signed as Standard Webhooks; rotate gives one a new secret",
+    examples: [
+      "npx keyway webhooks add https://app.example.com/keyway-events",
+      "npx keyway webhooks list",
+      "npx keyway webhooks rotate whe_0123456789abcdef --overlap 24h",
+    ],
     load: () => import("./commands/webhooks.ts"),
   },
   new: {
