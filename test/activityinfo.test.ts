@@ -10,7 +10,7 @@ import type { ConnectorDefinition } from "../core/definition.ts"
 import { DELETED_DATABASE_ID, DELETED_FORM_ID } from "../fixtures/activityinfo.ts"
 import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import type { Sink } from "../runner/sync/sinks.ts"
+import { discardSink } from "./support/sinks.ts"
 
 let sandbox: Sandbox
 let keyway: Keyway
@@ -34,15 +34,6 @@ const call = async (path: string, body?: unknown) => {
   return { status: response.status, body: (await response.json()) as unknown }
 }
 
-const discard: Sink = {
-  describe: "nowhere",
-  partial: undefined,
-  write: async () => {},
-  position: () => undefined,
-  commit: async () => {},
-  abort: async () => {},
-}
-
 const syncError = async (streamId: string, params: Record<string, string>) => {
   const { connection } = await keyway.connect({
     connectorId: "activityinfo",
@@ -50,7 +41,7 @@ const syncError = async (streamId: string, params: Record<string, string>) => {
   })
   if (!connection) throw new Error("could not save an ActivityInfo connection")
   const error = await keyway
-    .sync({ connectionId: connection.id, streamId, params, openSink: async () => discard })
+    .sync({ connectionId: connection.id, streamId, params, openSink: async () => discardSink })
     .catch((e: unknown) => e)
   return { error, connection: await keyway.connections.get(connection.id) }
 }

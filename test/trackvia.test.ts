@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
-import type { Sink } from "../runner/sync/sinks.ts"
 import { cli } from "./support/cli.ts"
+import { discardSink } from "./support/sinks.ts"
 
 let sandbox: Sandbox
 let keyway: Keyway
@@ -24,15 +24,6 @@ afterAll(async () => {
   await keyway.close()
   await sandbox.stop()
 })
-
-const discard: Sink = {
-  describe: "nowhere",
-  partial: undefined,
-  write: async () => {},
-  position: () => undefined,
-  commit: async () => {},
-  abort: async () => {},
-}
 
 const MISSING_VIEW = /the view does not exist, or the API User's role cannot see it/
 
@@ -64,7 +55,7 @@ describe("TrackVia: a view that does not exist", () => {
         connectionId: connection.id,
         streamId: "viewRecords",
         params: { viewId: "999" },
-        openSink: async () => discard,
+        openSink: async () => discardSink,
       })
       .catch((e: unknown) => e)
     expect(error).toMatchObject({

@@ -270,33 +270,14 @@ describe.skipIf(!redisBinary)(
       const env = { KEYWAY_HOME: home, KEYWAY_REDIS: redis.url, KEYWAY_SANDBOX_URL: bucket.url }
       try {
         // Two connections with the same key: one pace, whichever connection and worker sends.
-        const ids: string[] = []
-        for (let i = 0; i < 2; i++) {
-          const made = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
-            env,
-            stdin: JSON.stringify({ apiKey: "sandbox-records-60000" }),
-          })
-          ids.push(JSON.parse(made.stdout).connection.id)
-        }
-        bucket.state.statusCounts.clear()
-        const workers = [0, 1].map(() => {
-          const child = spawn(process.execPath, [BIN, "worker", "--sandbox", "--concurrency", "1"], {
-            env: { ...process.env, ...env },
-            stdio: "ignore",
-          })
-          children.push(child)
-          return child
+        const workers = await syncWithTwoWorkers({
+          env,
+          home,
+          sandbox: bucket,
+          apiKeys: ["sandbox-records-60000", "sandbox-records-60000"],
+          concurrency: 1,
+          to: "2026-03-12",
         })
-        for (const id of ids) {
-          const queued = await keyway(
-            ["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-01", "--to", "2026-03-12"],
-            { env },
-          )
-          expect(queued.code).toBe(0)
-        }
-        const manifests = () =>
-          ids.filter((id) => files(join(home, "outputs", id, "activityLog")).some((f) => f.endsWith(".manifest.json")))
-        await until(() => manifests().length === 2, 120_000, "both syncs")
         const ok = bucket.state.statusCounts.get(200) ?? 0
         const throttled = bucket.state.statusCounts.get(429) ?? 0
         expect(ok).toBeGreaterThan(60)
@@ -322,33 +303,14 @@ describe.skipIf(!redisBinary)(
         KEYWAY_CONNECTORS: connectorsWithHostLimit(20),
       }
       try {
-        const ids: string[] = []
-        for (let i = 0; i < 8; i++) {
-          const made = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
-            env,
-            stdin: JSON.stringify({ apiKey: `sandbox-records-${6000 + i}` }),
-          })
-          ids.push(JSON.parse(made.stdout).connection.id)
-        }
-        host.state.statusCounts.clear()
-        const workers = [0, 1].map(() => {
-          const child = spawn(process.execPath, [BIN, "worker", "--sandbox", "--concurrency", "4"], {
-            env: { ...process.env, ...env },
-            stdio: "ignore",
-          })
-          children.push(child)
-          return child
+        const workers = await syncWithTwoWorkers({
+          env,
+          home,
+          sandbox: host,
+          apiKeys: Array.from({ length: 8 }, (_, i) => `sandbox-records-${6000 + i}`),
+          concurrency: 4,
+          to: "2026-03-02",
         })
-        for (const id of ids) {
-          const queued = await keyway(
-            ["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-01", "--to", "2026-03-02"],
-            { env },
-          )
-          expect(queued.code).toBe(0)
-        }
-        const manifests = () =>
-          ids.filter((id) => files(join(home, "outputs", id, "activityLog")).some((f) => f.endsWith(".manifest.json")))
-        await until(() => manifests().length === ids.length, 120_000, "eight syncs")
         const ok = host.state.statusCounts.get(200) ?? 0
         expect(ok).toBeGreaterThan(60)
         // Each key's own pace knows nothing of the other keys: without the host's shared schedule,
@@ -362,6 +324,49 @@ describe.skipIf(!redisBinary)(
     }, 180_000)
   },
 )
+
+/**
+ * Connects one ActivTrak connection per key, starts counting the sandbox's answers afresh, starts two
+ * workers, queues each connection's activityLog sync from 2026-03-01 to `to`, and waits for every
+ * manifest. Answers the workers, still running.
+ */
+async function syncWithTwoWorkers(run: {
+  readonly env: Record<string, string>
+  readonly home: string
+  readonly sandbox: Sandbox
+  readonly apiKeys: ReadonlyArray<string>
+  readonly concurrency: number
+  readonly to: string
+}): Promise<ChildProcess[]> {
+  const ids: string[] = []
+  for (const apiKey of run.apiKeys) {
+    const made = await keyway(["connect", "activtrak", "--sandbox", "--json"], {
+      env: run.env,
+      stdin: JSON.stringify({ apiKey }),
+    })
+    ids.push(JSON.parse(made.stdout).connection.id)
+  }
+  run.sandbox.state.statusCounts.clear()
+  const workers = [0, 1].map(() => {
+    const child = spawn(process.execPath, [BIN, "worker", "--sandbox", "--concurrency", String(run.concurrency)], {
+      env: { ...process.env, ...run.env },
+      stdio: "ignore",
+    })
+    children.push(child)
+    return child
+  })
+  for (const id of ids) {
+    const queued = await keyway(
+      ["schedule", "sync", id, "activityLog", "--now", "--from", "2026-03-01", "--to", run.to],
+      { env: run.env },
+    )
+    expect(queued.code).toBe(0)
+  }
+  const manifests = () =>
+    ids.filter((id) => files(join(run.home, "outputs", id, "activityLog")).some((f) => f.endsWith(".manifest.json")))
+  await until(() => manifests().length === ids.length, 120_000, `${ids.length} syncs`)
+  return workers
+}
 
 /** The README's fleet quick start, line for line: the test below checks the README still says exactly this. */
 const QUICK_START = [
