@@ -40,10 +40,16 @@ interface Run {
   readonly peakRssMb: number
 }
 
+/** CPU_PROF=<dir> writes a V8 CPU profile of each child there (`node --cpu-prof`), for bench/support/profile-summary.mjs. */
+const profileFlags = (contender: string): string[] =>
+  process.env.CPU_PROF
+    ? ["--cpu-prof", "--cpu-prof-dir", process.env.CPU_PROF, "--cpu-prof-name", `${contender}-${Date.now()}.cpuprofile`]
+    : []
+
 const runChild = (contender: string): Promise<Run> =>
   new Promise((resolve, reject) => {
     // Asynchronously, so this process's server answers while the child runs.
-    execFile(process.execPath, [CHILD, contender, origin, String(N)], (error, stdout) =>
+    execFile(process.execPath, [...profileFlags(contender), CHILD, contender, origin, String(N)], (error, stdout) =>
       error ? reject(error) : resolve(JSON.parse(stdout.trim().split("\n").at(-1) as string) as Run),
     )
   })

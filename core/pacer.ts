@@ -5,9 +5,12 @@
  *
  * - When the vendor states its limit (the IETF `RateLimit-Policy`, or `X-RateLimit-Limit` with a
  *   reset), the pacer runs just under it, and slows further as the remaining quota runs low.
- * - Otherwise it finds the limit itself: a slow start that doubles the rate about every half second,
- *   then, after the first 429, additive increase and multiplicative decrease (AIMD), probing upward
- *   slowly enough that 429s stay rare.
+ * - Until a vendor states a limit or shows one (a 429), nothing is paced: a sequential caller is
+ *   already clocked by the vendor's answers, and spacing every request of every key to guard against a
+ *   limit nobody has seen would make pacing the floor of every check.
+ * - After a 429 with no stated limit it finds the limit itself: a slow start that doubles the rate
+ *   about every half second, then, after the next 429, additive increase and multiplicative decrease
+ *   (AIMD), probing upward slowly enough that 429s stay rare.
  * - A wait the vendor asks for blocks the pacer too, so no other request jumps the queue.
  *
  * Pure: the clock is passed in as `now` (ms), and headers arrive already read (`rate-limit-headers.ts`).
@@ -19,11 +22,11 @@ import type { RateLimitFacts, WaitSource } from "./rate-limit-headers.ts"
 
 export type PacerOptions = PacerDefaults
 
-export type PacerPhase = "slow-start" | "recovering" | "steady" | "informed"
+export type PacerPhase = "unpaced" | "slow-start" | "recovering" | "steady" | "informed"
 
 export class Pacer {
   private rate: number
-  private phase: PacerPhase = "slow-start"
+  private phase: PacerPhase = "unpaced"
   private nextFree = 0
   private blockedUntil = 0
   /** The header whose wait set `blockedUntil`. */
@@ -44,6 +47,16 @@ export class Pacer {
     return this.phase
   }
 
+  /** Nothing about the vendor's limit is known yet: requests go at once, with no bookkeeping. */
+  get unpaced(): boolean {
+    return this.phase === "unpaced"
+  }
+
+  /** The spacing between this key's requests, in ms: none until a limit is stated or seen. */
+  get intervalMs(): number {
+    return this.phase === "unpaced" ? 0 : 1000 / this.rate
+  }
+
   /** How long a request would wait now, without reserving anything. */
   delayFor(now: number): number {
     return Math.max(0, this.nextFree - now, this.blockedUntil - now)
@@ -59,6 +72,7 @@ export class Pacer {
    * `notBefore` is when another schedule (the vendor host's) frees its next slot.
    */
   reserve(now: number, notBefore = now): number {
+    if (this.phase === "unpaced") return Math.max(0, notBefore - now)
     const start = Math.max(now, notBefore, this.nextFree, this.blockedUntil)
     this.nextFree = start + 1000 / this.rate
     return start - now
@@ -87,8 +101,15 @@ export class Pacer {
         this.blockedUntil = now + wait.delayMs
         this.blockedBy = wait.source
       }
+      if (!stated && this.phase === "unpaced") {
+        // The first sign of a limit: pace from here, starting slow.
+        this.phase = "slow-start"
+        this.costly429 = wait === undefined || wait.delayMs >= 500
+        this.nextFree = Math.max(this.nextFree, now + 1000 / this.rate)
+        return
+      }
       if (!stated) {
-        // The first 429 ends the slow start, which doubled the rate every half second and so overshot
+        // A 429 in slow start ends it, which doubled the rate every half second and so overshot
         // by up to twice: halve, as TCP does. After that the rate is near the limit: cut gently.
         const factor = this.phase === "slow-start" ? 0.5 : this.options.decrease
         this.rate = this.clamp(this.rate * factor)

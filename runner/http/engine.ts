@@ -30,7 +30,13 @@ import {
 import { type AttemptFailure, type DelayReason, type RetryPolicy, retrySchedule } from "../../core/retry.ts"
 import { RetryQuota } from "../../core/retry-quota.ts"
 import { describeRequest, type OutgoingRequest } from "./request.ts"
-import { type HttpResult, HttpTransport, type Transport } from "./transport.ts"
+import {
+  type HttpResult,
+  HttpTransport,
+  type SendOptions,
+  type Transport,
+  type Sent as TransportSent,
+} from "./transport.ts"
 
 export interface Attempt {
   /** `GET /path`: never the query string, which may hold a key. */
@@ -143,186 +149,218 @@ export const makeEngine = (
     }
     return quota
   }
+  /** One attempt's end as the classifier will see it, logged, and learned from by the pacer. */
+  const recorded = (
+    outcome: TransportSent,
+    held: { heldMs?: number; heldBy?: WaitSource | "pace" },
+    context: AttemptContext,
+  ): Sent => {
+    const { line, attempts, pacer, plan, now } = context
+    if (!outcome.ok) {
+      const error = outcome.error
+      if (error._tag === "TimeUp") {
+        attempts.push({ request: line, error: "time_up", ...held })
+        return { observation: { kind: "deadline", budgetMs: plan.policy.budgetMs } }
+      }
+      attempts.push({ request: line, error: error.problem, ...held })
+      return { observation: { kind: "network", problem: error.problem, code: error.code, detail: error.message } }
+    }
+    const result = outcome.result
+    attempts.push({ request: line, status: result.status, ...held })
+    if (!pacer) return toObservation(result, undefined)
+    const answeredAt = now()
+    const limits = readRateLimitHeaders(headerLookup(result.headers), answeredAt, plan.policy.customWaitHeaders)
+    pacer.observe(answeredAt, result.status, limits)
+    if (shared && plan.pacing !== undefined && result.status === 429 && limits.wait) {
+      void shared.hold(plan.pacing, limits.wait.delayMs).catch(() => undefined)
+    }
+    return toObservation(result, limits)
+  }
+
+  const failureOf = (sent: Sent, context: AttemptContext): AttemptFailure | undefined => {
+    const { observation } = sent
+    const policy = context.plan.policy
+    if (observation.kind === "response" && policy.retryStatuses.has(observation.facts.status)) {
+      return {
+        kind: "status",
+        status: observation.facts.status,
+        wait:
+          sent.limits?.wait ??
+          readRateLimitHeaders(observation.facts.header, context.now(), policy.customWaitHeaders).wait,
+      }
+    }
+    if (observation.kind === "network") return { kind: "network", code: observation.code, readOnly: context.readOnly }
+    return undefined
+  }
+
+  /** One attempt under pacing: the key's slot, the host's and the fleet's, then the request. */
+  const pacedAttempt = (request: OutgoingRequest, context: AttemptContext): Effect.Effect<Sent> =>
+    Effect.suspend(() => {
+      const { pacer, plan, now } = context
+      const at = now()
+      if (pacer) {
+        const hold = pacer.delayFor(at)
+        if (at + hold > plan.deadlineAt) {
+          // Sending now would ignore a wait the vendor asked for; waiting would break the deadline.
+          return Effect.succeed({ observation: { kind: "held-back", waitMs: hold, setBy: pacer.heldBy(at) } })
+        }
+      }
+      const heldBy = pacer?.heldBy(at)
+      // The key's slot and the host's are taken together, so a request waiting for its key does
+      // not spend a host slot it cannot use.
+      const host = plan.hostSchedule
+      const hostFree = host ? Math.max(at, hostNextFree.get(host.host) ?? 0) : at
+      const localMs = pacer ? pacer.reserve(at, hostFree) : hostFree - at
+      if (host) hostNextFree.set(host.host, at + localMs + host.intervalMs)
+      // The fleet's schedule for this key, when there is one; if Redis does not answer, this
+      // process's own pace stands alone.
+      const fleetMs =
+        shared && pacer && plan.pacing !== undefined
+          ? shared
+              .reserve(plan.pacing, { intervalMs: pacer.intervalMs, stated: pacer.currentPhase === "informed", host })
+              .catch(() => 0)
+          : undefined
+      const afterHold = (heldMs: number): Effect.Effect<Sent> => {
+        if (heldMs > 0 && now() + heldMs > plan.deadlineAt) {
+          return Effect.succeed({ observation: { kind: "held-back", waitMs: heldMs, setBy: heldBy ?? "pace" } })
+        }
+        const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
+        const send = Effect.map(
+          Effect.async<TransportSent>((resume) =>
+            Effect.sync(
+              transport.start(request, sendOptions(plan, now()), (outcome) => resume(Effect.succeed(outcome))),
+            ),
+          ),
+          (outcome) => recorded(outcome, held, context),
+        )
+        // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
+        if (heldMs < 1) return send
+        plan.onWait?.({ ms: heldMs, setBy: heldBy ?? "pace" })
+        return Effect.zipRight(Effect.sleep(heldMs), send)
+      }
+      return fleetMs
+        ? Effect.flatMap(
+            Effect.promise(() => fleetMs),
+            (waitMs) => afterHold(Math.max(localMs, waitMs)),
+          )
+        : afterHold(localMs)
+    })
+
+  /** After a failed attempt: the retry schedule, stepped one failure at a time, and the host's quota. */
+  const retried = (
+    request: OutgoingRequest,
+    first: Sent,
+    firstFailure: AttemptFailure,
+    context: AttemptContext,
+  ): Effect.Effect<Exchanged> =>
+    Effect.gen(function* () {
+      const { plan, attempts } = context
+      const quota = quotaFor(request.url.host)
+      let paid = 0
+      let sent = first
+      let failure: AttemptFailure | undefined = firstFailure
+      const schedule = retrySchedule(plan.policy, (f: AttemptFailure) => f, plan.deadlineAt)
+      const driver = yield* Schedule.driver(
+        plan.onWait
+          ? Schedule.onDecision(schedule, (decision) =>
+              Effect.sync(() => {
+                if (decision.retry) plan.onWait?.({ ms: decision.delayMs, setBy: decision.reason })
+              }),
+            )
+          : schedule,
+      )
+      while (failure) {
+        const cost =
+          failure.kind === "network" && isTimeout(networkErrorFor(failure.code).problem)
+            ? ENGINE_DEFAULTS.retry.quota.timeoutRetryCost
+            : ENGINE_DEFAULTS.retry.quota.retryCost
+        if (quota.available < cost) {
+          const stopped = { reason: "retry_quota_exhausted" } as const
+          const observation = sent.observation
+          return {
+            observation:
+              observation.kind === "response" || observation.kind === "network"
+                ? { ...observation, stopped }
+                : observation,
+            attempts,
+          }
+        }
+        const stepped = yield* Effect.option(driver.next(failure))
+        const decision = yield* Effect.orDie(driver.last)
+        if (Option.isNone(stepped) || !decision.retry) {
+          const stopped: RetryStop | undefined =
+            !decision.retry && decision.reason !== "not_retryable" && decision.retryAfterMs !== undefined
+              ? { reason: decision.reason, retryAfterMs: decision.retryAfterMs }
+              : undefined
+          const observation = sent.observation
+          return {
+            observation: observation.kind === "response" && stopped ? { ...observation, stopped } : observation,
+            attempts,
+          }
+        }
+        quota.take(cost)
+        paid += cost
+        const last = attempts.length - 1
+        const previous = attempts[last]
+        if (previous) attempts[last] = { ...previous, waitMs: decision.delayMs, waitSetBy: decision.reason }
+        sent = yield* pacedAttempt(request, context)
+        failure = failureOf(sent, context)
+      }
+      quota.succeeded(paid)
+      return { observation: sent.observation, attempts }
+    })
+
+  const settled = (request: OutgoingRequest, sent: Sent, context: AttemptContext): Effect.Effect<Exchanged> => {
+    const failure = failureOf(sent, context)
+    if (failure) return retried(request, sent, failure, context)
+    quotaFor(request.url.host).succeeded(0)
+    return Effect.succeed({ observation: sent.observation, attempts: context.attempts })
+  }
+
   return {
     pacers,
     quotas,
     exchange: (request, plan) =>
-      Effect.gen(function* () {
-        const clock = yield* Effect.clock
-        const now = () => clock.unsafeCurrentTimeMillis()
-        const attempts: Attempt[] = []
-        const line = describeRequest(request)
-        const readOnly = request.method === "GET" || request.method === "HEAD"
-        const pacer: Pacer | undefined = plan.pacing === undefined ? undefined : pacers.for(plan.pacing)
-        const budgetMs = plan.policy.budgetMs
-
-        const attempt: Effect.Effect<Sent> = Effect.suspend(() => {
-          const at = now()
-          if (pacer) {
-            const hold = pacer.delayFor(at)
-            if (at + hold > plan.deadlineAt) {
-              // Sending now would ignore a wait the vendor asked for; waiting would break the deadline.
-              return Effect.succeed({ observation: { kind: "held-back", waitMs: hold, setBy: pacer.heldBy(at) } })
-            }
-          }
-          const heldBy = pacer?.heldBy(at)
-          // The key's slot and the host's are taken together, so a request waiting for its key does
-          // not spend a host slot it cannot use.
-          const host = plan.hostSchedule
-          const hostFree = host ? Math.max(at, hostNextFree.get(host.host) ?? 0) : at
-          const localMs = pacer ? pacer.reserve(at, hostFree) : hostFree - at
-          if (host) hostNextFree.set(host.host, at + localMs + host.intervalMs)
-          // The fleet's schedule for this key, when there is one; if Redis does not answer, this
-          // process's own pace stands alone.
-          const fleetMs =
-            shared && pacer && plan.pacing !== undefined
-              ? shared
-                  .reserve(plan.pacing, {
-                    intervalMs: 1000 / pacer.currentRate,
-                    stated: pacer.currentPhase === "informed",
-                    host,
-                  })
-                  .catch(() => 0)
-              : Promise.resolve(0)
-          return Effect.flatMap(
-            Effect.promise(() => fleetMs),
-            (waitMs) => paced(Math.max(localMs, waitMs), heldBy),
-          )
-        })
-        const paced = (heldMs: number, heldBy: WaitSource | "pace" | undefined): Effect.Effect<Sent> => {
-          if (heldMs > 0 && now() + heldMs > plan.deadlineAt) {
-            return Effect.succeed({ observation: { kind: "held-back", waitMs: heldMs, setBy: heldBy ?? "pace" } })
-          }
-          const send = Effect.suspend(() => {
-            const sentAt = now()
-            const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
-            return transport
-              .send(request, {
-                timeoutMs: plan.deadlineAt - sentAt,
-                ...(plan.signal ? { signal: plan.signal } : {}),
-                ...(plan.sandbox ? { sandbox: true } : {}),
-              })
-              .pipe(
-                Effect.map((result): Sent => {
-                  attempts.push({ request: line, status: result.status, ...held })
-                  if (!pacer) return toObservation(result, undefined)
-                  const answeredAt = now()
-                  const limits = readRateLimitHeaders(
-                    headerLookup(result.headers),
-                    answeredAt,
-                    plan.policy.customWaitHeaders,
-                  )
-                  pacer.observe(answeredAt, result.status, limits)
-                  if (shared && plan.pacing !== undefined && result.status === 429 && limits.wait) {
-                    void shared.hold(plan.pacing, limits.wait.delayMs).catch(() => undefined)
-                  }
-                  return toObservation(result, limits)
-                }),
-                Effect.catchTags({
-                  TransportError: (error) =>
-                    Effect.sync((): Sent => {
-                      attempts.push({ request: line, error: error.problem, ...held })
-                      return {
-                        observation: {
-                          kind: "network",
-                          problem: error.problem,
-                          code: error.code,
-                          detail: error.message,
-                        },
-                      }
-                    }),
-                  TimeUp: () =>
-                    Effect.sync((): Sent => {
-                      attempts.push({ request: line, error: "time_up", ...held })
-                      return { observation: { kind: "deadline", budgetMs } }
-                    }),
-                }),
-              )
-          })
-          // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
-          if (heldMs < 1) return send
-          plan.onWait?.({ ms: heldMs, setBy: heldBy ?? "pace" })
-          return Effect.zipRight(Effect.sleep(heldMs), send)
+      Effect.clockWith((clock) => {
+        const context: AttemptContext = {
+          plan,
+          now: () => clock.unsafeCurrentTimeMillis(),
+          attempts: [],
+          line: describeRequest(request),
+          readOnly: request.method === "GET" || request.method === "HEAD",
+          pacer: plan.pacing === undefined ? undefined : pacers.for(plan.pacing),
         }
-
-        const failureOf = (sent: Sent): AttemptFailure | undefined => {
-          const { observation } = sent
-          if (observation.kind === "response" && plan.policy.retryStatuses.has(observation.facts.status)) {
-            return {
-              kind: "status",
-              status: observation.facts.status,
-              wait: sent.limits?.wait ?? readWait(observation),
-            }
-          }
-          if (observation.kind === "network") return { kind: "network", code: observation.code, readOnly }
-          return undefined
+        if (shared || plan.hostSchedule || (context.pacer && !context.pacer.unpaced)) {
+          return Effect.flatMap(pacedAttempt(request, context), (sent) => settled(request, sent, context))
         }
-        const readWait = (observation: Extract<Observation, { kind: "response" }>) =>
-          readRateLimitHeaders(observation.facts.header, now(), plan.policy.customWaitHeaders).wait
-
-        const policy = plan.policy
-        const quota = quotaFor(request.url.host)
-        let paid = 0
-        let sent = yield* attempt
-        let failure = failureOf(sent)
-        if (!failure) {
-          quota.succeeded(0)
-          return { observation: sent.observation, attempts }
-        }
-
-        // Only after a failure: the retry schedule, stepped one failure at a time.
-        const schedule = retrySchedule(policy, (f: AttemptFailure) => f, plan.deadlineAt)
-        const driver = yield* Schedule.driver(
-          plan.onWait
-            ? Schedule.onDecision(schedule, (decision) =>
-                Effect.sync(() => {
-                  if (decision.retry) plan.onWait?.({ ms: decision.delayMs, setBy: decision.reason })
-                }),
-              )
-            : schedule,
+        // The happy path: nothing to pace, so the request goes at once, as plain code in one
+        // asynchronous step; the retry machinery comes in only if its answer is a failure.
+        return Effect.async<Exchanged>((resume) =>
+          Effect.sync(
+            transport.start(request, sendOptions(plan, context.now()), (outcome) =>
+              resume(settled(request, recorded(outcome, {}, context), context)),
+            ),
+          ),
         )
-        while (failure) {
-          const cost =
-            failure.kind === "network" && isTimeout(networkErrorFor(failure.code).problem)
-              ? ENGINE_DEFAULTS.retry.quota.timeoutRetryCost
-              : ENGINE_DEFAULTS.retry.quota.retryCost
-          if (quota.available < cost) {
-            const stopped = { reason: "retry_quota_exhausted" } as const
-            const observation = sent.observation
-            return {
-              observation:
-                observation.kind === "response" || observation.kind === "network"
-                  ? { ...observation, stopped }
-                  : observation,
-              attempts,
-            }
-          }
-          const stepped = yield* Effect.option(driver.next(failure))
-          const decision = yield* Effect.orDie(driver.last)
-          if (Option.isNone(stepped) || !decision.retry) {
-            const stopped: RetryStop | undefined =
-              !decision.retry && decision.reason !== "not_retryable" && decision.retryAfterMs !== undefined
-                ? { reason: decision.reason, retryAfterMs: decision.retryAfterMs }
-                : undefined
-            const observation = sent.observation
-            return {
-              observation: observation.kind === "response" && stopped ? { ...observation, stopped } : observation,
-              attempts,
-            }
-          }
-          quota.take(cost)
-          paid += cost
-          const last = attempts.length - 1
-          const previous = attempts[last]
-          if (previous) attempts[last] = { ...previous, waitMs: decision.delayMs, waitSetBy: decision.reason }
-          sent = yield* attempt
-          failure = failureOf(sent)
-        }
-        quota.succeeded(paid)
-        return { observation: sent.observation, attempts }
       }),
   }
 }
+
+interface AttemptContext {
+  readonly plan: ExchangePlan
+  readonly now: () => number
+  /** The exchange's attempt log, in order. */
+  readonly attempts: Attempt[]
+  readonly line: string
+  readonly readOnly: boolean
+  readonly pacer: Pacer | undefined
+}
+
+const sendOptions = (plan: ExchangePlan, now: number): SendOptions => ({
+  timeoutMs: plan.deadlineAt - now,
+  ...(plan.signal ? { signal: plan.signal } : {}),
+  ...(plan.sandbox ? { sandbox: true } : {}),
+})
 
 /** The engine over the transport in context, with its own pacers. */
 export const engineLayer: Layer.Layer<HttpEngine, never, HttpTransport> = Layer.effect(

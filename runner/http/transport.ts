@@ -15,6 +15,7 @@
 
 import type { LookupAddress } from "node:dns"
 import { lookup as dnsLookup } from "node:dns/promises"
+import type { Readable } from "node:stream"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -70,8 +71,18 @@ export interface SendOptions {
 
 export interface Transport {
   readonly send: (request: OutgoingRequest, options: SendOptions) => Effect.Effect<HttpResult, TransportError | TimeUp>
+  /**
+   * The same request as plain code, for the engine's happy path: `done` is called once, with the
+   * result or the error; the function returned cancels it (what interruption does to `send`).
+   */
+  readonly start: (request: OutgoingRequest, options: SendOptions, done: (outcome: Sent) => void) => () => void
   readonly options: TransportOptions
 }
+
+/** One request's end: its result, or why there is none. */
+export type Sent =
+  | { readonly ok: true; readonly result: HttpResult }
+  | { readonly ok: false; readonly error: TransportError | TimeUp }
 
 export class HttpTransport extends Context.Tag("keyway/HttpTransport")<HttpTransport, Transport>() {}
 
@@ -81,22 +92,38 @@ const errorCode = (error: unknown): string => {
   return typeof code === "string" ? code : "UNKNOWN"
 }
 
-/** Reads at most `limit` bytes, then stops reading (and so closes the connection). */
-const readCapped = async (
-  body: AsyncIterable<Buffer>,
+/**
+ * Reads at most `limit` bytes, then stops reading (and so closes the connection). Plain stream
+ * events, not an async iterator: this runs once per request, and the iterator's promises cost more
+ * than the read.
+ */
+const readCapped = (
+  body: Readable,
   limit: number,
-): Promise<{ text: string; truncated: boolean }> => {
+  done: (text: string, truncated: boolean) => void,
+  failed: (error: unknown) => void,
+): void => {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of body) {
+  const onData = (chunk: Buffer) => {
     if (size + chunk.length > limit) {
       chunks.push(chunk.subarray(0, limit - size))
-      return { text: Buffer.concat(chunks).toString("utf8"), truncated: true }
+      body.off("data", onData)
+      body.off("end", onEnd)
+      body.off("error", failed)
+      body.on("error", () => undefined)
+      body.destroy()
+      done(Buffer.concat(chunks).toString("utf8"), true)
+      return
     }
     size += chunk.length
     chunks.push(chunk)
   }
-  return { text: Buffer.concat(chunks).toString("utf8"), truncated: false }
+  const onEnd = () =>
+    done(chunks.length === 1 ? (chunks[0] as Buffer).toString("utf8") : Buffer.concat(chunks).toString("utf8"), false)
+  body.on("data", onData)
+  body.once("end", onEnd)
+  body.once("error", failed)
 }
 
 /** What undici's connector calls to resolve a name: every address is checked before any connects. */
@@ -139,68 +166,97 @@ export interface Agents {
   readonly sandbox: Agent
 }
 
-export const makeTransport = (agents: Agents, options: TransportOptions): Transport => ({
-  options,
-  send: (outgoing, { timeoutMs, signal, sandbox = false }) =>
-    Effect.async<HttpResult, TransportError | TimeUp>((resume) => {
-      const origin = outgoing.url.origin
-      if (refusedBeforeConnecting(outgoing.url, sandbox)) {
-        resume(Effect.fail(new TransportError({ problem: "address_blocked", code: ADDRESS_BLOCKED_CODE, origin })))
+export const makeTransport = (agents: Agents, options: TransportOptions): Transport => {
+  const start: Transport["start"] = (outgoing, { timeoutMs, signal, sandbox = false }, done) => {
+    const origin = outgoing.url.origin
+    if (refusedBeforeConnecting(outgoing.url, sandbox)) {
+      done({
+        ok: false,
+        error: new TransportError({ problem: "address_blocked", code: ADDRESS_BLOCKED_CODE, origin }),
+      })
+      return () => undefined
+    }
+    const limit = Math.max(1, Math.floor(timeoutMs))
+    // undici's own headers timer covers the wait for headers; it is the deadline when that is sooner.
+    const headersByDeadline = limit < options.headersTimeoutMs
+    let body: Readable | undefined
+    let timeUp = false
+    let over = false
+    const finish = (outcome: Sent) => {
+      if (over) return
+      over = true
+      clearTimeout(timer)
+      done(outcome)
+    }
+    const failed = (error: unknown) => {
+      const code = errorCode(error)
+      finish({
+        ok: false,
+        error:
+          timeUp || (headersByDeadline && code === "UND_ERR_HEADERS_TIMEOUT")
+            ? new TimeUp({ origin })
+            : new TransportError({ problem: networkErrorFor(code).problem, code, origin }),
+      })
+    }
+    // A body that trickles in resets undici's idle timer for ever; this one timer, started with the
+    // request, bounds headers and body as a whole.
+    const timer = setTimeout(() => {
+      timeUp = true
+      if (body) body.destroy(new Error("time up"))
+    }, limit)
+    request(outgoing.url, {
+      dispatcher: sandbox ? agents.sandbox : agents.guarded,
+      method: outgoing.method as "GET",
+      headers: outgoing.headers,
+      ...(outgoing.body !== undefined ? { body: outgoing.body } : {}),
+      ...(signal ? { signal } : {}),
+      headersTimeout: headersByDeadline ? limit : options.headersTimeoutMs,
+      bodyTimeout: Math.min(options.bodyTimeoutMs, limit),
+    }).then((response) => {
+      body = response.body
+      if (over || timeUp) {
+        response.body.on("error", () => undefined)
+        response.body.destroy(new Error("time up"))
+        if (!over) failed(new Error("time up"))
         return
       }
-      const limit = Math.max(1, Math.floor(timeoutMs))
-      // undici's own headers timer covers the wait for headers; it is the deadline when that is sooner.
-      const headersByDeadline = limit < options.headersTimeoutMs
-      let body: { destroy: (error?: Error) => void } | undefined
-      let timeUp = false
-      let interrupted = false
-      // A body that trickles in resets undici's idle timer for ever; this one timer, started with the
-      // request, bounds headers and body as a whole.
-      const timer = setTimeout(() => {
-        timeUp = true
-        body?.destroy(new Error("time up"))
-      }, limit)
-      request(outgoing.url, {
-        dispatcher: sandbox ? agents.sandbox : agents.guarded,
-        method: outgoing.method as "GET",
-        headers: outgoing.headers,
-        ...(outgoing.body !== undefined ? { body: outgoing.body } : {}),
-        ...(signal ? { signal } : {}),
-        headersTimeout: headersByDeadline ? limit : options.headersTimeoutMs,
-        bodyTimeout: Math.min(options.bodyTimeoutMs, limit),
-      })
-        .then(async (response) => {
-          body = response.body
-          if (interrupted || timeUp) return response.body.destroy(new Error("time up"))
-          const { text, truncated } = await readCapped(response.body, options.maxBodyBytes)
-          resume(
-            Effect.succeed({
+      readCapped(
+        response.body,
+        options.maxBodyBytes,
+        (text, truncated) =>
+          finish({
+            ok: true,
+            result: {
               status: response.statusCode,
               headers: response.headers as HttpResult["headers"],
               body: text,
               truncated,
-            }),
-          )
-        })
-        .catch((error: unknown) => {
-          if (interrupted) return
-          const code = errorCode(error)
-          resume(
-            Effect.fail(
-              timeUp || (headersByDeadline && code === "UND_ERR_HEADERS_TIMEOUT")
-                ? new TimeUp({ origin })
-                : new TransportError({ problem: networkErrorFor(code).problem, code, origin }),
-            ),
-          )
-        })
-        .finally(() => clearTimeout(timer))
-      return Effect.sync(() => {
-        interrupted = true
-        clearTimeout(timer)
-        body?.destroy()
-      })
-    }),
-})
+            },
+          }),
+        failed,
+      )
+    }, failed)
+    return () => {
+      over = true
+      clearTimeout(timer)
+      if (body) {
+        body.on("error", () => undefined)
+        body.destroy()
+      }
+    }
+  }
+  return {
+    options,
+    start,
+    send: (outgoing, sendOptions) =>
+      Effect.async<HttpResult, TransportError | TimeUp>((resume) => {
+        const cancel = start(outgoing, sendOptions, (outcome) =>
+          resume(outcome.ok ? Effect.succeed(outcome.result) : Effect.fail(outcome.error)),
+        )
+        return Effect.sync(cancel)
+      }),
+  }
+}
 
 /** A plain agent with the transport's limits; baselines in the benchmarks use it too. */
 export const makeAgent = (
