@@ -5,12 +5,11 @@
  *
  * - When the vendor states its limit (the IETF `RateLimit-Policy`, or `X-RateLimit-Limit` with a
  *   reset), the pacer runs just under it, and slows further as the remaining quota runs low.
- * - Until a vendor states a limit or shows one (a 429), nothing is paced: a sequential caller is
- *   already clocked by the vendor's answers, and spacing every request of every key to guard against a
- *   limit nobody has seen would make pacing the floor of every check.
- * - After a 429 with no stated limit it finds the limit itself: a slow start that doubles the rate
- *   about every half second, then, after the next 429, additive increase and multiplicative decrease
- *   (AIMD), probing upward slowly enough that 429s stay rare.
+ * - Until a vendor states a limit or shows one (a 429), a key's few save & test requests are not paced:
+ *   spacing them against a limit nobody has seen would make pacing the floor of every check.
+ * - Otherwise it finds the limit itself, from the first sync (many requests) or the first 429: a slow
+ *   start that doubles the rate about every half second, then, after a 429, additive increase and
+ *   multiplicative decrease (AIMD), probing upward slowly enough that 429s stay rare.
  * - A wait the vendor asks for blocks the pacer too, so no other request jumps the queue.
  *
  * Pure: the clock is passed in as `now` (ms), and headers arrive already read (`rate-limit-headers.ts`).
@@ -50,6 +49,11 @@ export class Pacer {
   /** Nothing about the vendor's limit is known yet: requests go at once, with no bookkeeping. */
   get unpaced(): boolean {
     return this.phase === "unpaced"
+  }
+
+  /** Starts finding the key's limit (a slow start), unless it is already being paced. */
+  beginPacing(): void {
+    if (this.phase === "unpaced") this.phase = "slow-start"
   }
 
   /** The spacing between this key's requests, in ms: none until a limit is stated or seen. */
@@ -109,7 +113,7 @@ export class Pacer {
         return
       }
       if (!stated) {
-        // A 429 in slow start ends it, which doubled the rate every half second and so overshot
+        // A 429 ends the slow start, which doubled the rate every half second and so overshot
         // by up to twice: halve, as TCP does. After that the rate is near the limit: cut gently.
         const factor = this.phase === "slow-start" ? 0.5 : this.options.decrease
         this.rate = this.clamp(this.rate * factor)

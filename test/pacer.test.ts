@@ -1,6 +1,7 @@
 /** The pacer against the fakes' token bucket, on the real engine in virtual time (support/pacing-simulation.ts). */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { ENGINE_DEFAULTS } from "../core/defaults.ts"
 import { Pacer, PacerRegistry } from "../core/pacer.ts"
 import { readRateLimitHeaders } from "../core/rate-limit-headers.ts"
 import { simulate } from "./support/pacing-simulation.ts"
@@ -37,6 +38,22 @@ describe("pacing against a token bucket (the real engine, virtual time)", () => 
       }),
     SIMULATION_TIMEOUT_MS,
   )
+
+  it("paces nothing until a limit is stated or seen, so checks never wait on a guess", () => {
+    const pacer = new Pacer()
+    expect([pacer.reserve(0), pacer.reserve(0), pacer.reserve(0)]).toEqual([0, 0, 0])
+    expect(pacer.intervalMs).toBe(0)
+    pacer.observe(0, 429, facts({}, 0))
+    expect(pacer.currentPhase).toBe("slow-start")
+    expect(pacer.reserve(0)).toBeGreaterThan(0)
+  })
+
+  it("a sync starts finding the limit from its first request (slow start), before any 429", () => {
+    const pacer = new Pacer()
+    pacer.beginPacing()
+    expect(pacer.reserve(0)).toBe(0)
+    expect(pacer.reserve(0)).toBe(1000 / ENGINE_DEFAULTS.pacer.initialRate)
+  })
 
   it("a wait the vendor asks for blocks every request on that pacer", () => {
     const pacer = new Pacer()

@@ -57,6 +57,11 @@ export interface ExchangePlan {
   readonly pacing: string | undefined
   /** The vendor host's stated limit for all keys together, when the definition states one. */
   readonly hostSchedule?: HostSchedule
+  /**
+   * Pace this key even before its limit is known (a slow start): a sync's many requests would find
+   * the limit by running into it. A check's few requests go unpaced until a limit is stated or seen.
+   */
+  readonly findLimit?: boolean
   /** When everything must be over, in ms by Effect's Clock. */
   readonly deadlineAt: number
   /** The caller's cancellation, when it has one; interruption works without it. */
@@ -195,7 +200,9 @@ export const makeEngine = (
 
   /** One attempt under pacing: the key's slot, the host's and the fleet's, then the request. */
   const pacedAttempt = (request: OutgoingRequest, context: AttemptContext): Effect.Effect<Sent> =>
-    Effect.suspend(() => {
+    // Yield first: checks started together then all build their requests before any slot is taken,
+    // so the first request is not kept from the wire by the others' set-up while its slot runs.
+    Effect.suspend((): Effect.Effect<Sent> => {
       const { pacer, plan, now } = context
       const at = now()
       if (pacer) {
@@ -244,7 +251,7 @@ export const makeEngine = (
             (waitMs) => afterHold(Math.max(localMs, waitMs)),
           )
         : afterHold(localMs)
-    })
+    }).pipe((attempt) => Effect.zipRight(Effect.yieldNow(), attempt))
 
   /** After a failed attempt: the retry schedule, stepped one failure at a time, and the host's quota. */
   const retried = (
@@ -330,6 +337,8 @@ export const makeEngine = (
           readOnly: request.method === "GET" || request.method === "HEAD",
           pacer: plan.pacing === undefined ? undefined : pacers.for(plan.pacing),
         }
+        // A vendor that states a limit for its host is known to limit: its keys are paced from the start.
+        if (plan.findLimit || plan.hostSchedule) context.pacer?.beginPacing()
         if (shared || plan.hostSchedule || (context.pacer && !context.pacer.unpaced)) {
           return Effect.flatMap(pacedAttempt(request, context), (sent) => settled(request, sent, context))
         }

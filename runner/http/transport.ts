@@ -15,17 +15,31 @@
 
 import type { LookupAddress } from "node:dns"
 import { lookup as dnsLookup } from "node:dns/promises"
+import { createRequire } from "node:module"
 import type { Readable } from "node:stream"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Agent, request } from "undici"
+import type { Dispatcher, Agent as UndiciAgent } from "undici"
 import { addressAllowed, hostRefusal, isIpLiteral } from "../../core/addresses.ts"
 import { ENGINE_DEFAULTS, type TransportDefaults } from "../../core/defaults.ts"
 import { isLoopbackHost } from "../../core/hosts.ts"
 import { ADDRESS_BLOCKED_CODE, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
 import type { OutgoingRequest } from "./request.ts"
+
+/**
+ * undici's own modules, not its index: the index loads fetch, WebSocket, caches and mocks too, about
+ * 9 MB of a CLI command's peak memory, and an agent and `request` are all the transport uses. Called
+ * in its callback form on the agent, `request` also skips parsing a URL the transport already has.
+ */
+const fromUndici = createRequire(import.meta.url)
+const Agent: typeof UndiciAgent = fromUndici("undici/lib/dispatcher/agent")
+const dispatchRequest: (
+  this: Dispatcher,
+  options: Dispatcher.RequestOptions,
+  callback: (error: Error | null, data: Dispatcher.ResponseData) => void,
+) => void = fromUndici("undici/lib/api/api-request")
 
 /** How names become addresses: the system resolver by default; tests pass their own. */
 export type Resolver = (hostname: string) => Promise<ReadonlyArray<LookupAddress>>
@@ -161,9 +175,9 @@ const refusedBeforeConnecting = (url: URL, sandbox: boolean): boolean =>
 
 export interface Agents {
   /** For vendors: connects only to public addresses. */
-  readonly guarded: Agent
+  readonly guarded: UndiciAgent
   /** For the loopback sandbox only. */
-  readonly sandbox: Agent
+  readonly sandbox: UndiciAgent
 }
 
 export const makeTransport = (agents: Agents, options: TransportOptions): Transport => {
@@ -204,38 +218,45 @@ export const makeTransport = (agents: Agents, options: TransportOptions): Transp
       timeUp = true
       if (body) body.destroy(new Error("time up"))
     }, limit)
-    request(outgoing.url, {
-      dispatcher: sandbox ? agents.sandbox : agents.guarded,
-      method: outgoing.method as "GET",
-      headers: outgoing.headers,
-      ...(outgoing.body !== undefined ? { body: outgoing.body } : {}),
-      ...(signal ? { signal } : {}),
-      headersTimeout: headersByDeadline ? limit : options.headersTimeoutMs,
-      bodyTimeout: Math.min(options.bodyTimeoutMs, limit),
-    }).then((response) => {
-      body = response.body
-      if (over || timeUp) {
-        response.body.on("error", () => undefined)
-        response.body.destroy(new Error("time up"))
-        if (!over) failed(new Error("time up"))
-        return
-      }
-      readCapped(
-        response.body,
-        options.maxBodyBytes,
-        (text, truncated) =>
-          finish({
-            ok: true,
-            result: {
-              status: response.statusCode,
-              headers: response.headers as HttpResult["headers"],
-              body: text,
-              truncated,
-            },
-          }),
-        failed,
-      )
-    }, failed)
+    const dispatcher = sandbox ? agents.sandbox : agents.guarded
+    dispatchRequest.call(
+      dispatcher,
+      {
+        origin: origin,
+        path: `${outgoing.url.pathname}${outgoing.url.search}`,
+        method: outgoing.method as Dispatcher.HttpMethod,
+        headers: outgoing.headers,
+        body: outgoing.body ?? null,
+        signal: signal ?? null,
+        headersTimeout: headersByDeadline ? limit : options.headersTimeoutMs,
+        bodyTimeout: Math.min(options.bodyTimeoutMs, limit),
+      },
+      (error, response) => {
+        if (error) return failed(error)
+        body = response.body
+        if (over || timeUp) {
+          response.body.on("error", () => undefined)
+          response.body.destroy(new Error("time up"))
+          if (!over) failed(new Error("time up"))
+          return
+        }
+        readCapped(
+          response.body,
+          options.maxBodyBytes,
+          (text, truncated) =>
+            finish({
+              ok: true,
+              result: {
+                status: response.statusCode,
+                headers: response.headers as HttpResult["headers"],
+                body: text,
+                truncated,
+              },
+            }),
+          failed,
+        )
+      },
+    )
     return () => {
       over = true
       clearTimeout(timer)
@@ -262,7 +283,7 @@ export const makeTransport = (agents: Agents, options: TransportOptions): Transp
 export const makeAgent = (
   options: TransportDefaults,
   connect: { lookup?: ReturnType<typeof guardedLookup> } = {},
-): Agent =>
+): UndiciAgent =>
   new Agent({
     connections: options.connectionsPerOrigin,
     keepAliveTimeout: options.keepAliveTimeoutMs,

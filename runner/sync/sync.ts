@@ -498,6 +498,7 @@ export const runSync = (
           policy,
           pacing,
           ...hostSchedule,
+          findLimit: true,
           deadlineAt: clock.unsafeCurrentTimeMillis() + policy.budgetMs,
           sandbox: sandboxed,
           ...(request.onProgress ? { onWait: (waiting: SyncProgress["waiting"]) => report(slice, waiting) } : {}),

@@ -60,6 +60,7 @@ export const simulate = (
       const { observation } = yield* engine.exchange(built.right, {
         policy,
         pacing: "simulation",
+        findLimit: true,
         deadlineAt: now() + policy.budgetMs,
         sandbox: true,
       })
