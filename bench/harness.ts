@@ -3,6 +3,7 @@
  * after a warm-up, and the headline is the ratio of medians, since absolute times on a shared
  * machine are noisy. Results go to bench/results/<name>.json.
  */
+import { execFile } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import { join } from "node:path"
@@ -97,4 +98,70 @@ export const report = (name: string, stats: ReadonlyArray<Stats>, extra: Record<
     join(dir, `${name}.json`),
     `${JSON.stringify({ name, machine: machine(), stats, timeRatioToBaselines: ratios, ...extra }, null, 2)}\n`,
   )
+}
+
+/**
+ * One contender, alone in its own process: `node <script> ...args`, from the bundled dist/ (no tsx),
+ * so its peak RSS is its own. The script prints one JSON line last; it is returned parsed. Run
+ * asynchronously, so a server in this process answers while the child runs.
+ */
+export const runInOwnProcess = <A>(script: URL, args: ReadonlyArray<string>, nodeFlags: string[] = []): Promise<A> =>
+  new Promise((resolve, reject) =>
+    execFile(
+      process.execPath,
+      [...nodeFlags, script.pathname, ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) =>
+        error
+          ? reject(new Error(`${script.pathname} ${args[0]}: ${error.message}\n${stderr}`))
+          : resolve(JSON.parse(stdout.trim().split("\n").at(-1) as string) as A),
+    ),
+  )
+
+/** What each contender's process reports of one run. */
+export interface ProcessRun {
+  readonly ms: number
+  readonly units: number
+  readonly peakRssMb: number
+}
+
+export interface Spread {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+}
+
+export const spread = (values: ReadonlyArray<number>): Spread => ({
+  median: Number(median(values).toFixed(1)),
+  min: Number(Math.min(...values).toFixed(1)),
+  max: Number(Math.max(...values).toFixed(1)),
+})
+
+/**
+ * Each contender `runs` times, each run in a fresh process, alternating so neither always runs on a
+ * warmer machine. Returns the stats for `report`, and each contender's runs.
+ */
+export const compareInProcesses = async <R extends ProcessRun>(
+  script: URL,
+  contenders: ReadonlyArray<{ readonly name: string; readonly args: ReadonlyArray<string> }>,
+  runs: number,
+): Promise<{ stats: Stats[]; runs: Map<string, R[]> }> => {
+  const all = new Map<string, R[]>(contenders.map((c) => [c.name, []]))
+  for (let run = 0; run < runs; run++) {
+    for (const contender of run % 2 === 0 ? contenders : [...contenders].reverse()) {
+      all.get(contender.name)?.push(await runInOwnProcess<R>(script, contender.args))
+    }
+  }
+  const stats = contenders.map((c) => {
+    const done = all.get(c.name) ?? []
+    const times = spread(done.map((r) => r.ms))
+    return {
+      name: c.name,
+      medianMs: times.median,
+      minMs: times.min,
+      maxMs: times.max,
+      unitsPerSecond: ((done[0]?.units ?? 0) / times.median) * 1000,
+    }
+  })
+  return { stats, runs: all }
 }

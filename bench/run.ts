@@ -6,9 +6,8 @@ import { spawnSync } from "node:child_process"
 import { readdirSync } from "node:fs"
 
 const here = new URL("./", import.meta.url)
-/** The order: overhead first, then throughput, rate limits and start-up. */
+/** Overhead first, then throughput, rate limits, start-up and the service. */
 const ORDER = [
-  "check-overhead.ts",
   "save-and-test-sequential.ts",
   "save-and-test-concurrent.ts",
   "sync-throughput.ts",

@@ -1,77 +1,84 @@
 /**
- * save-and-test-sequential: N save & test checks (valid key) against the ActivTrak fake, one after
- * another, against (a) raw `undici.request` on an Agent with the same options, sending the same request
- * and checking the status, and (b) axios with axios-retry. All run in this process, alternating, after
- * a warm-up.
+ * save-and-test-sequential: Keyway's own cost per save & test check, one check after another, against
+ * a minimal loopback server (plain node:http, one fixed small JSON answer), so the fake's time to
+ * answer hides nothing. Each contender (Keyway from the bundled dist/, and raw undici.request) runs
+ * alone in its own child process, RUNS times (3 by default), so its peak RSS is its own; each process
+ * warms up with as many checks as it measures. Reports per check: p50, p90 and p99 wall time, the
+ * share over 1 ms, CPU time, and Keyway minus raw undici in microseconds.
  *
- *   npm run bench -- save-and-test-sequential        (N=2000 by default; N=... to change)
+ *   npm run bench -- save-and-test-sequential     (N=10000 checks a run, RUNS=3; needs dist/, built by npm install)
+ *   CPU_PROF=<dir> adds a V8 CPU profile of each process there; read one with
+ *   node bench/support/profile-summary.mjs <file> <checks>
  */
-import { type Agent, request } from "undici"
-import { ENGINE_DEFAULTS } from "../core/defaults.ts"
-import { makeAgent } from "../runner/http/transport.ts"
-import { createKeyway } from "../runner/library/index.ts"
-import { startSandbox } from "../runner/sandbox/server.ts"
-import { compare, report } from "./harness.ts"
-import { typicalAxios } from "./support/baselines.ts"
+import { existsSync } from "node:fs"
+import { report, runInOwnProcess, type Spread, type Stats, spread } from "./harness.ts"
+import { startMinimalServer } from "./support/minimal-server.ts"
 
-const N = Number(process.env.N ?? 2000)
-const sandbox = await startSandbox({ records: 1 })
-const keyway = createKeyway({ sandboxUrl: sandbox.url })
-const agent: Agent = makeAgent(ENGINE_DEFAULTS.transport)
-const today = new Date().toISOString().slice(0, 10)
-const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)
-const url = `${sandbox.baseUrls.activtrak}/reports/v2/workinghours/users?from=${week}&to=${today}&pageSize=1`
-const client = typicalAxios()
-
-try {
-  const stats = await compare(
-    [
-      {
-        name: "keyway save & test",
-        run: async () => {
-          for (let i = 0; i < N; i++) {
-            const result = await keyway.test({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
-            if (result.verdict.outcome !== "connected") throw new Error(`unexpected ${result.verdict.outcome}`)
-          }
-          return N
-        },
-      },
-      {
-        name: "raw undici.request",
-        run: async () => {
-          for (let i = 0; i < N; i++) {
-            const response = await request(url, {
-              dispatcher: agent,
-              headers: { "x-api-key": "sandbox-valid", accept: "application/json" },
-            })
-            const body = await response.body.text()
-            if (response.statusCode !== 200 || !Array.isArray(JSON.parse(body).activity)) throw new Error("unexpected")
-          }
-          return N
-        },
-      },
-      {
-        name: "axios + axios-retry",
-        run: async () => {
-          for (let i = 0; i < N; i++) {
-            const response = await client.get(url, {
-              headers: { "x-api-key": "sandbox-valid", accept: "application/json" },
-            })
-            if (response.status !== 200 || !Array.isArray(response.data.activity)) throw new Error("unexpected")
-          }
-          return N
-        },
-      },
-    ],
-    { rounds: Number(process.env.ROUNDS ?? 3), warmup: 1 },
-  )
-  const [keywayStats] = stats
-  report("save-and-test-sequential", stats, {
-    checks: N,
-    keywayMedianRoundTripMs: keywayStats ? Number((keywayStats.medianMs / N).toFixed(3)) : null,
-  })
-} finally {
-  await keyway.close()
-  await agent.destroy()
-  await sandbox.stop()
+const N = Number(process.env.N ?? 10_000)
+const RUNS = Math.max(1, Number(process.env.RUNS ?? 3))
+const CHILD = new URL("./support/sequential-child.mjs", import.meta.url)
+if (!existsSync(new URL("../dist/library/index.js", import.meta.url))) {
+  console.error("save-and-test-sequential runs Keyway from dist/: run npm run build first")
+  process.exit(2)
 }
+
+interface Run {
+  readonly wallUs: number
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly overOneMs: number
+  readonly cpuUsPerCheck: number
+  readonly peakRssMb: number
+}
+
+const profileFlags = (contender: string): string[] =>
+  process.env.CPU_PROF
+    ? ["--cpu-prof", "--cpu-prof-dir", process.env.CPU_PROF, "--cpu-prof-name", `${contender}-${Date.now()}.cpuprofile`]
+    : []
+
+const server = await startMinimalServer()
+const runs: Record<"keyway" | "undici", Run[]> = { keyway: [], undici: [] }
+try {
+  // Alternating, so neither contender always runs on a warmer machine.
+  for (let i = 0; i < RUNS; i++) {
+    for (const contender of ["keyway", "undici"] as const) {
+      runs[contender].push(
+        await runInOwnProcess<Run>(CHILD, [contender, server.origin, String(N)], profileFlags(contender)),
+      )
+    }
+  }
+} finally {
+  await server.close()
+}
+
+const summary = (all: ReadonlyArray<Run>): Record<string, Spread> => ({
+  p50Us: spread(all.map((r) => r.p50)),
+  p90Us: spread(all.map((r) => r.p90)),
+  p99Us: spread(all.map((r) => r.p99)),
+  shareOverOneMs: spread(all.map((r) => r.overOneMs)),
+  cpuUsPerCheck: spread(all.map((r) => r.cpuUsPerCheck)),
+  wallUsPerCheck: spread(all.map((r) => r.wallUs / N)),
+  peakRssMb: spread(all.map((r) => r.peakRssMb)),
+})
+const keyway = summary(runs.keyway)
+const undici = summary(runs.undici)
+const stats: Stats[] = (["keyway", "undici"] as const).map((contender) => {
+  const wallMs = spread(runs[contender].map((r) => r.wallUs / 1000))
+  return {
+    name: contender === "keyway" ? "keyway save & test" : "raw undici.request",
+    medianMs: wallMs.median,
+    minMs: wallMs.min,
+    maxMs: wallMs.max,
+    unitsPerSecond: N / (wallMs.median / 1000),
+  }
+})
+const over = (field: string) => Number(((keyway[field]?.median ?? 0) - (undici[field]?.median ?? 0)).toFixed(1))
+report("save-and-test-sequential", stats, {
+  checksPerRun: N,
+  runs: RUNS,
+  keyway,
+  undici,
+  overheadUsPerCheck: { p50: over("p50Us"), wall: over("wallUsPerCheck"), cpu: over("cpuUsPerCheck") },
+  p99RatioToUndici: Number(((keyway.p99Us?.median ?? 0) / (undici.p99Us?.median ?? 1)).toFixed(2)),
+})

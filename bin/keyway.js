@@ -5,6 +5,17 @@
 import { readdirSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { setFlagsFromString } from "node:v8"
+
+// The short commands (a connect, a listing) are over in milliseconds: optimising compilers and a
+// growing young generation cost them a third of their peak memory (bench/cli-startup.ts) and buy
+// nothing. Commands that run long or work hard (serve, sync, validate...) keep V8's defaults.
+const SHORT = new Set(["connect", "connections", "streams", "workspaces", "webhooks", "help"])
+if (SHORT.has(process.argv[2] ?? "")) {
+  setFlagsFromString("--no-opt")
+  setFlagsFromString("--liftoff-only")
+  setFlagsFromString("--semi-space-growth-factor=1")
+}
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const newestSource = () => {

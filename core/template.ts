@@ -191,7 +191,18 @@ export interface TemplateContext {
   readonly now: Date
 }
 
-const isoDate = (date: Date): string => date.toISOString().slice(0, 10)
+/** Days already formatted: every check of a day asks for the same few dates. Bounded, as days pass. */
+const formattedDays = new Map<number, string>()
+const isoDate = (date: Date): string => {
+  const day = Math.floor(date.getTime() / 86_400_000)
+  let iso = formattedDays.get(day)
+  if (iso === undefined) {
+    if (formattedDays.size >= 64) formattedDays.clear()
+    iso = date.toISOString().slice(0, 10)
+    formattedDays.set(day, iso)
+  }
+  return iso
+}
 const daysBefore = (now: Date, days: number): Date => new Date(now.getTime() - days * 86_400_000)
 
 const builtinValue = (name: Builtin, now: Date): string => {

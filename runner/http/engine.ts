@@ -10,7 +10,7 @@
  *
  * Whatever happens comes back as an `Observation` for the one classifier; the engine never fails.
  */
-import { createHash } from "node:crypto"
+import { hash } from "node:crypto"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -91,16 +91,15 @@ export class HttpEngine extends Context.Tag("keyway/HttpEngine")<HttpEngine, Eng
  * the same vendor shares one pace. The hash never leaves the process and cannot be reversed.
  */
 export const pacingKey = (baseUrl: string, credentials: Readonly<Record<string, Redacted.Redacted<string>>>): string =>
-  `${baseUrl}|${createHash("sha256")
-    .update(
-      JSON.stringify(
-        Object.entries(credentials)
-          .map(([k, v]) => [k, Redacted.value(v)])
-          .sort(),
-      ),
-    )
-    .digest("hex")
-    .slice(0, 24)}`
+  `${baseUrl}|${hash(
+    "sha256",
+    JSON.stringify(
+      Object.entries(credentials)
+        .map(([k, v]) => [k, Redacted.value(v)])
+        .sort(),
+    ),
+    "hex",
+  ).slice(0, 24)}`
 
 /** One attempt's result: what the classifier will see, and the rate-limit headers it carried. */
 interface Sent {

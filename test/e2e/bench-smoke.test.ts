@@ -39,7 +39,6 @@ describe("benchmark harness smoke run", () => {
       "cli-startup",
       "sandbox-paging",
       "serve-save-and-test",
-      "check-overhead",
     ]
     // The fleet's needs redis-server, which CI installs; without it, it is named as not run.
     const fleet = findRedisServer() ? ["fleet"] : []

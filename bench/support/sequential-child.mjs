@@ -1,4 +1,4 @@
-// One contender of bench/check-overhead.ts, alone in its own process, from the bundled dist/ (no tsx):
+// One contender of bench/save-and-test-sequential.ts, alone in its own process, from the bundled dist/ (no tsx):
 // N sequential checks against the minimal server; prints each check's wall time, the CPU time and
 // the peak RSS as one JSON line.
 import { mkdtempSync } from "node:fs"
