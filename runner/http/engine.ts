@@ -198,7 +198,7 @@ export const makeEngine = (
   }
 
   /** One attempt under pacing: the key's slot, the host's and the fleet's, then the request. */
-  const pacedAttempt = (request: OutgoingRequest, context: AttemptContext): Effect.Effect<Sent> =>
+  const pacedAttempt = (request: OutgoingRequest, context: AttemptContext, rescheduled = false): Effect.Effect<Sent> =>
     // Yield first: checks started together then all build their requests before any slot is taken,
     // so the first request is not kept from the wire by the others' set-up while its slot runs.
     Effect.suspend((): Effect.Effect<Sent> => {
@@ -242,7 +242,16 @@ export const makeEngine = (
         // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
         if (heldMs < 1) return send
         plan.onWait?.({ ms: heldMs, setBy: heldBy ?? "pace" })
-        return Effect.zipRight(Effect.sleep(heldMs), send)
+        return Effect.zipRight(
+          Effect.sleep(heldMs),
+          Effect.suspend(() =>
+            // A wait that ended late (a busy process) would send this request beside the next one,
+            // sent on time, and a sliding window would count both in one second: take a new slot, once.
+            host && !rescheduled && now() - (at + heldMs) > host.intervalMs / 2
+              ? pacedAttempt(request, context, true)
+              : send,
+          ),
+        )
       }
       return fleetMs
         ? Effect.flatMap(
