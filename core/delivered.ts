@@ -38,13 +38,23 @@ export const compareCursor = (a: CursorValue, b: CursorValue): number => {
   return x < y ? -1 : x > y ? 1 : 0
 }
 
-/** Whether a record (its cursor value, key and content hash) was delivered by a span. */
-export const isDelivered = (spans: ReadonlyArray<Span>, value: CursorValue, key: string, hash: string): boolean =>
+/**
+ * Whether a record (its cursor value, key and content hash) was delivered by a span. The hash may be
+ * given as a function: it is needed only for a record at a span's edge, and hashing every record of a
+ * page cost more than the rest of a sync's own work.
+ */
+export const isDelivered = (
+  spans: ReadonlyArray<Span>,
+  value: CursorValue,
+  key: string,
+  hashOf: string | (() => string),
+): boolean =>
   spans.some((span) => {
     const fromLo = compareCursor(value, span.lo.value)
     const fromHi = compareCursor(value, span.hi.value)
     if (fromLo < 0 || fromHi > 0) return false
     if (fromLo > 0 && fromHi < 0) return true
+    const hash = typeof hashOf === "string" ? hashOf : hashOf()
     return (fromLo === 0 && span.lo.keys[key] === hash) || (fromHi === 0 && span.hi.keys[key] === hash)
   })
 

@@ -393,10 +393,15 @@ export const runSync = (
       const fields = (item ?? {}) as Record<string, unknown>
       const value = cursorField ? fields[cursorField] : undefined
       if (!isCursorValue(value)) return undefined
+      let hash: string | undefined
       return {
         value,
         key: JSON.stringify(stream.primaryKey.map((field) => fields[field] ?? null)),
-        hash: createHash("sha256").update(JSON.stringify(item)).digest("base64url").slice(0, 16),
+        // Hashed only when asked: only records at a span's edge need it.
+        get hash() {
+          hash ??= createHash("sha256").update(JSON.stringify(item)).digest("base64url").slice(0, 16)
+          return hash
+        },
       }
     }
     let waits = 0
@@ -545,7 +550,7 @@ export const runSync = (
                   if (place) {
                     places.push(place)
                     resumePoint = largest(resumePoint, place.value)
-                    if (isDelivered(delivered, place.value, place.key, place.hash)) continue
+                    if (isDelivered(delivered, place.value, place.key, () => place.hash)) continue
                   }
                   fresh.push(item)
                 }
