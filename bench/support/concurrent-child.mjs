@@ -1,43 +1,31 @@
 // One contender of bench/save-and-test-concurrent.ts, alone in its own process, from the bundled dist/:
 // a warm-up, then N checks at CONCURRENCY at once over the four connectors. Prints the time, the
 // checks, the peak RSS and the open descriptors after the run as one JSON line.
-import { mkdtempSync, readdirSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { readdirSync } from "node:fs"
+import { keywayChecker, undiciClient } from "./contenders.mjs"
 
 const [contender, origin, n, concurrency, checksJson] = process.argv.slice(2)
 const N = Number(n)
 const CHECKS = JSON.parse(checksJson)
 
 let check
-let close = async () => {}
+let close
 if (contender === "keyway") {
-  const { createKeyway } = await import("../../dist/library/index.js")
-  const keyway = createKeyway({
-    sandboxUrl: origin,
-    store: { home: mkdtempSync(join(tmpdir(), "keyway-concurrent-")), url: undefined },
-    env: {},
-  })
-  check = async (c) => {
-    const result = await keyway.test({ connectorId: c.connector, credentials: { ...c.credentials } })
-    if (result.verdict.outcome !== "connected") throw new Error(`${c.connector}: ${result.verdict.outcome}`)
-  }
-  close = () => keyway.close()
+  const keyway = await keywayChecker(origin)
+  check = (c) => keyway.check(c.connector, c.credentials)
+  close = keyway.close
 } else {
-  const { Agent, request } = await import("undici")
-  // The transport's own agent options.
-  const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 })
+  const client = await undiciClient()
   check = async (c) => {
     for (const path of c.paths) {
-      const response = await request(`${origin}${path}`, {
-        dispatcher: agent,
+      const response = await client.request(`${origin}${path}`, {
         headers: { ...c.headers, accept: "application/json" },
       })
       JSON.parse(await response.body.text())
       if (response.statusCode !== 200) throw new Error(`${c.connector}: ${response.statusCode}`)
     }
   }
-  close = () => agent.close()
+  close = client.close
 }
 
 const pool = async (count) => {

@@ -1,9 +1,7 @@
 // One contender of bench/save-and-test-sequential.ts, alone in its own process, from the bundled dist/ (no tsx):
 // N sequential checks against the minimal server; prints each check's wall time, the CPU time and
 // the peak RSS as one JSON line.
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { keywayChecker, undiciClient } from "./contenders.mjs"
 
 const [contender, origin, n] = process.argv.slice(2)
 const N = Number(n)
@@ -11,29 +9,20 @@ const today = new Date().toISOString().slice(0, 10)
 const week = new Date(Date.now() - 7 * 86_400_000).toISOString().slice(0, 10)
 
 let check
-let close = async () => {}
+let close
 if (contender === "keyway") {
-  const { createKeyway } = await import("../../dist/library/index.js")
-  const keyway = createKeyway({
-    sandboxUrl: origin,
-    store: { home: mkdtempSync(join(tmpdir(), "keyway-overhead-")), url: undefined },
-    env: {},
-  })
-  check = async () => {
-    const result = await keyway.test({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
-    if (result.verdict.outcome !== "connected") throw new Error(`unexpected ${result.verdict.outcome}`)
-  }
-  close = () => keyway.close()
+  const keyway = await keywayChecker(origin)
+  check = () => keyway.check("activtrak", { apiKey: "sandbox-valid" })
+  close = keyway.close
 } else {
-  const { Agent, request } = await import("undici")
-  const agent = new Agent({ connections: 16, keepAliveTimeout: 30_000 })
+  const client = await undiciClient()
   const url = `${origin}/activtrak/reports/v2/workinghours/users?from=${week}&to=${today}&pageSize=1`
   check = async () => {
-    const response = await request(url, { dispatcher: agent, headers: { "x-api-key": "sandbox-valid" } })
+    const response = await client.request(url, { headers: { "x-api-key": "sandbox-valid" } })
     const body = await response.body.json()
     if (response.statusCode !== 200 || !Array.isArray(body.activity)) throw new Error("unexpected answer")
   }
-  close = () => agent.close()
+  close = client.close
 }
 
 // Warm-up: V8 compiles the hot paths while the first thousands of checks run (with the server on the

@@ -30,13 +30,7 @@ import {
 import { type AttemptFailure, type DelayReason, type RetryPolicy, retrySchedule } from "../../core/retry.ts"
 import { RetryQuota } from "../../core/retry-quota.ts"
 import { describeRequest, type OutgoingRequest } from "./request.ts"
-import {
-  type HttpResult,
-  HttpTransport,
-  type SendOptions,
-  type Transport,
-  type Sent as TransportSent,
-} from "./transport.ts"
+import { type HttpResult, HttpTransport, type Outcome, type SendOptions, type Transport } from "./transport.ts"
 
 export interface Attempt {
   /** `GET /path`: never the query string, which may hold a key. */
@@ -155,7 +149,7 @@ export const makeEngine = (
   }
   /** One attempt's end as the classifier will see it, logged, and learned from by the pacer. */
   const recorded = (
-    outcome: TransportSent,
+    outcome: Outcome,
     held: { heldMs?: number; heldBy?: WaitSource | "pace" },
     context: AttemptContext,
   ): Sent => {
@@ -232,7 +226,7 @@ export const makeEngine = (
         }
         const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
         const send = Effect.map(
-          Effect.async<TransportSent>((resume) =>
+          Effect.async<Outcome>((resume) =>
             Effect.sync(
               transport.start(request, sendOptions(plan, now()), (outcome) => resume(Effect.succeed(outcome))),
             ),
@@ -345,8 +339,7 @@ export const makeEngine = (
           readOnly: request.method === "GET" || request.method === "HEAD",
           pacer: plan.pacing === undefined ? undefined : pacers.for(plan.pacing),
         }
-        // A vendor that states a limit for its host is known to limit: its keys are paced from the start.
-        if (plan.findLimit || plan.hostSchedule) context.pacer?.beginPacing()
+        if (plan.findLimit) context.pacer?.beginPacing()
         if (shared || plan.hostSchedule || (context.pacer && !context.pacer.unpaced)) {
           return Effect.flatMap(pacedAttempt(request, context), (sent) => settled(request, sent, context))
         }

@@ -84,17 +84,12 @@ export interface SendOptions {
 }
 
 export interface Transport {
-  readonly send: (request: OutgoingRequest, options: SendOptions) => Effect.Effect<HttpResult, TransportError | TimeUp>
-  /**
-   * The same request as plain code, for the engine's happy path: `done` is called once, with the
-   * result or the error; the function returned cancels it (what interruption does to `send`).
-   */
-  readonly start: (request: OutgoingRequest, options: SendOptions, done: (outcome: Sent) => void) => () => void
+  readonly start: (request: OutgoingRequest, options: SendOptions, done: (outcome: Outcome) => void) => () => void
   readonly options: TransportOptions
 }
 
 /** One request's end: its result, or why there is none. */
-export type Sent =
+export type Outcome =
   | { readonly ok: true; readonly result: HttpResult }
   | { readonly ok: false; readonly error: TransportError | TimeUp }
 
@@ -196,7 +191,7 @@ export const makeTransport = (agents: Agents, options: TransportOptions): Transp
     let body: Readable | undefined
     let timeUp = false
     let over = false
-    const finish = (outcome: Sent) => {
+    const finish = (outcome: Outcome) => {
       if (over) return
       over = true
       clearTimeout(timer)
@@ -266,17 +261,7 @@ export const makeTransport = (agents: Agents, options: TransportOptions): Transp
       }
     }
   }
-  return {
-    options,
-    start,
-    send: (outgoing, sendOptions) =>
-      Effect.async<HttpResult, TransportError | TimeUp>((resume) => {
-        const cancel = start(outgoing, sendOptions, (outcome) =>
-          resume(outcome.ok ? Effect.succeed(outcome.result) : Effect.fail(outcome.error)),
-        )
-        return Effect.sync(cancel)
-      }),
-  }
+  return { options, start }
 }
 
 /** A plain agent with the transport's limits; baselines in the benchmarks use it too. */
