@@ -11,11 +11,14 @@
  * Whatever happens comes back as an `Observation` for the one classifier; the engine never fails.
  */
 import { hash } from "node:crypto"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import * as Schedule from "effect/Schedule"
 import { type Observation, type RetryStop, responseObservation } from "../../core/classify.ts"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
@@ -71,8 +74,29 @@ export interface Exchanged {
   readonly attempts: ReadonlyArray<Attempt>
 }
 
+/** How plain code runs the engine's Effects and reads the time: on its caller's runtime and Clock. */
+export interface EffectRunner {
+  readonly run: <A>(effect: Effect.Effect<A>, signal?: AbortSignal) => Promise<A>
+  readonly now: () => number
+}
+
+/** Runs Effects on `runtime`, rejecting with the failure itself (an interruption included), not a wrapper. */
+export const effectRunner = (runtime: Runtime.Runtime<never>, now: () => number): EffectRunner => ({
+  now,
+  run: async (effect, signal) => {
+    const exit = await Runtime.runPromiseExit(runtime, effect, signal ? { signal } : undefined)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  },
+})
+
 export interface Engine {
   readonly exchange: (request: OutgoingRequest, plan: ExchangePlan) => Effect.Effect<Exchanged>
+  /**
+   * `exchange` for plain code: a request with nothing to pace that succeeds first time runs no
+   * Effect at all; pacing and retries run `exchange`'s own Effects through `runner`.
+   */
+  readonly exchangeAsync: (request: OutgoingRequest, plan: ExchangePlan, runner: EffectRunner) => Promise<Exchanged>
   readonly pacers: PacerRegistry
   /** One retry quota per vendor host, shared by every exchange of this engine. */
   readonly quotas: Map<string, RetryQuota>
@@ -147,6 +171,28 @@ export const makeEngine = (
     }
     return quota
   }
+  /**
+   * The transport's request as one asynchronous step, continued by `then`; interrupting it cancels
+   * the request. The canceler lets go of the request once it has ended: one that held on kept each
+   * request's buffers alive through young-generation collections, and promoted them (4 MB a scavenge).
+   */
+  const sending = <A>(
+    request: OutgoingRequest,
+    options: SendOptions,
+    then: (outcome: Outcome) => Effect.Effect<A>,
+  ): Effect.Effect<A> =>
+    Effect.async<A>((resume) => {
+      let ended = false
+      let cancel: (() => void) | undefined
+      const started = transport.start(request, options, (outcome) => {
+        ended = true
+        cancel = undefined
+        resume(then(outcome))
+      })
+      if (!ended) cancel = started
+      return Effect.sync(() => cancel?.())
+    })
+
   /** One attempt's end as the classifier will see it, logged, and learned from by the pacer. */
   const recorded = (
     outcome: Outcome,
@@ -225,13 +271,8 @@ export const makeEngine = (
           return Effect.succeed({ observation: { kind: "held-back", waitMs: heldMs, setBy: heldBy ?? "pace" } })
         }
         const held = heldMs >= 1 && heldBy ? { heldMs, heldBy } : {}
-        const send = Effect.map(
-          Effect.async<Outcome>((resume) =>
-            Effect.sync(
-              transport.start(request, sendOptions(plan, now()), (outcome) => resume(Effect.succeed(outcome))),
-            ),
-          ),
-          (outcome) => recorded(outcome, held, context),
+        const send = Effect.suspend(() =>
+          sending(request, sendOptions(plan, now()), (outcome) => Effect.succeed(recorded(outcome, held, context))),
         )
         // Timers cannot wait less than a millisecond: a shorter hold would cost a whole one.
         if (heldMs < 1) return send
@@ -326,33 +367,52 @@ export const makeEngine = (
     return Effect.succeed({ observation: sent.observation, attempts: context.attempts })
   }
 
+  const contextOf = (request: OutgoingRequest, plan: ExchangePlan, now: () => number): AttemptContext => {
+    const context: AttemptContext = {
+      plan,
+      now,
+      attempts: [],
+      line: describeRequest(request),
+      readOnly: request.method === "GET" || request.method === "HEAD",
+      pacer: plan.pacing === undefined ? undefined : pacers.for(plan.pacing),
+    }
+    if (plan.findLimit) context.pacer?.beginPacing()
+    return context
+  }
+  const needsPacing = (context: AttemptContext): boolean =>
+    shared !== undefined || context.plan.hostSchedule !== undefined || context.pacer?.unpaced === false
+
+  const exchange: Engine["exchange"] = (request, plan) =>
+    Effect.clockWith((clock) => {
+      const context = contextOf(request, plan, () => clock.unsafeCurrentTimeMillis())
+      if (needsPacing(context)) {
+        return Effect.flatMap(pacedAttempt(request, context), (sent) => settled(request, sent, context))
+      }
+      // The happy path: nothing to pace, so the request goes at once, as plain code in one
+      // asynchronous step; the retry machinery comes in only if its answer is a failure.
+      return sending(request, sendOptions(plan, context.now()), (outcome) =>
+        settled(request, recorded(outcome, {}, context), context),
+      )
+    })
+
   return {
     pacers,
     quotas,
-    exchange: (request, plan) =>
-      Effect.clockWith((clock) => {
-        const context: AttemptContext = {
-          plan,
-          now: () => clock.unsafeCurrentTimeMillis(),
-          attempts: [],
-          line: describeRequest(request),
-          readOnly: request.method === "GET" || request.method === "HEAD",
-          pacer: plan.pacing === undefined ? undefined : pacers.for(plan.pacing),
-        }
-        if (plan.findLimit) context.pacer?.beginPacing()
-        if (shared || plan.hostSchedule || (context.pacer && !context.pacer.unpaced)) {
-          return Effect.flatMap(pacedAttempt(request, context), (sent) => settled(request, sent, context))
-        }
-        // The happy path: nothing to pace, so the request goes at once, as plain code in one
-        // asynchronous step; the retry machinery comes in only if its answer is a failure.
-        return Effect.async<Exchanged>((resume) =>
-          Effect.sync(
-            transport.start(request, sendOptions(plan, context.now()), (outcome) =>
-              resume(settled(request, recorded(outcome, {}, context), context)),
-            ),
-          ),
-        )
-      }),
+    exchange,
+    exchangeAsync: (request, plan, runner) => {
+      const context = contextOf(request, plan, runner.now)
+      if (needsPacing(context)) return runner.run(exchange(request, plan), plan.signal)
+      return new Promise((resolve, reject) => {
+        transport.start(request, sendOptions(plan, context.now()), (outcome) => {
+          const sent = recorded(outcome, {}, context)
+          const failure = failureOf(sent, context)
+          if (!failure) {
+            quotaFor(request.url.host).succeeded(0)
+            resolve({ observation: sent.observation, attempts: context.attempts })
+          } else runner.run(retried(request, sent, failure, context), plan.signal).then(resolve, reject)
+        })
+      })
+    },
   }
 }
 

@@ -195,6 +195,7 @@ export const makeTransport = (agents: Agents, options: TransportOptions): Transp
       if (over) return
       over = true
       clearTimeout(timer)
+      body = undefined
       done(outcome)
     }
     const failed = (error: unknown) => {

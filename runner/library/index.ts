@@ -8,6 +8,7 @@
  * `StoreUnavailable`, `SyncFailed`...), each with a `_tag` to match on.
  */
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -16,8 +17,14 @@ import type { ConnectorDefinition } from "../../core/definition.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
 import type { Secret } from "../../core/redact.ts"
 import { type Catalog, catalogOf, findDefinition, loadCatalog } from "../catalog/catalog.ts"
-import { type CheckOptions, type CheckResult, testCredentials } from "../check/check.ts"
-import { engineLayer, type HttpEngine } from "../http/engine.ts"
+import {
+  type CheckEnvironment,
+  type CheckOptions,
+  type CheckResult,
+  runCheck,
+  testCredentials,
+} from "../check/check.ts"
+import { effectRunner, engineLayer, HttpEngine } from "../http/engine.ts"
 import { type TransportOptions, transportLayer } from "../http/transport.ts"
 import { Sandbox } from "../sandbox/service.ts"
 import { runSync, type SyncRequest, type SyncSummary } from "../sync/sync.ts"
@@ -103,21 +110,38 @@ export const createKeyway = (options: KeywayOptions = {}): Keyway => {
     }
     return vault
   }
+  // Save & test's check runs as plain code (`runCheck`), on this runtime's engine: built once.
+  let environment: CheckEnvironment | undefined
+  const checkEnvironment = async (): Promise<CheckEnvironment> => {
+    if (!environment) {
+      const base = await runtime.runtime()
+      environment = {
+        engine: Context.get(base.context, HttpEngine),
+        sandboxUrl: options.sandboxUrl,
+        ...effectRunner(base, Date.now),
+      }
+    }
+    return environment
+  }
   const run = async <A, E>(effect: Effect.Effect<A, E, KeywayServices>, call?: CallOptions): Promise<A> =>
     valueOrThrow(await (await vaultRuntime()).runPromiseExit(effect, signalOf(call)))
   const check = (call: CallOptions | undefined): CheckOptions => signalOf(call) ?? {}
 
   return {
     catalog,
-    test: async (input, call) =>
-      valueOrThrow(
-        await runtime.runPromiseExit(
-          Effect.flatMap(findDefinition(input.connectorId), (definition) =>
-            testCredentials(definition, input, check(call)),
+    test: async (input, call) => {
+      const definition = catalog.get(input.connectorId)
+      // An unknown connector takes the Effect path, for the catalog's own typed error.
+      if (!definition) {
+        return valueOrThrow(
+          await runtime.runPromiseExit(
+            Effect.flatMap(findDefinition(input.connectorId), (found) => testCredentials(found, input, check(call))),
+            signalOf(call),
           ),
-          signalOf(call),
-        ),
-      ),
+        )
+      }
+      return runCheck(definition, input, await checkEnvironment(), check(call))
+    },
     connect: (input, call) =>
       run(
         Effect.flatMap(findDefinition(input.connectorId), (definition) => connect(definition, input, check(call))),
