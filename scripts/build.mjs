@@ -1,8 +1,8 @@
 // Builds dist/ (run by `npm install` through the prepare script):
 // - the CLI bundle, dist/main.js: effect and yaml bundled (tree-shaken), since loading their hundreds
 //   of ESM files one by one was most of the start-up time; each command stays a lazy chunk;
-// - the library, dist/library/*.js for `import ... from "keyway"` and "keyway/effect": effect stays
-//   external there, so a host program that uses Effect shares one copy of it with Keyway;
+// - the library, dist/library/*.js for `import ... from "keyway"` (effect and yaml bundled, as in the
+//   CLI) and "keyway/effect" (effect external, so an Effect host shares one copy of it with Keyway);
 // - its types, dist/types/, emitted from the sources.
 // Packages with native code or their own runtime setup stay external, loaded from node_modules.
 // bin/keyway.js falls back to the TypeScript sources (through tsx) whenever dist/ is older than them.
@@ -28,9 +28,15 @@ const common = {
 
 rmSync("dist", { recursive: true, force: true })
 await build({ ...common, entryPoints: { main: "runner/cli/main.ts" }, outdir: "dist", external, sourcemap: "linked" })
+// The Promise API carries its own tree-shaken copy of effect and yaml: loading Effect's modules
+// whole cost a host 24 MB of memory and 350 ms of start-up, and a host that uses Promises never
+// sees an Effect value (`keyway.run` takes the host's Effects and runs them: copies of one version
+// of effect share their identities). `keyway/effect` keeps effect external, so an Effect host and
+// Keyway share one copy.
+await build({ ...common, entryPoints: { index: "runner/library/index.ts" }, outdir: "dist/library", external })
 await build({
   ...common,
-  entryPoints: { index: "runner/library/index.ts", effect: "runner/library/effect.ts" },
+  entryPoints: { effect: "runner/library/effect.ts" },
   outdir: "dist/library",
   external: [...external, "effect", "yaml"],
 })
