@@ -40,7 +40,7 @@ const collecting = () => {
     describe: "memory",
     partial: undefined,
     write: async (_stream, page) => {
-      records.push(...page)
+      records.push(...page.map((json) => JSON.parse(json)))
     },
     position: () => undefined,
     commit: async () => {},

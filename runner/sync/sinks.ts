@@ -45,7 +45,8 @@ const io = <A>(path: string, step: () => Promise<A>): Promise<A> =>
   })
 
 export interface Sink {
-  readonly write: (stream: string, records: ReadonlyArray<unknown>) => Promise<void>
+  /** One page's records, each already JSON (the sync serializes a record once, for its hash and here). */
+  readonly write: (stream: string, records: ReadonlyArray<string>) => Promise<void>
   /** Bytes written so far, for a file: saved with each checkpoint. */
   readonly position: () => number | undefined
   /** The file written until the sync completes, for a file: saved with the checkpoint, for a resume. */
@@ -57,10 +58,10 @@ export interface Sink {
   readonly describe: string
 }
 
-const ndjson = (stream: string, records: ReadonlyArray<unknown>): string => {
+const ndjson = (stream: string, records: ReadonlyArray<string>): string => {
   const prefix = `{"stream":${JSON.stringify(stream)},"record":`
   let text = ""
-  for (const record of records) text += `${prefix}${JSON.stringify(record)}}\n`
+  for (const record of records) text += `${prefix}${record}}\n`
   return text
 }
 

@@ -7,7 +7,7 @@
  * It uses the same transport, retry engine, outcomes and secrets as save & test, with the larger
  * sync wait budget.
  */
-import { createHash } from "node:crypto"
+import { createHash, hash as oneShotHash } from "node:crypto"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -388,8 +388,11 @@ export const runSync = (
     const baseQuery = queryFor(stream, params)
     const success = pageCheck(stream)
     const cursorField = stream.incremental?.cursorField
-    /** A record's place for de-duplication: its cursor value, key and content hash; undefined when it has no cursor value. */
-    const placeOf = (item: unknown): Place | undefined => {
+    /**
+     * A record's place for de-duplication: its cursor value, key and content hash (of `json`, the
+     * record as the sink writes it); undefined when it has no cursor value.
+     */
+    const placeOf = (item: unknown, json: string): Place | undefined => {
       const fields = (item ?? {}) as Record<string, unknown>
       const value = cursorField ? fields[cursorField] : undefined
       if (!isCursorValue(value)) return undefined
@@ -399,7 +402,7 @@ export const runSync = (
         key: JSON.stringify(stream.primaryKey.map((field) => fields[field] ?? null)),
         // Hashed only when asked: only records at a span's edge need it.
         get hash() {
-          hash ??= createHash("sha256").update(JSON.stringify(item)).digest("base64url").slice(0, 16)
+          hash ??= oneShotHash("sha256", json, "base64url").slice(0, 16)
           return hash
         },
       }
@@ -533,27 +536,31 @@ export const runSync = (
           const start = index === state.slice && state.position ? state.position : firstPosition(stream.paging)
           if (index === state.slice && !state.position) continue
           total = undefined
-          // One page at a time: the next page is fetched only once this one is written.
+          // The next page is fetched while this one is written, and no further: one page in hand
+          // and one on the way, so memory stays flat and the vendor's answer time hides ours.
           const pages = Stream.paginateEffect(start, (position) =>
             Effect.map(fetchPage(slice, position), (page) => [page, Option.fromNullable(page.next)] as const),
-          )
+          ).pipe(Stream.buffer({ capacity: 1 }))
           yield* Stream.runForEach(pages, (page) =>
             Effect.gen(function* () {
               let resumePoint = page.resumePoint ?? state.resumePoint
-              let fresh: unknown[] = page.records as unknown[]
+              // Each record is serialized once: for its content hash, and as the sink writes it.
+              const texts = page.records.map((item) => JSON.stringify(item))
+              let fresh = texts
               let seen = state.seen
               if (cursorField) {
                 fresh = []
                 const places: Place[] = []
-                for (const item of page.records) {
-                  const place = placeOf(item)
+                page.records.forEach((item, i) => {
+                  const json = texts[i] as string
+                  const place = placeOf(item, json)
                   if (place) {
                     places.push(place)
                     resumePoint = largest(resumePoint, place.value)
-                    if (isDelivered(delivered, place.value, place.key, () => place.hash)) continue
+                    if (isDelivered(delivered, place.value, place.key, () => place.hash)) return
                   }
-                  fresh.push(item)
-                }
+                  fresh.push(json)
+                })
                 seen = widen(seen, places)
               }
               yield* onSink(() => sink.write(stream.id, fresh))

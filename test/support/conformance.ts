@@ -284,7 +284,7 @@ export const conformanceScenarios = (
             describe: "memory",
             partial: undefined,
             write: async (_stream, page) => {
-              records.push(...page)
+              records.push(...page.map((json) => JSON.parse(json)))
             },
             position: () => undefined,
             commit: async () => {},
