@@ -226,6 +226,15 @@ const pageCheck =
     return found ? undefined : `there are no records at "${stream.records}"`
   }
 
+/**
+ * Waits for the event loop's next turn. A page's work is synchronous and takes milliseconds; waiting
+ * first lets the next page's request go out, so the vendor's answer time runs beside that work
+ * (a yield to Effect's scheduler alone came back before the request was sent).
+ */
+const nextTurn = Effect.async<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
+
 export const runSync = (
   request: SyncRequest,
 ): Effect.Effect<
@@ -543,6 +552,7 @@ export const runSync = (
           ).pipe(Stream.buffer({ capacity: 1 }))
           yield* Stream.runForEach(pages, (page) =>
             Effect.gen(function* () {
+              yield* nextTurn
               let resumePoint = page.resumePoint ?? state.resumePoint
               // Each record is serialized once: for its content hash, and as the sink writes it.
               const texts = page.records.map((item) => JSON.stringify(item))
