@@ -100,16 +100,23 @@ export const report = (name: string, stats: ReadonlyArray<Stats>, extra: Record<
   )
 }
 
+const profileFlags = (contender: string): string[] =>
+  process.env.CPU_PROF
+    ? ["--cpu-prof", "--cpu-prof-dir", process.env.CPU_PROF, "--cpu-prof-name", `${contender}-${Date.now()}.cpuprofile`]
+    : []
+
 /**
  * One contender, alone in its own process: `node <script> ...args`, from the bundled dist/ (no tsx),
  * so its peak RSS is its own. The script prints one JSON line last; it is returned parsed. Run
- * asynchronously, so a server in this process answers while the child runs.
+ * asynchronously, so a server in this process answers while the child runs. With `CPU_PROF=<dir>`,
+ * each child writes a V8 CPU profile there, named after its first argument (the contender);
+ * `node bench/support/profile-summary.mjs <file> <units>` reads one.
  */
-export const runInOwnProcess = <A>(script: URL, args: ReadonlyArray<string>, nodeFlags: string[] = []): Promise<A> =>
+export const runInOwnProcess = <A>(script: URL, args: ReadonlyArray<string>): Promise<A> =>
   new Promise((resolve, reject) =>
     execFile(
       process.execPath,
-      [...nodeFlags, script.pathname, ...args],
+      [...profileFlags(args[0] ?? "child"), script.pathname, ...args],
       { maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) =>
         error

@@ -32,20 +32,13 @@ interface Run {
   readonly peakRssMb: number
 }
 
-const profileFlags = (contender: string): string[] =>
-  process.env.CPU_PROF
-    ? ["--cpu-prof", "--cpu-prof-dir", process.env.CPU_PROF, "--cpu-prof-name", `${contender}-${Date.now()}.cpuprofile`]
-    : []
-
 const server = await startMinimalServer()
 const runs: Record<"keyway" | "undici", Run[]> = { keyway: [], undici: [] }
 try {
   // Alternating, so neither contender always runs on a warmer machine.
   for (let i = 0; i < RUNS; i++) {
     for (const contender of ["keyway", "undici"] as const) {
-      runs[contender].push(
-        await runInOwnProcess<Run>(CHILD, [contender, server.origin, String(N)], profileFlags(contender)),
-      )
+      runs[contender].push(await runInOwnProcess<Run>(CHILD, [contender, server.origin, String(N)]))
     }
   }
 } finally {
