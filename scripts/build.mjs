@@ -56,3 +56,7 @@ const rewrite = (dir) => {
   }
 }
 rewrite("dist/types")
+
+// The shipped definitions, loaded once now (runner/catalog/prebuilt.ts): a command that reads them
+// looks them up instead of parsing, decoding and linting each cold.
+execFileSync(process.execPath, ["--import", "tsx", "scripts/prebuilt-definitions.ts"], { stdio: "inherit" })

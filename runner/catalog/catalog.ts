@@ -10,7 +10,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { ConnectorDefinition } from "../../core/definition.ts"
-import { type LoadResult, loadDefinitionText, MAX_DEFINITION_BYTES, tooLarge } from "../../core/load.ts"
+import { type LoadResult, MAX_DEFINITION_BYTES, tooLarge } from "../../core/load.ts"
+import { loadDefinition } from "./prebuilt.ts"
 
 /**
  * The project's root: the nearest folder above this module that holds package.json. This module may
@@ -53,7 +54,7 @@ export const loadConnectorFile = (path: string): LoadResult => {
   } catch (error) {
     return unreadable(path, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`)
   }
-  return loadDefinitionText(displayName(path), text)
+  return loadDefinition(displayName(path), text)
 }
 
 export const connectorFiles = (dir: string = CONNECTORS_DIR): ReadonlyArray<string> =>
