@@ -73,14 +73,17 @@ const edgeAt = (value: CursorValue, old: Edge | undefined, places: ReadonlyArray
   if (kept && !places.some((place) => compareCursor(place.value, value) === 0)) return old
   const keys: Record<string, string> = kept ? { ...old.keys } : {}
   let count = Object.keys(keys).length
+  // The last record with each key is the one whose hash counts: only it is hashed.
+  const latest = new Map<string, Place>()
   for (const place of places) {
     if (compareCursor(place.value, value) !== 0) continue
-    if (!(place.key in keys)) {
+    if (!(place.key in keys) && !latest.has(place.key)) {
       if (count >= MAX_EDGE_KEYS) continue
       count++
     }
-    keys[place.key] = place.hash
+    latest.set(place.key, place)
   }
+  for (const [key, place] of latest) keys[key] = place.hash
   return { value, keys }
 }
 
