@@ -15,7 +15,16 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { classify, type SuccessCheck } from "../../core/classify.ts"
 import type { ReportStream } from "../../core/definition.ts"
-import { addSpan, highWater, isCursorValue, isDelivered, type Place, type Span, widen } from "../../core/delivered.ts"
+import {
+  addSpan,
+  type CursorValue,
+  highWater,
+  isCursorValue,
+  isDelivered,
+  type Place,
+  type Span,
+  widen,
+} from "../../core/delivered.ts"
 import { type FieldProblem, InvalidInput, invalidInput } from "../../core/fields.ts"
 import type { Verdict } from "../../core/outcomes.ts"
 import { hostScheduleOf } from "../../core/pacer.ts"
@@ -227,6 +236,24 @@ const pageCheck =
   }
 
 /**
+ * A record's place for de-duplication, its content hashed only when asked: only records at a span's
+ * edge need it. A class, not an object with its own getter: one of those per record cost a closure
+ * and an accessor each.
+ */
+class RecordPlace implements Place {
+  #hash: string | undefined
+  constructor(
+    readonly value: CursorValue,
+    readonly key: string,
+    private readonly json: string,
+  ) {}
+  get hash(): string {
+    this.#hash ??= oneShotHash("sha256", this.json, "base64url").slice(0, 16)
+    return this.#hash
+  }
+}
+
+/**
  * Waits for the event loop's next turn. A page's work is synchronous and takes milliseconds; waiting
  * first lets the next page's request go out, so the vendor's answer time runs beside that work
  * (a yield to Effect's scheduler alone came back before the request was sent).
@@ -405,16 +432,7 @@ export const runSync = (
       const fields = (item ?? {}) as Record<string, unknown>
       const value = cursorField ? fields[cursorField] : undefined
       if (!isCursorValue(value)) return undefined
-      let hash: string | undefined
-      return {
-        value,
-        key: JSON.stringify(stream.primaryKey.map((field) => fields[field] ?? null)),
-        // Hashed only when asked: only records at a span's edge need it.
-        get hash() {
-          hash ??= oneShotHash("sha256", json, "base64url").slice(0, 16)
-          return hash
-        },
-      }
+      return new RecordPlace(value, JSON.stringify(stream.primaryKey.map((field) => fields[field] ?? null)), json)
     }
     let waits = 0
     let waitedMs = 0
