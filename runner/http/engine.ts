@@ -360,11 +360,20 @@ export const makeEngine = (
       return { observation: sent.observation, attempts }
     })
 
-  const settled = (request: OutgoingRequest, sent: Sent, context: AttemptContext): Effect.Effect<Exchanged> => {
+  /** A first attempt's answer: the exchange's end, or the retry machinery's to carry on from. */
+  const settle = (
+    request: OutgoingRequest,
+    sent: Sent,
+    context: AttemptContext,
+  ): { readonly done: Exchanged } | { readonly retry: Effect.Effect<Exchanged> } => {
     const failure = failureOf(sent, context)
-    if (failure) return retried(request, sent, failure, context)
+    if (failure) return { retry: retried(request, sent, failure, context) }
     quotaFor(request.url.host).succeeded(0)
-    return Effect.succeed({ observation: sent.observation, attempts: context.attempts })
+    return { done: { observation: sent.observation, attempts: context.attempts } }
+  }
+  const settled = (request: OutgoingRequest, sent: Sent, context: AttemptContext): Effect.Effect<Exchanged> => {
+    const next = settle(request, sent, context)
+    return "done" in next ? Effect.succeed(next.done) : next.retry
   }
 
   const contextOf = (request: OutgoingRequest, plan: ExchangePlan, now: () => number): AttemptContext => {
@@ -404,12 +413,9 @@ export const makeEngine = (
       if (needsPacing(context)) return runner.run(exchange(request, plan), plan.signal)
       return new Promise((resolve, reject) => {
         transport.start(request, sendOptions(plan, context.now()), (outcome) => {
-          const sent = recorded(outcome, {}, context)
-          const failure = failureOf(sent, context)
-          if (!failure) {
-            quotaFor(request.url.host).succeeded(0)
-            resolve({ observation: sent.observation, attempts: context.attempts })
-          } else runner.run(retried(request, sent, failure, context), plan.signal).then(resolve, reject)
+          const next = settle(request, recorded(outcome, {}, context), context)
+          if ("done" in next) resolve(next.done)
+          else runner.run(next.retry, plan.signal).then(resolve, reject)
         })
       })
     },
