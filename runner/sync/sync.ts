@@ -506,9 +506,13 @@ export const runSync = (
         elapsedMs: clock.unsafeCurrentTimeMillis() - started,
       })
 
+    // Pages asked for, counted as they are requested: the next page is fetched while one is still
+    // being written, so the pages written so far do not say which one failed.
+    let pagesRequested = state.pages
     /** One page: its records, and where the next one starts. */
     const fetchPage = (slice: DateSlice | undefined, position: Position) =>
       Effect.gen(function* () {
+        const pageNumber = ++pagesRequested
         const paging = pageRequest(stream.paging, position)
         const literalQuery = {
           ...(slice && stream.dateRange ? sliceParams(stream.dateRange, slice) : {}),
@@ -546,7 +550,7 @@ export const runSync = (
         }
         const verdict = classify(definition, done.observation, { success, secrets })
         if (verdict.outcome !== "connected" || done.observation.kind !== "response") {
-          return yield* Effect.fail(yield* judgeFailure(state.pages + 1, verdict))
+          return yield* Effect.fail(yield* judgeFailure(pageNumber, verdict))
         }
         const json = done.observation.facts.json
         const records = recordsOf(stream, json) ?? []
