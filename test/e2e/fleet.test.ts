@@ -137,6 +137,8 @@ describe.skipIf(!redisBinary)(
         90_000,
         "the resumed sync's manifest",
       )
+      // The worker writes the manifest, then logs the sync: wait for the line, not just the file.
+      await until(() => /sync .* records to/.test(second.log()), 10_000, "the resumed sync's log line")
       expect(second.log()).toMatch(/sync .* records to/)
       const { output, ids } = runOutput(dir)
       expect(ids.length).toBeGreaterThan(10_000)
