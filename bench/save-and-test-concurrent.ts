@@ -3,7 +3,7 @@
  * connectors, against raw undici.request sending the same requests (ActivityInfo's token-scope probe
  * included). The target is a minimal node:http server answering each path with the body the sandbox's
  * fake gave it once, so the fakes' own time is not measured. Each contender runs alone in its own
- * process from the bundled dist/, RUNS times; reports throughput, peak RSS, and the open descriptors
+ * process from the bundled dist/, RUNS times; reports throughput, CPU time per check, peak RSS, and the open descriptors
  * after each run (sockets included), which must not grow.
  *
  *   npm run bench -- save-and-test-concurrent        (N=20000, CONCURRENCY=100, RUNS=3)
@@ -62,6 +62,7 @@ try {
 }
 
 interface Run extends ProcessRun {
+  readonly cpuUsPerCheck: number
   readonly openDescriptors: number
 }
 const server = await startMinimalServer(answers)
@@ -82,6 +83,10 @@ try {
     runs: RUNS,
     throughputRatioToUndici:
       keyway && undici ? Number((keyway.unitsPerSecond / undici.unitsPerSecond).toFixed(2)) : null,
+    // Both processes share 2 cores with the server, so throughput moves with the machine; CPU per check less so.
+    cpuUsPerCheck: Object.fromEntries(
+      [...runs].map(([name, done]) => [name, spread(done.map((r) => r.cpuUsPerCheck))]),
+    ),
     peakRssMb: Object.fromEntries([...runs].map(([name, done]) => [name, spread(done.map((r) => r.peakRssMb))])),
     openDescriptorsAfterEachRun: Object.fromEntries(
       [...runs].map(([name, done]) => [name, done.map((r) => r.openDescriptors)]),

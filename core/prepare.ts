@@ -4,7 +4,7 @@
  */
 import * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
-import { resolveBaseUrl, sandboxBaseUrl, withSettingDefaults } from "./base-url.ts"
+import { type BaseUrlRejected, resolveBaseUrl, sandboxBaseUrl, withSettingDefaults } from "./base-url.ts"
 import type { ConnectorDefinition } from "./definition.ts"
 import { checkCredentials, checkSettings, type FieldProblem, InvalidInput } from "./fields.ts"
 import { conceal, reveal, type Secret } from "./redact.ts"
@@ -22,7 +22,8 @@ export interface CredentialInput {
 }
 
 export interface Prepared {
-  readonly baseUrl: URL
+  /** Shared by every check with the same definition and settings: never changed in place. */
+  readonly baseUrl: Readonly<URL>
   /** The credentials given, as opaque values: unwrapped only where a header or query is written. */
   readonly credentials: Readonly<Record<string, Redacted.Redacted<string>>>
   /** The settings given, each unset one with the definition's default. */
@@ -43,6 +44,41 @@ const baseUrlSetting = (definition: ConnectorDefinition): string => {
   return fromTemplate?.kind === "scoped" ? fromTemplate.key : "baseUrl"
 }
 
+type Resolved = Either.Either<Readonly<URL>, BaseUrlRejected>
+
+/** At most this many settings combinations per definition are remembered; then the memory starts over. */
+const REMEMBERED_PER_DEFINITION = 256
+
+/**
+ * Base URLs already resolved, per definition, by settings and sandbox: a check's template render,
+ * two URL parses and the allow-list cost more than the rest of its set-up together. Pure results of
+ * their inputs, so remembering them changes nothing but the time.
+ */
+const resolvedBefore = new WeakMap<ConnectorDefinition, Map<string, { real: Resolved; used: Resolved }>>()
+
+const resolveOnce = (
+  definition: ConnectorDefinition,
+  given: Readonly<Record<string, string | undefined>>,
+  sandboxUrl: string | undefined,
+): { real: Resolved; used: Resolved } => {
+  let remembered = resolvedBefore.get(definition)
+  if (!remembered) {
+    remembered = new Map()
+    resolvedBefore.set(definition, remembered)
+  }
+  const key = `${sandboxUrl ?? ""}\u0000${JSON.stringify(given)}`
+  const known = remembered.get(key)
+  if (known) return known
+  const real: Resolved = resolveBaseUrl(definition, given)
+  // The sandbox serves each vendor under its real base URL's path, so that path is kept.
+  const used: Resolved = sandboxUrl
+    ? sandboxBaseUrl(definition.id, sandboxUrl, Either.isRight(real) ? real.right.pathname : "")
+    : real
+  if (remembered.size >= REMEMBERED_PER_DEFINITION) remembered.clear()
+  remembered.set(key, { real, used })
+  return { real, used }
+}
+
 /** `sandboxUrl` sends every request to that loopback sandbox instead of the vendor (`--sandbox`). */
 export const prepare = (
   definition: ConnectorDefinition,
@@ -58,7 +94,7 @@ export const prepare = (
     problems.push({ field: "expiresAt", message: "must be a date, YYYY-MM-DD" })
   }
   // The real base URL is checked even in sandbox mode, so settings fail the same way in both.
-  const real = resolveBaseUrl(definition, given)
+  const { real, used: baseUrl } = resolveOnce(definition, given, sandboxUrl)
   if (Either.isLeft(real)) {
     const field = real.left.missing ?? `settings.${baseUrlSetting(definition)}`
     // A required setting left out is said once, as missing, not again as a base URL it cannot build.
@@ -66,10 +102,6 @@ export const prepare = (
       problems.push({ field, message: real.left.detail })
     }
   }
-  // The sandbox serves each vendor under its real base URL's path, so that path is kept.
-  const baseUrl = sandboxUrl
-    ? sandboxBaseUrl(definition.id, sandboxUrl, Either.isRight(real) ? real.right.pathname : "")
-    : real
   if (Either.isLeft(baseUrl) && sandboxUrl) problems.push({ field: "sandbox", message: baseUrl.left.detail })
   if (problems.length > 0 || Either.isLeft(baseUrl)) return Either.left(new InvalidInput({ problems }))
   const credentials: Record<string, Redacted.Redacted<string>> = {}

@@ -178,6 +178,28 @@ describe("6. a self-hosted URL never reaches a private address", () => {
     })
   }
 
+  it("a base URL resolved before is never another settings' or the sandbox's (resolutions are remembered)", () => {
+    const baseUrlOf = (serverUrl: string | undefined, sandboxUrl?: string) => {
+      const prepared = prepare(
+        activityinfo,
+        {
+          connectorId: "activityinfo",
+          credentials: { apiToken: "sandbox-valid" },
+          ...(serverUrl ? { settings: { serverUrl } } : {}),
+        },
+        sandboxUrl,
+      )
+      return Either.isRight(prepared) ? prepared.right.baseUrl.href : prepared.left.problems.map((p) => p.field)
+    }
+    for (let round = 0; round < 2; round++) {
+      expect(baseUrlOf("https://activityinfo.example.org")).toBe("https://activityinfo.example.org/")
+      expect(baseUrlOf("https://127.0.0.1")).toEqual(["settings.serverUrl"])
+      expect(baseUrlOf("https://other.example.org/ai")).toBe("https://other.example.org/ai")
+      expect(baseUrlOf("https://other.example.org/ai", "http://127.0.0.1:9")).toBe("http://127.0.0.1:9/activityinfo/ai")
+      expect(baseUrlOf("https://other.example.org/ai", "http://example.org")).toEqual(["sandbox"])
+    }
+  })
+
   it("a name that resolves to loopback is refused at connect time, and nothing connects", async () => {
     // This machine's own name resolves to 127.0.0.1 here (a common /etc/hosts entry).
     const name = hostname()

@@ -1,6 +1,6 @@
 // One contender of bench/save-and-test-concurrent.ts, alone in its own process, from the bundled dist/:
 // a warm-up, then N checks at CONCURRENCY at once over the four connectors. Prints the time, the
-// checks, the peak RSS and the open descriptors after the run as one JSON line.
+// checks, the CPU time per check, the peak RSS and the open descriptors after the run as one JSON line.
 import { readdirSync } from "node:fs"
 import { keywayChecker, undiciClient } from "./contenders.mjs"
 
@@ -37,9 +37,19 @@ const pool = async (count) => {
   )
 }
 await pool(N) // warm-up, as many as measured
+const cpuBefore = process.cpuUsage()
 const started = performance.now()
 await pool(N)
 const ms = performance.now() - started
+const cpu = process.cpuUsage(cpuBefore)
 const openDescriptors = readdirSync("/proc/self/fd").length
 await close()
-console.log(JSON.stringify({ ms, units: N, peakRssMb: process.resourceUsage().maxRSS / 1024, openDescriptors }))
+console.log(
+  JSON.stringify({
+    ms,
+    units: N,
+    cpuUsPerCheck: (cpu.user + cpu.system) / N,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+    openDescriptors,
+  }),
+)

@@ -108,16 +108,17 @@ export class HttpEngine extends Context.Tag("keyway/HttpEngine")<HttpEngine, Eng
  * The pacer's key: the base URL, and a hash of the credentials, so every request with the same key to
  * the same vendor shares one pace. The hash never leaves the process and cannot be reversed.
  */
-export const pacingKey = (baseUrl: string, credentials: Readonly<Record<string, Redacted.Redacted<string>>>): string =>
-  `${baseUrl}|${hash(
-    "sha256",
-    JSON.stringify(
-      Object.entries(credentials)
-        .map(([k, v]) => [k, Redacted.value(v)])
-        .sort(),
-    ),
-    "hex",
-  ).slice(0, 24)}`
+export const pacingKey = (
+  baseUrl: string,
+  credentials: Readonly<Record<string, Redacted.Redacted<string>>>,
+): string => {
+  // Names sorted, each name and value ended by a NUL (the fields refuse control characters): one text per key.
+  let text = ""
+  for (const name of Object.keys(credentials).sort()) {
+    text += `${name}\u0000${Redacted.value(credentials[name] as Redacted.Redacted<string>)}\u0000`
+  }
+  return `${baseUrl}|${hash("sha256", text, "base64url").slice(0, 22)}`
+}
 
 /** One attempt's result: what the classifier will see, and the rate-limit headers it carried. */
 interface Sent {
