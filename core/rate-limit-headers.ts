@@ -118,14 +118,19 @@ interface FieldItem {
 
 const PARAM = /;\s*([a-z][a-z0-9_-]*)\s*=\s*(\d{1,12})(?![\d.])/g
 
+const NO_ITEMS: ReadonlyArray<FieldItem> = []
+
+/** Most answers carry no such header: every response is read, so that case costs nothing. */
 const parseField = (value: string | undefined): ReadonlyArray<FieldItem> =>
-  (value ?? "")
-    .split(",")
-    .filter((item) => item.trim() !== "")
-    .map((item) => ({
-      name: (item.split(";")[0] ?? "").trim().replace(/^"|"$/g, ""),
-      params: new Map([...item.matchAll(PARAM)].map((m) => [m[1] as string, Number(m[2])] as const)),
-    }))
+  value === undefined || value === ""
+    ? NO_ITEMS
+    : value
+        .split(",")
+        .filter((item) => item.trim() !== "")
+        .map((item) => ({
+          name: (item.split(";")[0] ?? "").trim().replace(/^"|"$/g, ""),
+          params: new Map([...item.matchAll(PARAM)].map((m) => [m[1] as string, Number(m[2])] as const)),
+        }))
 
 /** Only an exhausted quota (r=0) asks for a wait; the longest such reset wins. */
 const ietfWait = (items: ReadonlyArray<FieldItem>): RequestedWait | undefined => {
