@@ -34,6 +34,8 @@ export interface ServeOptions {
   readonly env: NodeJS.ProcessEnv
   /** Send every check to the sandbox's fakes, and offer a try-it page at `/`. */
   readonly sandbox: boolean
+  /** A running sandbox for `sandbox` mode (KEYWAY_SANDBOX_URL); otherwise one is started for the server. */
+  readonly sandboxUrl?: string | undefined
   readonly limits?: Partial<Limits>
   /** The fleet's Redis: connections' sync schedules through the API. */
   readonly fleetRedisUrl?: string | undefined
@@ -135,6 +137,24 @@ const asBadRequest = (response: HttpServerResponse.HttpServerResponse): HttpServ
   )
 }
 
+/**
+ * A 429 says when to come back in the standard header too, not only in its body: clients and
+ * proxies honour Retry-After without knowing Keyway's error shape.
+ */
+const withRetryAfter = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
+  if (response.status !== 429 || response.body._tag !== "Uint8Array") return response
+  try {
+    const { retryAfterSeconds } = JSON.parse(new TextDecoder().decode(response.body.body)) as {
+      retryAfterSeconds?: unknown
+    }
+    return typeof retryAfterSeconds === "number" && Number.isFinite(retryAfterSeconds)
+      ? HttpServerResponse.setHeader(response, "retry-after", String(Math.max(1, Math.ceil(retryAfterSeconds))))
+      : response
+  } catch {
+    return response
+  }
+}
+
 /** The server, for the scope: answers its URL once it listens. */
 export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: string }, unknown, Scope.Scope> =>
   Effect.gen(function* () {
@@ -145,7 +165,7 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
     const checks = Layer.mergeAll(
       engineLayer.pipe(Layer.provide(transportLayer())),
       keyringLayer(options.store.home, options.env),
-      options.sandbox ? sandboxLayer(undefined) : Layer.empty,
+      options.sandbox ? sandboxLayer(options.sandboxUrl) : Layer.empty,
     ).pipe(Layer.provideMerge(catalog))
     const server = Layer.scoped(
       KeywayServerTag,
@@ -212,16 +232,18 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
                   },
                   { status: 413 },
                 )
-              : asBadRequest(
-                  yield* Effect.ensuring(
-                    Effect.zipRight(
-                      Effect.sync(() => inFlight++),
-                      handle,
+              : withRetryAfter(
+                  asBadRequest(
+                    yield* Effect.ensuring(
+                      Effect.zipRight(
+                        Effect.sync(() => inFlight++),
+                        handle,
+                      ),
+                      Effect.sync(() => {
+                        inFlight--
+                        if (inFlight === 0) drained?.()
+                      }),
                     ),
-                    Effect.sync(() => {
-                      inFlight--
-                      if (inFlight === 0) drained?.()
-                    }),
                   ),
                 )
           log(`${request.method} ${loggedPath(request.url)} ${response.status} ${Date.now() - started}ms`)

@@ -1,9 +1,13 @@
 /**
  * keyway serve as a real process: it prints its URL, serves `npm run serve -- --sandbox`'s try-it
- * page, and on SIGTERM lets an in-flight save & test finish and write before it exits 0.
+ * page, sends checks to a running sandbox when KEYWAY_SANDBOX_URL names one, takes its per-workspace
+ * check limit from --checks-per-minute, and on SIGTERM lets an in-flight save & test finish and write
+ * before it exits 0.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
@@ -14,11 +18,12 @@ afterEach(() => {
   for (const child of started.splice(0)) child.kill("SIGKILL")
 })
 
-/** Starts `keyway serve --sandbox --port 0 --json`; answers its URL and its stderr so far. */
-const startServe = (home: string) =>
+/** Starts `keyway serve --sandbox --port 0 --json [args]`; answers its URL and its stderr so far. */
+const startServe = (home: string, args: ReadonlyArray<string> = [], env: NodeJS.ProcessEnv = {}) =>
   new Promise<{ child: ChildProcess; url: string; stderr: () => string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", "--sandbox", "--port", "0", "--json"], {
-      env: { ...process.env, KEYWAY_HOME: home },
+    const { KEYWAY_SANDBOX_URL: _inherited, ...inherited } = process.env
+    const child = spawn(process.execPath, [BIN, "serve", "--sandbox", "--port", "0", "--json", ...args], {
+      env: { ...inherited, KEYWAY_HOME: home, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     })
     started.push(child)
@@ -47,6 +52,57 @@ describe("keyway serve, as a process", () => {
       expect(await form.text()).toContain('<form method="post"')
     }
   })
+
+  it("with KEYWAY_SANDBOX_URL, --sandbox sends checks to that running sandbox, not one of its own", async () => {
+    const home = mkdtempSync(join(tmpdir(), "keyway-serve-sandbox-url-"))
+    // A stand-in for a running sandbox: it records what reaches it.
+    const seen: string[] = []
+    const running = createServer((request, response) => {
+      seen.push(request.url ?? "")
+      response.writeHead(401, { "content-type": "application/json" }).end('{"message":"not this key"}')
+    })
+    await new Promise<void>((resolve) => running.listen(0, "127.0.0.1", resolve))
+    try {
+      const sandboxUrl = `http://127.0.0.1:${(running.address() as AddressInfo).port}`
+      const { url } = await startServe(home, [], { KEYWAY_SANDBOX_URL: sandboxUrl })
+      const key = JSON.parse(
+        (await keyway(["workspaces", "create", "elsewhere", "--json"], { env: { KEYWAY_HOME: home } })).stdout,
+      ).key
+      const answer = await fetch(`${url}/v1/connections`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-valid" } }),
+      })
+      expect(answer.status).toBe(422)
+      expect(seen.length).toBeGreaterThan(0)
+      expect(seen.every((path) => path.startsWith("/activtrak/"))).toBe(true)
+    } finally {
+      running.close()
+    }
+  }, 30_000)
+
+  it("--checks-per-minute sets each workspace's budget of save & tests; a bad value is refused", async () => {
+    const home = mkdtempSync(join(tmpdir(), "keyway-serve-limit-"))
+    const { url } = await startServe(home, ["--checks-per-minute", "2"])
+    const key = JSON.parse(
+      (await keyway(["workspaces", "create", "limited", "--json"], { env: { KEYWAY_HOME: home } })).stdout,
+    ).key
+    const post = () =>
+      fetch(`${url}/v1/connections`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-valid" } }),
+      })
+    expect((await post()).status).toBe(201)
+    expect((await post()).status).toBe(201)
+    const third = await post()
+    expect(third.status).toBe(429)
+    expect(Number(third.headers.get("retry-after"))).toBeGreaterThan(0)
+
+    const refused = await keyway(["serve", "--checks-per-minute", "lots"], { env: { KEYWAY_HOME: home } })
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain("--checks-per-minute takes a whole number of checks")
+  }, 30_000)
 
   it("on SIGTERM, an in-flight save & test finishes and is saved, then the process exits 0", async () => {
     const home = mkdtempSync(join(tmpdir(), "keyway-serve-term-"))

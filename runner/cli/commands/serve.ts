@@ -1,6 +1,7 @@
 /**
- * `keyway serve [--port N] [--host H] [--sandbox]` (`npm run serve`): the HTTP API, the connect form
- * and `/connect.js`, until SIGINT or SIGTERM. A stop lets in-flight checks finish and write.
+ * `keyway serve [--port N] [--host H] [--sandbox] [--checks-per-minute N]` (`npm run serve`): the HTTP
+ * API, the connect form and `/connect.js`, until SIGINT or SIGTERM. A stop lets in-flight checks
+ * finish and write.
  */
 
 import { join } from "node:path"
@@ -10,6 +11,7 @@ import { fleetRedisUrl } from "../../fleet/queues.ts"
 import { startWorker } from "../../fleet/worker.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import { serve } from "../../server/serve.ts"
+import { DEFAULT_LIMITS } from "../../server/service.ts"
 import { storeConfigFromEnv } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, printJson, reportInvalid, SANDBOX_OPTION, stopRequested, usage } from "../io.ts"
@@ -19,6 +21,11 @@ export const options = {
   port: { type: "string", value: "N", description: "the port to listen on (default: 4000; 0 for any free one)" },
   host: { type: "string", value: "HOST", description: "the address to listen on (default: 127.0.0.1)" },
   sandbox: SANDBOX_OPTION,
+  "checks-per-minute": {
+    type: "string",
+    value: "N",
+    description: `save & tests each workspace may run per minute (default: ${DEFAULT_LIMITS.checksPerWorkspacePerMinute})`,
+  },
   quiet: { type: "boolean", description: "log no request lines" },
   worker: {
     type: "boolean",
@@ -35,6 +42,10 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
     if (!/^\d+$/.test(values.port ?? "0") || port > 65_535) {
       return yield* usage(`--port takes a port from 0 (any free one) to 65535, not ${values.port}`)
     }
+    const checksPerMinute = values["checks-per-minute"]
+    if (checksPerMinute !== undefined && !/^[1-9]\d{0,9}$/.test(checksPerMinute)) {
+      return yield* usage(`--checks-per-minute takes a whole number of checks, 1 or more, not ${checksPerMinute}`)
+    }
     const loaded = loadConnectorDir(connectorsDir(io.env))
     reportInvalid(
       io,
@@ -48,6 +59,8 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
       store: storeConfigFromEnv(io.env),
       env: io.env,
       sandbox: values.sandbox ?? false,
+      sandboxUrl: io.env.KEYWAY_SANDBOX_URL,
+      ...(checksPerMinute ? { limits: { checksPerWorkspacePerMinute: Number(checksPerMinute) } } : {}),
       fleetRedisUrl: fleetRedisUrl(io.env),
       ...(values.quiet ? {} : { log: (line: string) => io.err(`${new Date().toISOString()} ${line}\n`) }),
     }).pipe(
