@@ -1,88 +1,54 @@
 /**
  * serve-save-and-test: the API's save & test (`POST /v1/connections` on `keyway serve`) against the
- * library's (`keyway.connect`), both hitting the same sandbox, then the server's peak RSS while
- * 100 POSTs run at once.
+ * library's (`keyway.connect`), then the server's peak RSS while 100 POSTs run at once.
  *
- * 1. Time per check. `serve()` runs in this process with `sandbox: true`. It starts its own sandbox
- *    and does not read KEYWAY_SANDBOX_URL, because serve.ts passes `sandboxLayer(undefined)`. The bench
- *    finds that sandbox's address by watching which loopback server answers the first API check
- *    (`http.server.request.start`), and gives it to the library as `sandboxUrl`. Both sides then hit
- *    the same fakes. A check pass counts the sandbox requests each side sends per check and stops the
- *    run if the counts differ. The rate limit is lifted with `limits`. Each contender runs N checks
- *    one after another, alternating, after a warm-up. Each check is timed on its own, and the headline
- *    is the ratio of the per-check medians. Both sides save into SQLite under their own temporary
- *    KEYWAY_HOME.
- * 2. Peak RSS. `node bin/keyway.js serve --sandbox --port 0 --json --quiet` runs as its own process
- *    with a temporary KEYWAY_HOME. RSS_CHECKS POSTs run from this process at CONCURRENCY at once, and
- *    the server's /proc/<pid>/status VmHWM (its peak resident set) is sampled throughout. The CLI
- *    cannot lift the rate limit (60 checks per workspace per minute), so the POSTs are spread over
- *    enough workspaces (`keyway workspaces create`) that none reaches it.
+ * 1. Time per check, one contender per process (`harness.compareInProcesses`, bench/support/serve-child.mjs).
+ *    The sandbox runs in its own process, and both contenders send it the same save & test: the
+ *    library from a process of its own, the API from a `keyway serve --sandbox` process of its own
+ *    (KEYWAY_SANDBOX_URL, `--checks-per-minute` lifted), timed by a thin undici client. Each saves into
+ *    SQLite under a fresh KEYWAY_HOME. N sequential checks a run after N/4 of warm-up, RUNS runs each,
+ *    alternating; the headline is the ratio of the per-check medians. The CPU per check is the
+ *    library process's, or the server process's.
+ * 2. Peak RSS. Another `keyway serve --sandbox` process, on the same sandbox: RSS_CHECKS POSTs from
+ *    this process at CONCURRENCY at once, and the server's VmHWM (its peak resident set) sampled throughout.
  *
- * The server process runs first, because bin/keyway.js runs dist/ only while no source is newer than it
- * (run `node scripts/build.mjs` before). The results say which one it ran. Where the API's extra time
- * per check goes: bench/support/serve-breakdown.ts.
+ * Both start bin/keyway.js, which runs dist/ only while no source is newer than it (run
+ * `node scripts/build.mjs` before); the results say which one ran. Where the API's extra time per
+ * check goes: bench/support/serve-breakdown.ts.
  *
- *   npm run bench -- serve-save-and-test        (N=2000 checks a round, ROUNDS=3; CONCURRENCY=100,
+ *   npm run bench -- serve-save-and-test        (N=2000 checks a run, RUNS=3; CONCURRENCY=100,
  *                                                RSS_CHECKS=5000, SERVER_NODE_OPTIONS=... to change)
  */
 import { execFile, spawn } from "node:child_process"
-import { subscribe, unsubscribe } from "node:diagnostics_channel"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
-import type { Server } from "node:http"
-import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { Agent, request } from "undici"
-import { loadCatalog } from "../runner/catalog/catalog.ts"
-import { createKeyway } from "../runner/library/index.ts"
-import { serve } from "../runner/server/serve.ts"
-import { DEFAULT_LIMITS } from "../runner/server/service.ts"
-import { compare, report } from "./harness.ts"
+import { compareInProcesses, type ProcessRun, report, spread } from "./harness.ts"
+import { startSandboxProcess } from "./support/sandbox-process.ts"
 
 const N = Number(process.env.N ?? 2000)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const RUNS = Math.max(1, Number(process.env.RUNS ?? process.env.ROUNDS ?? 3))
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 100)
 /** Enough for the server's resident set to level off (it does after about 2,000); 100 at the smoke size. */
 const RSS_CHECKS = Number(process.env.RSS_CHECKS ?? Math.max(CONCURRENCY, Math.round(N * 2.5)))
 /** NODE_OPTIONS for the server process alone (say --max-old-space-size=64), to see what its heap holds. */
 const SERVER_NODE_OPTIONS = process.env.SERVER_NODE_OPTIONS
-const WARMUP = Math.max(1, Math.round(N / 4))
-/** Checks per side in the pass that compares what each sends to the sandbox. */
-const PROBE_CHECKS = 5
 
 const ROOT = new URL("../", import.meta.url).pathname
 const BIN = join(ROOT, "bin", "keyway.js")
 const BODY = JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-valid" } })
-
-const homes: string[] = []
-const tempHome = () => {
-  const home = mkdtempSync(join(tmpdir(), "keyway-bench-serve-"))
-  homes.push(home)
-  return home
-}
-/** The environment for a Keyway under `home`: no store, master key or sandbox URL inherited from the shell. */
-const envFor = (home: string): NodeJS.ProcessEnv => {
+/** No store, master key or workspace inherited from the shell; the sandbox is the bench's. */
+const envFor = (home: string, sandboxUrl: string): NodeJS.ProcessEnv => {
   const {
     KEYWAY_STORE: _store,
     KEYWAY_MASTER_KEY: _key,
     KEYWAY_PREVIOUS_MASTER_KEYS: _previous,
     KEYWAY_WORKSPACE: _workspace,
-    KEYWAY_SANDBOX_URL: _sandbox,
     ...rest
   } = process.env
-  return { ...rest, KEYWAY_HOME: home }
-}
-
-/** `keyway workspaces create <name> --json`: the workspace's API key. */
-const createWorkspace = async (home: string, name: string): Promise<string> => {
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, "workspaces", "create", name, "--json"], {
-    env: envFor(home),
-  })
-  return (JSON.parse(stdout) as { key: string }).key
+  return { ...rest, KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandboxUrl }
 }
 
 /** Runs `work` over `count` items, `width` at a time. */
@@ -108,7 +74,7 @@ const apiCheck = async (url: string, key: string, dispatcher: Agent): Promise<vo
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "application/json" },
     body: BODY,
   })
-  const answer = (await response.body.json()) as { connection?: { id?: string }; result?: { verdict?: unknown } }
+  const answer = (await response.body.json()) as { connection?: { id?: string } }
   if (response.statusCode !== 201 || !answer.connection?.id) {
     throw new Error(`POST /v1/connections answered ${response.statusCode}: ${JSON.stringify(answer).slice(0, 300)}`)
   }
@@ -147,107 +113,23 @@ const bundleIsFresh = (): boolean => {
   }
 }
 
-const definitions = loadCatalog()
-const scope = Effect.runSync(Scope.make())
-const apiAgent = new Agent({ keepAliveTimeout: 30_000 })
-let keyway: ReturnType<typeof createKeyway> | undefined
-
-/** One library save & test, into SQLite under its own home. */
-const libraryCheck = async (): Promise<void> => {
-  const result = await (keyway as NonNullable<typeof keyway>).connect({
-    connectorId: "activtrak",
-    credentials: { apiKey: "sandbox-valid" },
-  })
-  if (!result.saved || result.result.verdict.outcome !== "connected") {
-    throw new Error(`keyway.connect: ${result.result.verdict.outcome}`)
-  }
+interface ServeRun extends ProcessRun {
+  readonly p50Us: number
+  readonly p90Us: number
+  readonly p99Us: number
+  readonly cpuUsPerCheck: number
 }
 
-/** Part 1: API against library, one check after another, on the one sandbox. */
-const timePerCheck = async () => {
-  const apiHome = tempHome()
-  const apiKey = await createWorkspace(apiHome, "bench")
-  const { url: apiUrl } = await Effect.runPromise(
-    Scope.extend(
-      serve({
-        port: 0,
-        host: "127.0.0.1",
-        definitions,
-        store: { home: apiHome, url: undefined, workspace: "default" },
-        env: envFor(apiHome),
-        sandbox: true,
-        limits: { checksPerWorkspacePerMinute: 1_000_000_000 },
-      }),
-      scope,
-    ),
-  )
-  const apiPort = Number(new URL(apiUrl).port)
-
-  // Which loopback server answers each request in this process: the API's, or the sandbox serve started.
-  const requestsByPort = new Map<number, number>()
-  const onRequest = (message: unknown) => {
-    const port = ((message as { server: Server }).server.address() as AddressInfo).port
-    requestsByPort.set(port, (requestsByPort.get(port) ?? 0) + 1)
-  }
-  subscribe("http.server.request.start", onRequest)
-  let sandboxPort: number
-  let sandboxRequestsPerCheck: { api: number; library: number }
-  try {
-    await apiCheck(apiUrl, apiKey, apiAgent)
-    const others = [...requestsByPort.keys()].filter((port) => port !== apiPort)
-    if (others.length !== 1) throw new Error(`expected one sandbox behind serve, saw ports ${others.join(", ")}`)
-    sandboxPort = others[0] as number
-    keyway = createKeyway({
-      definitions: definitions.values(),
-      sandboxUrl: `http://127.0.0.1:${sandboxPort}`,
-      store: { home: tempHome(), url: undefined, workspace: "bench" },
-      env: {},
-    })
-    const sandboxRequests = async (check: () => Promise<void>) => {
-      requestsByPort.clear()
-      for (let i = 0; i < PROBE_CHECKS; i++) await check()
-      if ([...requestsByPort.keys()].some((port) => port !== apiPort && port !== sandboxPort)) {
-        throw new Error("a check went to a server other than the API and its sandbox")
-      }
-      return (requestsByPort.get(sandboxPort) ?? 0) / PROBE_CHECKS
-    }
-    sandboxRequestsPerCheck = {
-      api: await sandboxRequests(() => apiCheck(apiUrl, apiKey, apiAgent)),
-      library: await sandboxRequests(libraryCheck),
-    }
-    if (sandboxRequestsPerCheck.api !== sandboxRequestsPerCheck.library || sandboxRequestsPerCheck.api === 0) {
-      throw new Error(`the two sides do not send the same requests: ${JSON.stringify(sandboxRequestsPerCheck)}`)
-    }
-  } finally {
-    unsubscribe("http.server.request.start", onRequest)
-  }
-
-  const perCheck: Record<string, number[]> = { api: [], library: [] }
-  const contender = (name: string, side: "api" | "library", check: () => Promise<void>) => ({
-    name,
-    warmup: async () => {
-      for (let i = 0; i < WARMUP; i++) await check()
-      return WARMUP
-    },
-    run: async () => {
-      const samples = perCheck[side] as number[]
-      for (let i = 0; i < N; i++) {
-        const started = performance.now()
-        await check()
-        samples.push(performance.now() - started)
-      }
-      return N
-    },
-  })
-  const stats = await compare(
+/** Part 1: API against library, each in its own process, one check after another. */
+const timePerCheck = (sandboxUrl: string) =>
+  compareInProcesses<ServeRun>(
+    new URL("./support/serve-child.mjs", import.meta.url),
     [
-      contender("API POST /v1/connections", "api", () => apiCheck(apiUrl, apiKey, apiAgent)),
-      contender("library keyway.connect", "library", libraryCheck),
+      { name: "API POST /v1/connections", args: ["api", sandboxUrl, String(N)] },
+      { name: "library keyway.connect", args: ["library", sandboxUrl, String(N)] },
     ],
-    { rounds: ROUNDS, warmup: 1 },
+    RUNS,
   )
-  return { stats, perCheck, apiUrl, sandboxPort, sandboxRequestsPerCheck }
-}
 
 /** The status lines this bench reads: VmRSS (now) and VmHWM (the peak so far), in MiB. */
 const memoryOf = (pid: number) => {
@@ -257,16 +139,22 @@ const memoryOf = (pid: number) => {
 }
 
 /** Part 2: `keyway serve --sandbox` as its own process, its peak RSS under CONCURRENCY POSTs at once. */
-const peakRss = async () => {
-  const home = tempHome()
-  const perWorkspace = DEFAULT_LIMITS.checksPerWorkspacePerMinute
-  const workspaces = Math.ceil(RSS_CHECKS / perWorkspace)
-  const keys = await pool(workspaces, 4, (i) => createWorkspace(home, `rss-${i}`))
-  const fresh = bundleIsFresh()
-  const child = spawn(process.execPath, [BIN, "serve", "--sandbox", "--port", "0", "--json", "--quiet"], {
-    env: { ...envFor(home), ...(SERVER_NODE_OPTIONS ? { NODE_OPTIONS: SERVER_NODE_OPTIONS } : {}) },
-    stdio: ["ignore", "pipe", "inherit"],
+const peakRss = async (sandboxUrl: string) => {
+  const home = mkdtempSync(join(tmpdir(), "keyway-bench-serve-rss-"))
+  const env = envFor(home, sandboxUrl)
+  const { stdout } = await promisify(execFile)(process.execPath, [BIN, "workspaces", "create", "rss", "--json"], {
+    env,
   })
+  const key = (JSON.parse(stdout) as { key: string }).key
+  const fresh = bundleIsFresh()
+  const child = spawn(
+    process.execPath,
+    [BIN, "serve", "--sandbox", "--port", "0", "--json", "--quiet", "--checks-per-minute", "1000000000"],
+    {
+      env: { ...env, ...(SERVER_NODE_OPTIONS ? { NODE_OPTIONS: SERVER_NODE_OPTIONS } : {}) },
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  )
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   try {
     let output = ""
@@ -289,10 +177,9 @@ const peakRss = async () => {
     let loadMs: number
     try {
       const loadStarted = performance.now()
-      // Round robin over the workspaces: none gets more than its minute's checks.
-      await pool(RSS_CHECKS, CONCURRENCY, async (i) => {
+      await pool(RSS_CHECKS, CONCURRENCY, async () => {
         const sent = performance.now()
-        await apiCheck(url, keys[i % workspaces] as string, agent)
+        await apiCheck(url, key, agent)
         latencies.push(performance.now() - sent)
         // The resident set after each tenth of the checks: a plateau, or growth with the work done.
         if (latencies.length % Math.ceil(RSS_CHECKS / 10) === 0) rssByTenth.push(Math.round(memoryOf(pid).rssMb))
@@ -308,7 +195,6 @@ const peakRss = async () => {
       serverNodeOptions: SERVER_NODE_OPTIONS ?? null,
       checks: RSS_CHECKS,
       concurrency: CONCURRENCY,
-      workspaces,
       checksPerSecond: Math.round((RSS_CHECKS / loadMs) * 1000),
       latencyAtConcurrency: summary(latencies),
       rssAtStartMb: Math.round(atStart.rssMb),
@@ -321,30 +207,39 @@ const peakRss = async () => {
   } finally {
     child.kill("SIGTERM")
     await exited
+    rmSync(home, { recursive: true, force: true })
   }
 }
 
+const sandbox = await startSandboxProcess()
 try {
-  // The server process first: the CLI runs dist/ only while nothing under core/, runner/ or fixtures/ is newer.
-  const memory = await peakRss()
-  const { stats, perCheck, sandboxRequestsPerCheck } = await timePerCheck()
-  const api = summary(perCheck.api ?? [])
-  const library = summary(perCheck.library ?? [])
+  // The server processes first: the CLI runs dist/ only while nothing under core/, runner/ or fixtures/ is newer.
+  const memory = await peakRss(sandbox.url)
+  const { stats, runs } = await timePerCheck(sandbox.url)
+  const perRun = (name: string) => {
+    const done = runs.get(name) ?? []
+    return {
+      p50Us: spread(done.map((r) => r.p50Us)),
+      p90Us: spread(done.map((r) => r.p90Us)),
+      p99Us: spread(done.map((r) => r.p99Us)),
+      cpuUsPerCheck: spread(done.map((r) => r.cpuUsPerCheck)),
+      peakRssMb: spread(done.map((r) => r.peakRssMb)),
+    }
+  }
+  const api = perRun("API POST /v1/connections")
+  const library = perRun("library keyway.connect")
   report("serve-save-and-test", stats, {
-    checksPerRound: N,
-    rounds: ROUNDS,
-    sandbox: "the one serve() started (sandbox: true); the library given its URL",
-    sandboxRequestsPerCheck,
+    checksPerRun: N,
+    runs: RUNS,
+    method:
+      "each contender in its own process from dist/ (the API: a keyway serve process, timed by a thin client); one sandbox process for both",
     perCheck: { api, library },
-    perCheckMedianRatioApiToLibrary: Number((api.medianMs / library.medianMs).toFixed(3)),
-    perCheckOverheadMs: Number((api.medianMs - library.medianMs).toFixed(3)),
+    perCheckMedianRatioApiToLibrary: Number((api.p50Us.median / library.p50Us.median).toFixed(3)),
+    perCheckOverheadUs: Math.round(api.p50Us.median - library.p50Us.median),
     goalRatio: 1.3,
     server: memory,
     goalPeakRssMb: 200,
   })
 } finally {
-  await keyway?.close()
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  await apiAgent.close()
-  for (const home of homes) rmSync(home, { recursive: true, force: true })
+  sandbox.child.kill()
 }
