@@ -333,7 +333,8 @@ const STEPS: ReadonlyArray<readonly [string, Step | Covered]> = [
   ],
   ["npx keyway schedule verify --every 1d", { coveredBy: FLEET_TEST }],
   ["ls ~/.keyway/outputs/<connection>/activityLog/", { coveredBy: FLEET_TEST }],
-  ["keyway serve [--port N] [--sandbox]", { coveredBy: "npm run serve -- --sandbox" }],
+  // --checks-per-minute and KEYWAY_SANDBOX_URL: test/e2e/serve.test.ts.
+  ["keyway serve [--port N] [--sandbox] [--checks-per-minute N]", { coveredBy: "npm run serve -- --sandbox" }],
   [
     "npx keyway workspaces create acme",
     { shows: /Workspace acme: its API key, shown only this once[\s\S]*\n {2}kw_[A-Za-z0-9_-]{32}\n/ },
