@@ -100,7 +100,7 @@ const state = await Effect.runPromise(
   Scope.extend(openServiceState({ home: stateHome, url: undefined, workspace: "default" }), stateScope),
 )
 const stateKey = await Effect.runPromise(state.createWorkspaceKey("bench"))
-const limiter = makeLimiter({ ...DEFAULT_LIMITS, checksPerWorkspacePerMinute: 1_000_000_000 })
+const limiter = await makeLimiter({ ...DEFAULT_LIMITS, checksPerWorkspacePerMinute: 1_000_000_000 })
 const Checked = Schema.Struct({ connection: Connection, result: CheckResult })
 const answer = Schema.decodeUnknownSync(Checked)(JSON.parse(sample.text))
 const encodeAnswer = Schema.encodeSync(Checked)

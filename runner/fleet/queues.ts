@@ -29,10 +29,6 @@ export interface SyncJob {
   readonly to?: string
 }
 
-/** The Redis URL the fleet uses, or undefined when none is configured. */
-export const fleetRedisUrl = (env: NodeJS.ProcessEnv): string | undefined =>
-  env.KEYWAY_REDIS || (env.KEYWAY_STORE?.startsWith("redis") ? env.KEYWAY_STORE : undefined)
-
 /** A connection for BullMQ: workers block on Redis, so a request never gives up on its own. */
 export const redisConnection = (url: string): Redis => {
   const client = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: false })

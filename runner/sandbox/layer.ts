@@ -1,13 +1,13 @@
 /**
  * The sandbox service, from a running sandbox's URL (`KEYWAY_SANDBOX_URL`) or started for the
  * length of the scope. Connectors with no hand-written fake get one derived from their definition.
- * This module loads the fakes; nothing imports it unless `--sandbox` (or a caller) asks for it.
+ * The fakes (msw and its dependencies, some 25 MB) load only when a sandbox is started here.
  */
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { Catalog } from "../catalog/catalog.ts"
-import { derivedFakeDefinitions, type SandboxOptions, startSandbox } from "./server.ts"
+import type { SandboxOptions } from "./server.ts"
 import { Sandbox } from "./service.ts"
 
 /** The sandbox could not start: its port is taken, say. */
@@ -27,6 +27,7 @@ export const sandboxLayer = (
         Sandbox,
         Effect.gen(function* () {
           const { definitions } = yield* (yield* Catalog).all
+          const { derivedFakeDefinitions, startSandbox } = yield* Effect.promise(() => import("./server.ts"))
           const sandbox = yield* Effect.acquireRelease(
             Effect.tryPromise({
               try: () => startSandbox({ ...options, generic: derivedFakeDefinitions(definitions.values()) }),

@@ -8,7 +8,6 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { connectorForm } from "../../core/form.ts"
 import type { CheckResult } from "../check/check.ts"
-import { listSchedules, scheduleSync } from "../fleet/schedules.ts"
 import { view } from "../vault/connections.ts"
 import {
   Authorization,
@@ -393,14 +392,16 @@ export const schedulesLive = HttpApiBuilder.group(KeywayApi, "schedules", (handl
         return yield* Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" }))
       }
       if (!server.queues) return yield* Effect.fail(noFleet())
-      return { queues: server.queues, workspace, record }
+      // Loaded with the queues: a server without the fleet's Redis never loads BullMQ.
+      const schedules = yield* Effect.promise(() => import("../fleet/schedules.ts"))
+      return { queues: server.queues, workspace, record, schedules }
     })
   return handlers
     .handle("list", ({ path }) =>
       Effect.gen(function* () {
-        const { queues, workspace } = yield* owned(path.id)
+        const { queues, workspace, schedules: fleet } = yield* owned(path.id)
         const prefix = `sync:${workspace}:${path.id}:`
-        const schedules = (yield* Effect.promise(() => listSchedules(queues)))
+        const schedules = (yield* Effect.promise(() => fleet.listSchedules(queues)))
           .filter((s) => s.id.startsWith(prefix))
           .map((s) => ({
             id: s.id,
@@ -414,7 +415,7 @@ export const schedulesLive = HttpApiBuilder.group(KeywayApi, "schedules", (handl
     )
     .handle("upsert", ({ path, payload }) =>
       Effect.gen(function* () {
-        const { queues, workspace, record } = yield* owned(path.id)
+        const { queues, workspace, record, schedules } = yield* owned(path.id)
         const server = yield* KeywayServerTag
         const definition = server.definitions.get(record.connector)
         if (!definition?.reports?.some((stream) => stream.id === path.stream)) {
@@ -433,7 +434,7 @@ export const schedulesLive = HttpApiBuilder.group(KeywayApi, "schedules", (handl
           ...(payload.params ? { params: payload.params } : {}),
         }
         const next = yield* Effect.tryPromise({
-          try: () => scheduleSync(queues, job, payload.cron),
+          try: () => schedules.scheduleSync(queues, job, payload.cron),
           catch: () =>
             new BadRequest({
               code: "invalid_cron",

@@ -14,7 +14,6 @@ import type * as Scope from "effect/Scope"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import { catalogOf } from "../catalog/catalog.ts"
 import { makeMetrics } from "../fleet/metrics.ts"
-import { openQueues } from "../fleet/queues.ts"
 import { engineLayer } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
 import { sandboxLayer } from "../sandbox/layer.ts"
@@ -173,14 +172,17 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
         const state = yield* openServiceState(options.store)
         const url = urlOf((yield* HttpServer.HttpServer).address)
         const limiter = yield* Effect.acquireRelease(
-          Effect.sync(() =>
+          Effect.promise(() =>
             makeLimiter(limits, options.store.url?.startsWith("redis") ? options.store.url : undefined),
           ),
           (opened) => Effect.promise(opened.close),
         )
         const queues = options.fleetRedisUrl
           ? yield* Effect.acquireRelease(
-              Effect.sync(() => openQueues(options.fleetRedisUrl as string)),
+              // BullMQ and its Redis client load only for a server with the fleet's Redis.
+              Effect.promise(() =>
+                import("../fleet/queues.ts").then(({ openQueues }) => openQueues(options.fleetRedisUrl as string)),
+              ),
               (opened) => Effect.promise(opened.close),
             )
           : undefined

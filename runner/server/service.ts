@@ -5,7 +5,6 @@
  * check any other way.
  */
 
-import { createClient } from "@redis/client"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible"
@@ -64,15 +63,17 @@ export class RateLimited extends Error {
  * every server of a fleet, with an in-memory budget as insurance while Redis is unreachable; otherwise
  * in this process's memory. The Redis client is closed with the scope that opened it.
  */
-export const makeLimiter = (
+export const makeLimiter = async (
   limits: Limits,
   redisUrl?: string,
-): { readonly take: KeywayServer["takeCheck"]; readonly close: () => Promise<void> } => {
+): Promise<{ readonly take: KeywayServer["takeCheck"]; readonly close: () => Promise<void> }> => {
   const sessionSeconds = Math.ceil(limits.sessionLifetimeMs / 1000)
   let close = async () => {}
   let budget = (name: string, points: number, duration: number): RateLimiterAbstract =>
     new RateLimiterMemory({ keyPrefix: name, points, duration })
   if (redisUrl) {
+    // The Redis client loads only for a server whose store is Redis.
+    const { createClient } = await import("@redis/client")
     const client = createClient({
       url: redisUrl,
       socket: { reconnectStrategy: (retries) => Math.min(retries * 100, 2000) },

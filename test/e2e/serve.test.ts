@@ -5,7 +5,7 @@
  * before it exits 0.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
@@ -18,11 +18,11 @@ afterEach(() => {
   for (const child of started.splice(0)) child.kill("SIGKILL")
 })
 
-/** Starts `keyway serve --sandbox --port 0 --json [args]`; answers its URL and its stderr so far. */
-const startServe = (home: string, args: ReadonlyArray<string> = [], env: NodeJS.ProcessEnv = {}) =>
+/** Starts `keyway serve --port 0 --json [args]`; answers its URL and its stderr so far. */
+const startServe = (home: string, args: ReadonlyArray<string> = ["--sandbox"], env: NodeJS.ProcessEnv = {}) =>
   new Promise<{ child: ChildProcess; url: string; stderr: () => string }>((resolve, reject) => {
     const { KEYWAY_SANDBOX_URL: _inherited, ...inherited } = process.env
-    const child = spawn(process.execPath, [BIN, "serve", "--sandbox", "--port", "0", "--json", ...args], {
+    const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "--json", ...args], {
       env: { ...inherited, KEYWAY_HOME: home, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     })
@@ -64,7 +64,7 @@ describe("keyway serve, as a process", () => {
     await new Promise<void>((resolve) => running.listen(0, "127.0.0.1", resolve))
     try {
       const sandboxUrl = `http://127.0.0.1:${(running.address() as AddressInfo).port}`
-      const { url } = await startServe(home, [], { KEYWAY_SANDBOX_URL: sandboxUrl })
+      const { url } = await startServe(home, ["--sandbox"], { KEYWAY_SANDBOX_URL: sandboxUrl })
       const key = JSON.parse(
         (await keyway(["workspaces", "create", "elsewhere", "--json"], { env: { KEYWAY_HOME: home } })).stdout,
       ).key
@@ -83,7 +83,7 @@ describe("keyway serve, as a process", () => {
 
   it("--checks-per-minute sets each workspace's budget of save & tests; a bad value is refused", async () => {
     const home = mkdtempSync(join(tmpdir(), "keyway-serve-limit-"))
-    const { url } = await startServe(home, ["--checks-per-minute", "2"])
+    const { url } = await startServe(home, ["--sandbox", "--checks-per-minute", "2"])
     const key = JSON.parse(
       (await keyway(["workspaces", "create", "limited", "--json"], { env: { KEYWAY_HOME: home } })).stdout,
     ).key
@@ -103,6 +103,46 @@ describe("keyway serve, as a process", () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain("--checks-per-minute takes a whole number of checks")
   }, 30_000)
+
+  it("loads the fakes only to start a sandbox, and the fleet's queues and Redis clients only with Redis", async () => {
+    const home = mkdtempSync(join(tmpdir(), "keyway-serve-lazy-"))
+    const preload = new URL("../support/load-log.mjs", import.meta.url).pathname
+    /**
+     * The packages a `keyway serve` loaded by the time it answers `GET /`: those resolved from
+     * node_modules, and those bundled into the dist/ chunks it loaded (esbuild marks each module it
+     * bundles with a `// node_modules/<package>/...` line).
+     */
+    const packagesLoaded = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => {
+      const log = join(home, `loaded-${started.length}.txt`)
+      writeFileSync(log, "")
+      const { child, url } = await startServe(home, args, {
+        NODE_OPTIONS: `--import ${preload}`,
+        LOAD_LOG: log,
+        KEYWAY_REDIS: "",
+        KEYWAY_STORE: "",
+        ...env,
+      })
+      expect((await fetch(`${url}/`)).status).toBe(200)
+      child.kill("SIGKILL")
+      const urls = readFileSync(log, "utf8").split("\n")
+      const bundled = urls
+        .filter((loaded) => /\/dist\/[^/]+\.js$/.test(loaded))
+        .map((loaded) => readFileSync(new URL(loaded), "utf8"))
+      return new Set(
+        [...urls, ...bundled].flatMap((text) =>
+          [...text.matchAll(/node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//g)].map((m) => m[1] as string),
+        ),
+      )
+    }
+    const heavy = ["msw", "bullmq", "ioredis", "@redis/client"]
+    // Starting its own sandbox is what the fakes are for: this also shows the log sees them.
+    expect([...(await packagesLoaded(["--sandbox"]))].filter((name) => heavy.includes(name))).toEqual(["msw"])
+    const plain = await packagesLoaded([])
+    expect(plain.has("sqlite3") || plain.has("@keyv/sqlite") || plain.has("undici")).toBe(true)
+    expect([...plain].filter((name) => heavy.includes(name))).toEqual([])
+    const elsewhere = await packagesLoaded(["--sandbox"], { KEYWAY_SANDBOX_URL: "http://127.0.0.1:9" })
+    expect([...elsewhere].filter((name) => heavy.includes(name))).toEqual([])
+  }, 60_000)
 
   it("on SIGTERM, an in-flight save & test finishes and is saved, then the process exits 0", async () => {
     const home = mkdtempSync(join(tmpdir(), "keyway-serve-term-"))

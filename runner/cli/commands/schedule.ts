@@ -4,7 +4,8 @@
  * schedulers on the fleet's Redis; workers (`keyway worker`) run the jobs.
  */
 import * as Effect from "effect/Effect"
-import { fleetRedisUrl, openQueues } from "../../fleet/queues.ts"
+import { openQueues } from "../../fleet/queues.ts"
+import { fleetRedisUrl } from "../../fleet/redis-url.ts"
 import { listSchedules, removeSchedule, scheduleSync, scheduleVerifyAll, syncNow } from "../../fleet/schedules.ts"
 import { EXIT } from "../exit-codes.ts"
 import { duration, type OptionSpecs, parsePairs, printJson, table, usage, WORKSPACE_OPTION } from "../io.ts"

@@ -7,8 +7,7 @@
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { connectorsDir, loadConnectorDir } from "../../catalog/catalog.ts"
-import { fleetRedisUrl } from "../../fleet/queues.ts"
-import { startWorker } from "../../fleet/worker.ts"
+import { fleetRedisUrl } from "../../fleet/redis-url.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import { serve } from "../../server/serve.ts"
 import { DEFAULT_LIMITS } from "../../server/service.ts"
@@ -84,6 +83,7 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
         )
       }
       const store = storeConfigFromEnv(io.env)
+      const { startWorker } = yield* Effect.promise(() => import("../../fleet/worker.ts"))
       yield* startWorker({
         redisUrl,
         definitions,

@@ -6,7 +6,7 @@
 import { join } from "node:path"
 import * as Effect from "effect/Effect"
 import { connectorsDir, loadConnectorDir } from "../../catalog/catalog.ts"
-import { fleetRedisUrl } from "../../fleet/queues.ts"
+import { fleetRedisUrl } from "../../fleet/redis-url.ts"
 import { startWorker } from "../../fleet/worker.ts"
 import { SandboxFailed } from "../../sandbox/layer.ts"
 import { storeConfigFromEnv } from "../../vault/store.ts"
