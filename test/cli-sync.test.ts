@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { progressLine, summaryLine } from "../runner/cli/commands/sync.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { cli } from "./support/cli.ts"
 
@@ -74,5 +75,41 @@ describe("keyway sync", () => {
     ).toHaveLength(2000)
     const listed = await cli(["connections"], { env })
     expect(listed.stdout).toMatch(new RegExp(`${id}.*invalid_credentials`))
+  })
+})
+
+describe("sync's lines", () => {
+  it("count one page, one record and one wait in the singular", () => {
+    const summary = {
+      connectionId: "con_1",
+      stream: "workingHoursUsers",
+      records: 1,
+      pages: 1,
+      slices: 1,
+      waits: 1,
+      waitedMs: 1000,
+      durationMs: 200,
+      resumed: false,
+      resumePoint: undefined,
+      out: "stdout",
+      skipped: 1,
+    }
+    expect(summaryLine(summary)).toBe(
+      "Synced 1 record of workingHoursUsers in 1 page in 0.2 s, 1 rate-limit wait; 1 record left out, delivered by an earlier sync. Output: stdout.\n",
+    )
+    expect(summaryLine({ ...summary, records: 1000, pages: 2, waits: 0, skipped: 40 })).toBe(
+      "Synced 1,000 records of workingHoursUsers in 2 pages in 0.2 s, 0 rate-limit waits; 40 records left out, delivered by an earlier sync. Output: stdout.\n",
+    )
+    const progress = {
+      records: 1,
+      pages: 1,
+      waits: 0,
+      waitedMs: 0,
+      total: undefined,
+      slice: 1,
+      slices: 1,
+      window: undefined,
+    }
+    expect(progressLine({ ...progress, elapsedMs: 1000 })).toBe("1 record · 1 page · 1 records/s · 0 rate-limit waits")
   })
 })

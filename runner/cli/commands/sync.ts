@@ -5,13 +5,15 @@
 import * as Effect from "effect/Effect"
 import type { WaitSource } from "../../../core/rate-limit-headers.ts"
 import { fileSink, outputProblem, writableSink } from "../../sync/sinks.ts"
-import { runSync, type SyncProgress } from "../../sync/sync.ts"
+import { runSync, type SyncProgress, type SyncSummary } from "../../sync/sync.ts"
 import { everything } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, parsePairs, SANDBOX_OPTION, usage, WORKSPACE_OPTION } from "../io.ts"
 import type { CommandRun } from "../main.ts"
 
 const number = (n: number) => n.toLocaleString("en-US")
+/** "1 page", "3 pages". */
+const counted = (n: number, noun: string) => `${number(n)} ${noun}${n === 1 ? "" : "s"}`
 
 const WAIT_CAUSES: Readonly<Record<WaitSource | "backoff" | "pace", string>> = {
   "retry-after-seconds": "the vendor's Retry-After",
@@ -38,12 +40,19 @@ export const progressLine = (p: SyncProgress): string => {
   const window = p.window
     ? ` · ${p.window.from}..${p.window.to}${p.slices > 1 ? ` (window ${p.slice} of ${p.slices})` : ""}`
     : ""
-  const waits = `${p.waits} rate-limit wait${p.waits === 1 ? "" : "s"}${p.waits ? ` (${(p.waitedMs / 1000).toFixed(1)} s)` : ""}`
+  const waits = `${counted(p.waits, "rate-limit wait")}${p.waits ? ` (${(p.waitedMs / 1000).toFixed(1)} s)` : ""}`
   const waiting = p.waiting
     ? ` · waiting ${(p.waiting.ms / 1000).toFixed(1)} s for ${WAIT_CAUSES[p.waiting.setBy as keyof typeof WAIT_CAUSES] ?? p.waiting.setBy}`
     : ""
-  return `${number(p.records)} records · ${number(p.pages)} pages · ${number(Math.round(rate))} records/s${window} · ${waits}${eta}${waiting}`
+  return `${counted(p.records, "record")} · ${counted(p.pages, "page")} · ${number(Math.round(rate))} records/s${window} · ${waits}${eta}${waiting}`
 }
+
+/** The line a finished sync ends with. */
+export const summaryLine = (summary: SyncSummary): string =>
+  `Synced ${counted(summary.records, "record")} of ${summary.stream} in ${counted(summary.pages, "page")}` +
+  `${summary.slices > 1 ? ` (${summary.slices} date slices)` : ""} in ${(summary.durationMs / 1000).toFixed(1)} s` +
+  `, ${counted(summary.waits, "rate-limit wait")}${summary.resumed ? ", resumed from the last checkpoint" : ""}` +
+  `${summary.skipped > 0 ? `; ${counted(summary.skipped, "record")} left out, delivered by an earlier sync` : ""}. Output: ${summary.out}.\n`
 
 export const options = {
   from: {
@@ -104,12 +113,7 @@ export const run: CommandRun<typeof options> = ({ values, positionals }, io) =>
     const say = values.out ? io.out : io.err
     if (io.json) say(`${JSON.stringify(summary)}\n`)
     else {
-      say(
-        `Synced ${number(summary.records)} records of ${summary.stream} in ${number(summary.pages)} pages` +
-          `${summary.slices > 1 ? ` (${summary.slices} date slices)` : ""} in ${(summary.durationMs / 1000).toFixed(1)} s` +
-          `, ${summary.waits} rate-limit waits${summary.resumed ? ", resumed from the last checkpoint" : ""}` +
-          `${summary.skipped > 0 ? `; ${number(summary.skipped)} records left out, delivered by an earlier sync` : ""}. Output: ${summary.out}.\n`,
-      )
+      say(summaryLine(summary))
     }
     return EXIT.ok
   })
