@@ -39,26 +39,23 @@ export const compareCursor = (a: CursorValue, b: CursorValue): number => {
 }
 
 /**
- * Whether a record (its cursor value, key and content hash) was delivered by a span. The hash may be
- * given as a function: it is needed only for a record at a span's edge, and hashing every record of a
- * page cost more than the rest of a sync's own work.
+ * Whether a record was delivered by a span. Its key and hash are read only for a record at a span's
+ * edge: a place may compute them on demand, since serializing and hashing every record of a page
+ * cost more than the rest of a sync's own work.
  */
-export const isDelivered = (
-  spans: ReadonlyArray<Span>,
-  value: CursorValue,
-  key: string,
-  hashOf: string | (() => string),
-): boolean =>
+export const isDelivered = (spans: ReadonlyArray<Span>, place: Place): boolean =>
   spans.some((span) => {
-    const fromLo = compareCursor(value, span.lo.value)
-    const fromHi = compareCursor(value, span.hi.value)
+    const fromLo = compareCursor(place.value, span.lo.value)
+    const fromHi = compareCursor(place.value, span.hi.value)
     if (fromLo < 0 || fromHi > 0) return false
     if (fromLo > 0 && fromHi < 0) return true
-    const hash = typeof hashOf === "string" ? hashOf : hashOf()
-    return (fromLo === 0 && span.lo.keys[key] === hash) || (fromHi === 0 && span.hi.keys[key] === hash)
+    return (
+      (fromLo === 0 && span.lo.keys[place.key] === place.hash) ||
+      (fromHi === 0 && span.hi.keys[place.key] === place.hash)
+    )
   })
 
-/** One record's place: its cursor value, its key, and a hash of its content. */
+/** One record's place: its cursor value, its key, and a hash of its content (both may be computed when read). */
 export interface Place {
   readonly value: CursorValue
   readonly key: string

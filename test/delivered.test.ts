@@ -19,21 +19,42 @@ describe("a delivered span", () => {
   ])
 
   it("holds what lies strictly inside it, whatever the key", () => {
-    expect(isDelivered([day1], "2026-03-01T06:00:00Z", "99", "z")).toBe(true)
+    expect(isDelivered([day1], { value: "2026-03-01T06:00:00Z", key: "99", hash: "z" })).toBe(true)
   })
 
   it("holds, on its edges, only the keys delivered there with the same content", () => {
-    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "3", "c")).toBe(true)
-    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "4", "d")).toBe(true)
+    expect(isDelivered([day1], { value: "2026-03-01T23:59:00Z", key: "3", hash: "c" })).toBe(true)
+    expect(isDelivered([day1], { value: "2026-03-01T23:59:00Z", key: "4", hash: "d" })).toBe(true)
     // Another record at the same instant, and an update of a delivered one, are new.
-    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "5", "e")).toBe(false)
-    expect(isDelivered([day1], "2026-03-01T23:59:00Z", "3", "c2")).toBe(false)
-    expect(isDelivered([day1], "2026-03-01T00:00:00Z", "1", "a")).toBe(true)
+    expect(isDelivered([day1], { value: "2026-03-01T23:59:00Z", key: "5", hash: "e" })).toBe(false)
+    expect(isDelivered([day1], { value: "2026-03-01T23:59:00Z", key: "3", hash: "c2" })).toBe(false)
+    expect(isDelivered([day1], { value: "2026-03-01T00:00:00Z", key: "1", hash: "a" })).toBe(true)
+  })
+
+  it("reads a record's key and hash only when it lies on an edge (a sync computes them on demand)", () => {
+    const reads: string[] = []
+    const place = (value: string, key: string, hash: string) => ({
+      value,
+      get key() {
+        reads.push(`key ${value}`)
+        return key
+      },
+      get hash() {
+        reads.push(`hash ${value}`)
+        return hash
+      },
+    })
+    expect(isDelivered([day1], place("2026-03-01T06:00:00Z", "99", "z"))).toBe(true)
+    expect(isDelivered([day1], place("2026-03-05T00:00:00Z", "99", "z"))).toBe(false)
+    expect(reads).toEqual([])
+    expect(isDelivered([day1], place("2026-03-01T23:59:00Z", "3", "c"))).toBe(true)
+    expect(reads).toContain("key 2026-03-01T23:59:00Z")
+    expect(reads).toContain("hash 2026-03-01T23:59:00Z")
   })
 
   it("does not hold what lies outside it", () => {
-    expect(isDelivered([day1], "2026-02-28T23:00:00Z", "0", "y")).toBe(false)
-    expect(isDelivered([day1], "2026-03-02T00:00:00Z", "3", "c")).toBe(false)
+    expect(isDelivered([day1], { value: "2026-02-28T23:00:00Z", key: "0", hash: "y" })).toBe(false)
+    expect(isDelivered([day1], { value: "2026-03-02T00:00:00Z", key: "3", hash: "c" })).toBe(false)
   })
 
   it("compares numbers as numbers", () => {
@@ -41,8 +62,8 @@ describe("a delivered span", () => {
       [9, "a", "x"],
       [100, "b", "x"],
     ])
-    expect(isDelivered([span], 10, "z", "x")).toBe(true)
-    expect(isDelivered([span], 1000, "z", "x")).toBe(false)
+    expect(isDelivered([span], { value: 10, key: "z", hash: "x" })).toBe(true)
+    expect(isDelivered([span], { value: 1000, key: "z", hash: "x" })).toBe(false)
   })
 
   it("remembers a bounded number of keys per edge", () => {
@@ -67,7 +88,7 @@ describe("spans across syncs", () => {
     expect(spans).toHaveLength(1)
     expect(spans[0]?.lo.value).toBe(1)
     expect(spans[0]?.hi.value).toBe(9)
-    expect(isDelivered(spans, 5, "b", "h")).toBe(true) // inside now
+    expect(isDelivered(spans, { value: 5, key: "b", hash: "h" })).toBe(true) // inside now
     expect(highWater(spans)).toBe(9)
   })
 
@@ -90,6 +111,6 @@ describe("spans across syncs", () => {
     expect(spans).toHaveLength(MAX_SPANS)
     expect(spans[0]?.lo.value).toBe(60)
     expect(highWater(spans)).toBe((MAX_SPANS + 5) * 10)
-    expect(isDelivered(spans, 10, "k", "h")).toBe(false)
+    expect(isDelivered(spans, { value: 10, key: "k", hash: "h" })).toBe(false)
   })
 })

@@ -236,17 +236,23 @@ const pageCheck =
   }
 
 /**
- * A record's place for de-duplication, its content hashed only when asked: only records at a span's
- * edge need it. A class, not an object with its own getter: one of those per record cost a closure
- * and an accessor each.
+ * A record's place for de-duplication, its key and content hash computed only when asked: only
+ * records at a span's edge need them. A class, not an object with its own getters: one of those per
+ * record cost closures and accessors each.
  */
 class RecordPlace implements Place {
+  #key: string | undefined
   #hash: string | undefined
   constructor(
     readonly value: CursorValue,
-    readonly key: string,
+    private readonly fields: Readonly<Record<string, unknown>>,
+    private readonly primaryKey: ReadonlyArray<string>,
     private readonly json: string,
   ) {}
+  get key(): string {
+    this.#key ??= JSON.stringify(this.primaryKey.map((field) => this.fields[field] ?? null))
+    return this.#key
+  }
   get hash(): string {
     this.#hash ??= oneShotHash("sha256", this.json, "base64url").slice(0, 16)
     return this.#hash
@@ -432,7 +438,7 @@ export const runSync = (
       const fields = (item ?? {}) as Record<string, unknown>
       const value = cursorField ? fields[cursorField] : undefined
       if (!isCursorValue(value)) return undefined
-      return new RecordPlace(value, JSON.stringify(stream.primaryKey.map((field) => fields[field] ?? null)), json)
+      return new RecordPlace(value, fields, stream.primaryKey, json)
     }
     let waits = 0
     let waitedMs = 0
@@ -589,7 +595,7 @@ export const runSync = (
                   if (place) {
                     places.push(place)
                     resumePoint = largest(resumePoint, place.value)
-                    if (isDelivered(delivered, place.value, place.key, () => place.hash)) return
+                    if (isDelivered(delivered, place)) return
                   }
                   fresh.push(json)
                 })
