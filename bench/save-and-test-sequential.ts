@@ -49,7 +49,8 @@ const summary = (all: ReadonlyArray<Run>): Record<string, Spread> => ({
   p50Us: spread(all.map((r) => r.p50)),
   p90Us: spread(all.map((r) => r.p90)),
   p99Us: spread(all.map((r) => r.p99)),
-  shareOverOneMs: spread(all.map((r) => r.overOneMs)),
+  // In percent: spread() keeps one decimal, which rounded a share of a few percent to 0.
+  percentOverOneMs: spread(all.map((r) => r.overOneMs * 100)),
   cpuUsPerCheck: spread(all.map((r) => r.cpuUsPerCheck)),
   wallUsPerCheck: spread(all.map((r) => r.wallUs / N)),
   peakRssMb: spread(all.map((r) => r.peakRssMb)),
