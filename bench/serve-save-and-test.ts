@@ -19,13 +19,12 @@
  *   npm run bench -- serve-save-and-test        (N=2000 checks a run, RUNS=3; CONCURRENCY=100,
  *                                                RSS_CHECKS=5000, SERVER_NODE_OPTIONS=... to change)
  */
-import { execFile, spawn } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { promisify } from "node:util"
-import { Agent, request } from "undici"
+import { Agent } from "undici"
 import { compareInProcesses, type ProcessRun, report, spread } from "./harness.ts"
+import { benchEnv, createWorkspaceKey, postConnection, startServe } from "./support/cli-server.mjs"
 import { startSandboxProcess } from "./support/sandbox-process.ts"
 
 const N = Number(process.env.N ?? 2000)
@@ -37,19 +36,6 @@ const RSS_CHECKS = Number(process.env.RSS_CHECKS ?? Math.max(CONCURRENCY, Math.r
 const SERVER_NODE_OPTIONS = process.env.SERVER_NODE_OPTIONS
 
 const ROOT = new URL("../", import.meta.url).pathname
-const BIN = join(ROOT, "bin", "keyway.js")
-const BODY = JSON.stringify({ connector: "activtrak", credentials: { apiKey: "sandbox-valid" } })
-/** No store, master key or workspace inherited from the shell; the sandbox is the bench's. */
-const envFor = (home: string, sandboxUrl: string): NodeJS.ProcessEnv => {
-  const {
-    KEYWAY_STORE: _store,
-    KEYWAY_MASTER_KEY: _key,
-    KEYWAY_PREVIOUS_MASTER_KEYS: _previous,
-    KEYWAY_WORKSPACE: _workspace,
-    ...rest
-  } = process.env
-  return { ...rest, KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandboxUrl }
-}
 
 /** Runs `work` over `count` items, `width` at a time. */
 const pool = async <A>(count: number, width: number, work: (index: number) => Promise<A>): Promise<A[]> => {
@@ -64,20 +50,6 @@ const pool = async <A>(count: number, width: number, work: (index: number) => Pr
     }),
   )
   return results
-}
-
-/** One API save & test. Throws unless it answers 201 with a saved connection. */
-const apiCheck = async (url: string, key: string, dispatcher: Agent): Promise<void> => {
-  const response = await request(`${url}/v1/connections`, {
-    method: "POST",
-    dispatcher,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "application/json" },
-    body: BODY,
-  })
-  const answer = (await response.body.json()) as { connection?: { id?: string } }
-  if (response.statusCode !== 201 || !answer.connection?.id) {
-    throw new Error(`POST /v1/connections answered ${response.statusCode}: ${JSON.stringify(answer).slice(0, 300)}`)
-  }
 }
 
 const quantile = (values: ReadonlyArray<number>, q: number): number => {
@@ -118,6 +90,7 @@ interface ServeRun extends ProcessRun {
   readonly p90Us: number
   readonly p99Us: number
   readonly cpuUsPerCheck: number
+  readonly requestsPerCheck: number
 }
 
 /** Part 1: API against library, each in its own process, one check after another. */
@@ -141,31 +114,15 @@ const memoryOf = (pid: number) => {
 /** Part 2: `keyway serve --sandbox` as its own process, its peak RSS under CONCURRENCY POSTs at once. */
 const peakRss = async (sandboxUrl: string) => {
   const home = mkdtempSync(join(tmpdir(), "keyway-bench-serve-rss-"))
-  const env = envFor(home, sandboxUrl)
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, "workspaces", "create", "rss", "--json"], {
-    env,
-  })
-  const key = (JSON.parse(stdout) as { key: string }).key
+  const env = benchEnv(home, { KEYWAY_SANDBOX_URL: sandboxUrl })
+  const key = await createWorkspaceKey(env, "rss")
   const fresh = bundleIsFresh()
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--sandbox", "--port", "0", "--json", "--quiet", "--checks-per-minute", "1000000000"],
-    {
-      env: { ...env, ...(SERVER_NODE_OPTIONS ? { NODE_OPTIONS: SERVER_NODE_OPTIONS } : {}) },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  )
+  const { child, url } = await startServe({
+    ...env,
+    ...(SERVER_NODE_OPTIONS ? { NODE_OPTIONS: SERVER_NODE_OPTIONS } : {}),
+  })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
   try {
-    let output = ""
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout?.on("data", (chunk: Buffer) => {
-        output += chunk.toString()
-        const match = /"url": "([^"]+)"/.exec(output)
-        if (match?.[1]) resolve(match[1])
-      })
-      child.once("exit", (code) => reject(new Error(`keyway serve exited with ${code}`)))
-    })
     const pid = child.pid as number
     const atStart = memoryOf(pid)
     const samples: Array<{ atMs: number; rssMb: number }> = []
@@ -179,7 +136,7 @@ const peakRss = async (sandboxUrl: string) => {
       const loadStarted = performance.now()
       await pool(RSS_CHECKS, CONCURRENCY, async () => {
         const sent = performance.now()
-        await apiCheck(url, key, agent)
+        await postConnection(url, key, agent)
         latencies.push(performance.now() - sent)
         // The resident set after each tenth of the checks: a plateau, or growth with the work done.
         if (latencies.length % Math.ceil(RSS_CHECKS / 10) === 0) rssByTenth.push(Math.round(memoryOf(pid).rssMb))
@@ -228,11 +185,17 @@ try {
   }
   const api = perRun("API POST /v1/connections")
   const library = perRun("library keyway.connect")
+  // The same save & test on both sides: a side that sent fewer vendor requests would be measured doing less.
+  const requests = [...runs.values()].flat().map((run) => run.requestsPerCheck)
+  if (new Set(requests).size !== 1 || requests[0] === 0) {
+    throw new Error(`the two sides do not send the same vendor requests per check: ${JSON.stringify(requests)}`)
+  }
   report("serve-save-and-test", stats, {
     checksPerRun: N,
     runs: RUNS,
     method:
       "each contender in its own process from dist/ (the API: a keyway serve process, timed by a thin client); one sandbox process for both",
+    vendorRequestsPerCheck: requests[0],
     perCheck: { api, library },
     perCheckMedianRatioApiToLibrary: Number((api.p50Us.median / library.p50Us.median).toFixed(3)),
     perCheckOverheadUs: Math.round(api.p50Us.median - library.p50Us.median),

@@ -4,19 +4,16 @@
 //                             home, no rate limit in the way), and N sequential `POST /v1/connections` from here
 // Both save the same activtrak key against the same sandbox process. Prints each check's wall time
 // (p50/p90/p99, µs), the CPU per check of the process doing the work (the library's, or the server's),
-// and that process's peak RSS, as one JSON line.
-import { execFile, spawn } from "node:child_process"
+// that process's peak RSS, and how many vendor requests a check made (the two must match), as one JSON line.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { promisify } from "node:util"
+import { benchEnv, createWorkspaceKey, postConnection, startServe } from "./cli-server.mjs"
 
 const [contender, sandboxUrl, n] = process.argv.slice(2)
 const N = Number(n)
 const WARM_UP = Number(process.env.WARM_UP ?? Math.max(1, Math.round(N / 4)))
-const BIN = new URL("../../bin/keyway.js", import.meta.url).pathname
 const home = mkdtempSync(join(tmpdir(), `keyway-bench-serve-${contender}-`))
-const credentials = { apiKey: "sandbox-valid" }
 
 /** A process's CPU time so far (user + system), in µs, and its peak resident set, from /proc. */
 const procStats = (pid) => {
@@ -31,6 +28,7 @@ const ownStats = () => {
   return { cpuUs: usage.userCPUTime + usage.systemCPUTime, peakRssMb: usage.maxRSS / 1024 }
 }
 
+/** Each contender's check answers the vendor requests it made, so the two can be seen to do the same work. */
 let check
 let stats
 let close
@@ -38,61 +36,32 @@ if (contender === "library") {
   const { createKeyway } = await import("../../dist/library/index.js")
   const keyway = createKeyway({ sandboxUrl, store: { home, url: undefined, workspace: "bench" }, env: {} })
   check = async () => {
-    const result = await keyway.connect({ connectorId: "activtrak", credentials })
+    const result = await keyway.connect({ connectorId: "activtrak", credentials: { apiKey: "sandbox-valid" } })
     if (!result.saved || result.result.verdict.outcome !== "connected") {
       throw new Error(`keyway.connect: ${result.result.verdict.outcome}`)
     }
+    return result.result.attempts.length
   }
   stats = ownStats
   close = () => keyway.close()
 } else {
-  const env = { ...process.env, KEYWAY_HOME: home, KEYWAY_SANDBOX_URL: sandboxUrl }
-  for (const name of ["KEYWAY_STORE", "KEYWAY_MASTER_KEY", "KEYWAY_PREVIOUS_MASTER_KEYS", "KEYWAY_WORKSPACE"]) {
-    delete env[name]
-  }
-  const { stdout } = await promisify(execFile)(process.execPath, [BIN, "workspaces", "create", "bench", "--json"], {
-    env,
-  })
-  const key = JSON.parse(stdout).key
-  const server = spawn(
-    process.execPath,
-    [BIN, "serve", "--sandbox", "--port", "0", "--json", "--quiet", "--checks-per-minute", "1000000000"],
-    { env, stdio: ["ignore", "pipe", "inherit"] },
-  )
-  const url = await new Promise((resolve, reject) => {
-    let output = ""
-    server.stdout.on("data", (chunk) => {
-      output += chunk.toString()
-      const match = /"url": "([^"]+)"/.exec(output)
-      if (match) resolve(match[1])
-    })
-    server.once("exit", (code) => reject(new Error(`keyway serve exited with ${code}`)))
-  })
-  const { Agent, request } = await import("undici")
+  const env = benchEnv(home, { KEYWAY_SANDBOX_URL: sandboxUrl })
+  const key = await createWorkspaceKey(env, "bench")
+  const server = await startServe(env)
+  const { Agent } = await import("undici")
   const agent = new Agent({ keepAliveTimeout: 30_000 })
-  const body = JSON.stringify({ connector: "activtrak", credentials })
-  check = async () => {
-    const response = await request(`${url}/v1/connections`, {
-      method: "POST",
-      dispatcher: agent,
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", accept: "application/json" },
-      body,
-    })
-    const answer = await response.body.json()
-    if (response.statusCode !== 201 || !answer.connection?.id) {
-      throw new Error(`POST /v1/connections answered ${response.statusCode}: ${JSON.stringify(answer).slice(0, 300)}`)
-    }
-  }
-  stats = () => procStats(server.pid)
+  check = async () => (await postConnection(server.url, key, agent)).result.attempts.length
+  stats = () => procStats(server.child.pid)
   close = async () => {
     await agent.close()
-    const exited = new Promise((resolve) => server.once("exit", resolve))
-    server.kill("SIGTERM")
+    const exited = new Promise((resolve) => server.child.once("exit", resolve))
+    server.child.kill("SIGTERM")
     await exited
   }
 }
 
-for (let i = 0; i < WARM_UP; i++) await check()
+let requestsPerCheck = 0
+for (let i = 0; i < WARM_UP; i++) requestsPerCheck = await check()
 const times = new Float64Array(N)
 const before = stats()
 const started = performance.now()
@@ -117,5 +86,6 @@ console.log(
     p99Us: at(0.99),
     cpuUsPerCheck: Math.round((after.cpuUs - before.cpuUs) / N),
     peakRssMb: Number(after.peakRssMb.toFixed(1)),
+    requestsPerCheck,
   }),
 )

@@ -1,15 +1,14 @@
 /**
  * The services a command runs with, as Layers: the catalog always; the exchange engine for commands
- * that talk to vendors; the sandbox with `--sandbox` (loaded only then); the vault (store and master
+ * that talk to vendors; the sandbox with `--sandbox` (its fakes loaded only to start one); the vault (store and master
  * keys) for commands that keep connections. Each is built when its command starts and closed when it
  * ends.
  */
-import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Catalog, catalogFromDir, connectorsDir } from "../catalog/catalog.ts"
 import { engineLayer, type HttpEngine } from "../http/engine.ts"
 import { transportLayer } from "../http/transport.ts"
-import type { SandboxFailed } from "../sandbox/layer.ts"
+import { type SandboxFailed, sandboxLayer } from "../sandbox/layer.ts"
 import type { MasterKeyProblem } from "../vault/errors.ts"
 import { type Keyring, keyringLayer } from "../vault/sealing.ts"
 import { type Store, storeConfigFromEnv, storeLayer } from "../vault/store.ts"
@@ -25,14 +24,7 @@ export interface ContextFlags {
  * `Sandbox` service is optional: a check routes to it only when it is there.
  */
 const sandbox = (flags: ContextFlags, env: NodeJS.ProcessEnv): Layer.Layer<never, SandboxFailed, Catalog> =>
-  flags.sandbox
-    ? Layer.unwrapEffect(
-        Effect.map(
-          Effect.promise(() => import("../sandbox/layer.ts")),
-          ({ sandboxLayer }) => sandboxLayer(env.KEYWAY_SANDBOX_URL),
-        ),
-      )
-    : Layer.empty
+  flags.sandbox ? sandboxLayer(env.KEYWAY_SANDBOX_URL) : Layer.empty
 
 export const network = (
   flags: ContextFlags,

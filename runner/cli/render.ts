@@ -2,6 +2,9 @@
 import type { CheckResult } from "../check/check.ts"
 import type { ConnectionView } from "../vault/connections.ts"
 
+/** "1 page", "3 pages", "1,200 records": a count and its noun, in the plural unless it is 1. */
+export const counted = (n: number, noun: string): string => `${n.toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`
+
 const attemptsLine = (result: CheckResult): string =>
   result.attempts
     .map((a) => {
@@ -19,7 +22,7 @@ export const renderResult = (name: string, result: CheckResult): string => {
   if (verdict.outcome !== "connected") lines.push(`  What to do: ${verdict.remediation}`)
   if (verdict.vendorMessage) lines.push(`  ${name} said: "${verdict.vendorMessage}"`)
   lines.push(
-    `  ${keys ? `${keys} · ` : ""}${result.attempts.length === 0 ? "no request sent" : `${result.attempts.length} attempt${result.attempts.length === 1 ? "" : "s"}: ${attemptsLine(result)}`} · ${result.durationMs} ms`,
+    `  ${keys ? `${keys} · ` : ""}${result.attempts.length === 0 ? "no request sent" : `${counted(result.attempts.length, "attempt")}: ${attemptsLine(result)}`} · ${result.durationMs} ms`,
   )
   for (const warning of result.warnings) lines.push(`  Warning: ${warning}`)
   return `${lines.join("\n")}\n`

@@ -10,6 +10,7 @@ import { storeConfigFromEnv } from "../../vault/store.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, printJson, WORKSPACE_OPTION } from "../io.ts"
 import type { CommandRun } from "../main.ts"
+import { counted } from "../render.ts"
 
 export const options = { workspace: WORKSPACE_OPTION } as const satisfies OptionSpecs
 
@@ -21,9 +22,9 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
     if (io.json) printJson(io, rotation)
     else {
       io.out(
-        `Master key is now ${keyId}; re-sealed ${resealed} record${resealed === 1 ? "" : "s"} in ${workspaces} workspace${workspaces === 1 ? "" : "s"}` +
-          `${resealedSecrets > 0 ? ` and ${resealedSecrets} webhook secret${resealedSecrets === 1 ? "" : "s"}` : ""}` +
-          `${retired.length > 0 ? `; retired ${retired.length} old key${retired.length === 1 ? "" : "s"}` : ""}.\n`,
+        `Master key is now ${keyId}; re-sealed ${counted(resealed, "record")} in ${counted(workspaces, "workspace")}` +
+          `${resealedSecrets > 0 ? ` and ${counted(resealedSecrets, "webhook secret")}` : ""}` +
+          `${retired.length > 0 ? `; retired ${counted(retired.length, "old key")}` : ""}.\n`,
       )
       for (const record of unopened) {
         io.err(`keyway: ${record} did not open (damaged, altered or moved): left as it is, and its key kept\n`)

@@ -10,10 +10,9 @@ import { everything } from "../context.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, parsePairs, SANDBOX_OPTION, usage, WORKSPACE_OPTION } from "../io.ts"
 import type { CommandRun } from "../main.ts"
+import { counted } from "../render.ts"
 
 const number = (n: number) => n.toLocaleString("en-US")
-/** "1 page", "3 pages". */
-const counted = (n: number, noun: string) => `${number(n)} ${noun}${n === 1 ? "" : "s"}`
 
 const WAIT_CAUSES: Readonly<Record<WaitSource | "backoff" | "pace", string>> = {
   "retry-after-seconds": "the vendor's Retry-After",

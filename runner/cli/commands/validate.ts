@@ -8,6 +8,7 @@ import { connectorFiles, connectorsDir, loadConnectorFile } from "../../catalog/
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, printJson } from "../io.ts"
 import type { CommandRun } from "../main.ts"
+import { counted } from "../render.ts"
 
 /** Problems listed per file; past this many, a count of the rest says how far from valid a file is. */
 const LISTED = 300
@@ -47,7 +48,7 @@ export const run: CommandRun<typeof options> = ({ values, positionals: named }, 
       }
       const valid = results.filter((r) => r.definition && !r.problems.some((p) => p.severity === "error")).length
       io.out(
-        `${valid} of ${results.length} definitions valid; ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${warnings === 1 ? "" : "s"}\n`,
+        `${valid} of ${results.length} definitions valid; ${counted(errors, "error")}, ${counted(warnings, "warning")}\n`,
       )
     }
     return errors === 0 ? EXIT.ok : EXIT.badInput
