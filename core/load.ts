@@ -11,16 +11,9 @@ import * as Schema from "effect/Schema"
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml"
 import { ConnectorDefinition } from "./definition.ts"
 import { type FindingPath, lintDecodedParts, lintDefinition, PartUndecoded, type Severity } from "./lint.ts"
-import type { Problem } from "./problem.ts"
+import { type LoadResult, MAX_DEFINITION_BYTES, type Problem, tooLarge } from "./problem.ts"
 
-export { formatProblem, type Problem } from "./problem.ts"
-
-export interface LoadResult {
-  readonly file: string
-  /** Present when the file has no errors (it may still have warnings). */
-  readonly definition: ConnectorDefinition | undefined
-  readonly problems: ReadonlyArray<Problem>
-}
+export { formatProblem, type LoadResult, type Problem } from "./problem.ts"
 
 /** `auth[0].in`, `test.requests[1].query.from` */
 export const formatPath = (path: FindingPath): string =>
@@ -113,25 +106,6 @@ const mergeAlternatives = <I extends { readonly path: ReadonlyArray<PropertyKey>
 /** Schema messages echo the actual value, which can be a whole subtree: keep its start only. */
 const shorten = (message: string): string =>
   message.replace(/(, actual )(.{60}).+$/s, (_whole, lead: string, start: string) => `${lead}${start}...`)
-
-/** No definition needs more: the four vendors' are 4 to 8 KB. A larger file is refused unread. */
-export const MAX_DEFINITION_BYTES = 1024 * 1024
-
-export const tooLarge = (file: string): LoadResult => ({
-  file,
-  definition: undefined,
-  problems: [
-    {
-      file,
-      line: 1,
-      col: 1,
-      path: "",
-      code: "too-large",
-      severity: "error",
-      message: `is larger than 1 MiB; a definition is a few kilobytes, so this is not one`,
-    },
-  ],
-})
 
 /** Where every repeated key of every map in the document stands, found with one set per map. */
 const duplicateKeys = (root: unknown): number[] => {

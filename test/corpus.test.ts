@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { loadConnectorDir } from "../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../runner/catalog/load-now.ts"
 import { derivedFakeInput } from "../runner/sandbox/scenarios.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { cli } from "./support/cli.ts"
@@ -16,7 +16,7 @@ import { registerConformanceSuite } from "./support/conformance.ts"
 
 const CORPUS = new URL("./corpus/", import.meta.url).pathname
 const files = readdirSync(CORPUS).filter((name) => name.endsWith(".yaml"))
-const definitions = loadConnectorDir(CORPUS).flatMap((r) => (r.definition ? [r.definition] : []))
+const definitions = loadConnectorDirNow(CORPUS).flatMap((r) => (r.definition ? [r.definition] : []))
 
 describe("the corpus of real vendors", () => {
   it("holds at least 10 definitions, which between them use every feature the first four do not", () => {

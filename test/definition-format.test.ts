@@ -439,7 +439,7 @@ describe("keyway new asks about each feature, so a scaffold needs only the vendo
     const { tmpdir } = await import("node:os")
     const { join } = await import("node:path")
     const { cli } = await import("./support/cli.ts")
-    const { loadConnectorFile } = await import("../runner/catalog/catalog.ts")
+    const { loadConnectorFileNow } = await import("../runner/catalog/load-now.ts")
     const dir = mkdtempSync(join(tmpdir(), "keyway-shapes-"))
     const definitions: ConnectorDefinition[] = []
     for (const [id, flags] of SHAPES) {
@@ -447,7 +447,7 @@ describe("keyway new asks about each feature, so a scaffold needs only the vendo
       if (!flags.includes("--base-url")) args.push("--base-url", "https://api.vendor.example")
       const made = await cli([...args, ...flags])
       expect(made.stderr).toBe("")
-      const loaded = loadConnectorFile(join(dir, `${id}.yaml`))
+      const loaded = loadConnectorFileNow(join(dir, `${id}.yaml`))
       expect(loaded.problems.map(formatProblem)).toEqual([])
       definitions.push(loaded.definition as ConnectorDefinition)
     }

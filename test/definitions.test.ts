@@ -7,9 +7,9 @@ import { describe, expect, it } from "vitest"
 import { resolveBaseUrl } from "../core/base-url.ts"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { formatProblem } from "../core/load.ts"
-import { loadConnectorDir } from "../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../runner/catalog/load-now.ts"
 
-const results = loadConnectorDir()
+const results = loadConnectorDirNow()
 const byId = new Map(results.flatMap((r) => (r.definition ? [[r.definition.id, r.definition] as const] : [])))
 const get = (id: string): ConnectorDefinition => {
   const definition = byId.get(id)

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { GENERIC_RECORDS } from "../fixtures/generic-fake.ts"
-import { loadConnectorDir } from "../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../runner/catalog/load-now.ts"
 import { derivedFakeInput } from "../runner/sandbox/scenarios.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { cli } from "./support/cli.ts"
@@ -19,7 +19,7 @@ const root = mkdtempSync(join(tmpdir(), "keyway-derived-streams-"))
 const connectors = join(root, "connectors")
 mkdirSync(connectors)
 copyFileSync(FIXTURE, join(connectors, "nimbus-ledger.yaml"))
-const [definition] = loadConnectorDir(connectors).flatMap((r) => (r.definition ? [r.definition] : []))
+const [definition] = loadConnectorDirNow(connectors).flatMap((r) => (r.definition ? [r.definition] : []))
 const { credentials } = derivedFakeInput(definition as NonNullable<typeof definition>)
 
 const linesOf = (file: string) =>

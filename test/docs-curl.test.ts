@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { loadConnectorDir } from "../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../runner/catalog/load-now.ts"
 import { DOCS_DIR } from "../runner/cli/commands/docs.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 
@@ -49,7 +49,7 @@ const pageCommands = (): PageCommand[] =>
     })
 
 const credentialLabels = new Map(
-  loadConnectorDir().flatMap((r) =>
+  loadConnectorDirNow().flatMap((r) =>
     r.definition ? [[r.definition.id, new Set(r.definition.credentials.map((c) => c.label))] as const] : [],
   ),
 )

@@ -20,12 +20,12 @@ import {
   retryPolicyText,
   whenText,
 } from "../runner/authoring/docs.ts"
-import { loadConnectorDir } from "../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../runner/catalog/load-now.ts"
 import { DOCS_DIR } from "../runner/cli/commands/docs.ts"
 import { minimalWith } from "./minimal-definition.ts"
 import { cli } from "./support/cli.ts"
 
-const definitions = loadConnectorDir().flatMap((r) => (r.definition ? [r.definition] : []))
+const definitions = loadConnectorDirNow().flatMap((r) => (r.definition ? [r.definition] : []))
 const definition = (id: string): ConnectorDefinition => {
   const found = definitions.find((d) => d.id === id)
   if (!found) throw new Error(`no valid definition ${id}`)

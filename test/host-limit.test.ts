@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { hostScheduleFor } from "../core/pacer.ts"
-import { loadCatalog } from "../runner/catalog/catalog.ts"
+import { loadCatalog } from "../runner/catalog/load-now.ts"
 import { createKeyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { sandboxBaseUrl } from "../core/base-url.ts"
 import type { ConnectorDefinition } from "../core/definition.ts"
 import { prepare } from "../core/prepare.ts"
-import { loadConnectorDir } from "../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../runner/catalog/load-now.ts"
 import { derivedFakeInput } from "../runner/sandbox/scenarios.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
 import { runConformance } from "./support/conformance.ts"
 
-const [vendor] = loadConnectorDir(new URL("./fixtures/derived/", import.meta.url).pathname).flatMap((r) =>
+const [vendor] = loadConnectorDirNow(new URL("./fixtures/derived/", import.meta.url).pathname).flatMap((r) =>
   r.definition ? [r.definition] : [],
 )
 const definition = vendor as ConnectorDefinition

@@ -1,6 +1,8 @@
 /**
  * The catalog: connector definitions read from disk, as a service. The pure work (parsing, decoding,
- * lint rules) is in `core/load.ts`; this is the I/O edge.
+ * lint rules) is in `core/load.ts`; this is the I/O edge. A shipped file, unchanged, is the build's
+ * result (`prebuilt.ts`), and `core/load.ts` is imported only for a file that is not: compiling it,
+ * yaml and the definition's Schema was a third of a cold `keyway connectors`.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
@@ -10,8 +12,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { ConnectorDefinition } from "../../core/definition.ts"
-import { type LoadResult, MAX_DEFINITION_BYTES, tooLarge } from "../../core/load.ts"
-import { loadDefinition } from "./prebuilt.ts"
+import { type LoadResult, MAX_DEFINITION_BYTES, tooLarge } from "../../core/problem.ts"
+import { prebuilt } from "./prebuilt.ts"
 
 /**
  * The project's root: the nearest folder above this module that holds package.json. This module may
@@ -43,8 +45,11 @@ const unreadable = (path: string, message: string): LoadResult => {
   }
 }
 
-/** One connector file: refused unread when it is not a regular file or is over the size limit. */
-export const loadConnectorFile = (path: string): LoadResult => {
+/**
+ * One connector file's result when it needs no parsing (refused unread as not a regular file or over
+ * the size limit, or prebuilt), otherwise its text to parse.
+ */
+export const readConnectorFile = (path: string): LoadResult | { readonly file: string; readonly text: string } => {
   let text: string
   try {
     const stats = statSync(path)
@@ -54,8 +59,19 @@ export const loadConnectorFile = (path: string): LoadResult => {
   } catch (error) {
     return unreadable(path, `cannot read the file (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`)
   }
-  return loadDefinition(displayName(path), text)
+  const file = displayName(path)
+  return prebuilt(file, text) ?? { file, text }
 }
+
+/** One connector file, loaded; `core/load.ts` is imported only when the file must be parsed. */
+export const loadConnectorFile = (path: string): Effect.Effect<LoadResult> =>
+  Effect.suspend(() => {
+    const read = readConnectorFile(path)
+    if (!("text" in read)) return Effect.succeed(read)
+    return Effect.promise(() => import("../../core/load.ts")).pipe(
+      Effect.map(({ loadDefinitionText }) => loadDefinitionText(read.file, read.text)),
+    )
+  })
 
 export const connectorFiles = (dir: string = CONNECTORS_DIR): ReadonlyArray<string> =>
   readdirSync(dir)
@@ -63,14 +79,11 @@ export const connectorFiles = (dir: string = CONNECTORS_DIR): ReadonlyArray<stri
     .sort()
     .map((name) => join(dir, name))
 
-export const loadConnectorDir = (dir: string = CONNECTORS_DIR): ReadonlyArray<LoadResult> =>
-  connectorFiles(dir).map(loadConnectorFile)
+export const loadConnectorDir = (dir: string = CONNECTORS_DIR): Effect.Effect<ReadonlyArray<LoadResult>> =>
+  Effect.suspend(() => Effect.forEach(connectorFiles(dir), loadConnectorFile))
 
-/** Every valid definition, by id. Invalid files are left out; `keyway validate` reports them. */
-export const loadCatalog = (dir: string = CONNECTORS_DIR): ReadonlyMap<string, ConnectorDefinition> =>
-  definitionsOf(loadConnectorDir(dir))
-
-const definitionsOf = (results: ReadonlyArray<LoadResult>): ReadonlyMap<string, ConnectorDefinition> =>
+/** The valid definitions among these results, by id. */
+export const definitionsOf = (results: ReadonlyArray<LoadResult>): ReadonlyMap<string, ConnectorDefinition> =>
   new Map(results.flatMap((result) => (result.definition ? [[result.definition.id, result.definition] as const] : [])))
 
 export interface Loaded {
@@ -113,13 +126,9 @@ export const catalogFromDir = (dir: string = CONNECTORS_DIR): Layer.Layer<Catalo
   Layer.sync(Catalog, () => {
     const one = new Map<string, LoadResult>()
     let everything: Loaded | undefined
-    const loadAll = (): Loaded => {
-      if (!everything) {
-        const results = loadConnectorDir(dir)
-        everything = { definitions: definitionsOf(results), invalid: results.filter((r) => !r.definition) }
-      }
-      return everything
-    }
+    const loadAll = loadConnectorDir(dir).pipe(
+      Effect.map((results) => ({ definitions: definitionsOf(results), invalid: results.filter((r) => !r.definition) })),
+    )
     const fileOf = (id: string): string | undefined =>
       [".yaml", ".yml"].map((ending) => join(dir, `${id}${ending}`)).find((path) => existsSync(path))
     // The ids there are, from the file names alone: nothing is parsed to name them.
@@ -129,13 +138,25 @@ export const catalogFromDir = (dir: string = CONNECTORS_DIR): Layer.Layer<Catalo
         Effect.suspend((): Effect.Effect<ConnectorDefinition, UnknownConnector | DefinitionInvalid> => {
           const path = CONNECTOR_ID.test(id) ? fileOf(id) : undefined
           if (!path) return Effect.fail(new UnknownConnector({ id, known: known() }))
-          if (!one.has(id)) one.set(id, loadConnectorFile(path))
-          const loaded = one.get(id) as LoadResult
-          return loaded.definition
-            ? Effect.succeed(loaded.definition)
-            : Effect.fail(new DefinitionInvalid({ result: loaded }))
+          const cached = one.get(id)
+          const loaded = cached
+            ? Effect.succeed(cached)
+            : Effect.map(loadConnectorFile(path), (result) => {
+                one.set(id, result)
+                return result
+              })
+          return Effect.flatMap(loaded, (result) =>
+            result.definition ? Effect.succeed(result.definition) : Effect.fail(new DefinitionInvalid({ result })),
+          )
         }),
-      all: Effect.sync(loadAll),
+      all: Effect.suspend(() =>
+        everything
+          ? Effect.succeed(everything)
+          : Effect.map(loadAll, (loaded) => {
+              everything = loaded
+              return loaded
+            }),
+      ),
     }
   })
 

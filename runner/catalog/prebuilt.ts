@@ -3,37 +3,41 @@
  * the results beside the bundle (`definitions.json`), keyed by a hash of each file's name and text.
  * Loading a shipped definition is then a lookup instead of a YAML parse, a schema decode and the
  * lint rules, cold (92 ms of `keyway connectors`). A file edited or added since is not in it and is
- * loaded as always; run from the sources, there is no such file and everything is loaded.
+ * loaded as always; run from the sources, there is no such file and everything is loaded. This module
+ * does not load the loader (`core/load.ts`): a command whose files are all prebuilt never compiles it.
  */
 import { hash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { basename } from "node:path"
-import { type LoadResult, loadDefinitionText } from "../../core/load.ts"
+import type { LoadResult } from "../../core/problem.ts"
 
 /** The file name counts as well as the text: the id must match it. */
 export const prebuiltKey = (file: string, text: string): string => hash("sha256", `${basename(file)}\0${text}`, "hex")
 
-let prebuilt: ReadonlyMap<string, LoadResult> | undefined
+let saved: ReadonlyMap<string, LoadResult> | undefined
 const prebuiltResults = (): ReadonlyMap<string, LoadResult> => {
-  if (!prebuilt) {
+  if (!saved) {
     try {
-      const saved = JSON.parse(readFileSync(new URL("./definitions.json", import.meta.url), "utf8"))
-      prebuilt = new Map(Object.entries(saved as Record<string, LoadResult>))
+      const json = JSON.parse(readFileSync(new URL("./definitions.json", import.meta.url), "utf8"))
+      saved = new Map(Object.entries(json as Record<string, LoadResult>))
     } catch {
-      prebuilt = new Map()
+      saved = new Map()
     }
   }
-  return prebuilt
+  return saved
 }
 
-/** `loadDefinitionText`, answered from `saved` when the file is one of those, unchanged. */
-export const loadDefinitionFrom = (saved: ReadonlyMap<string, LoadResult>, file: string, text: string): LoadResult => {
+/** The build's result for this file, when it is one of those, unchanged; otherwise undefined. */
+export const prebuiltFrom = (
+  saved: ReadonlyMap<string, LoadResult>,
+  file: string,
+  text: string,
+): LoadResult | undefined => {
   const found = saved.get(prebuiltKey(file, text))
-  if (!found) return loadDefinitionText(file, text)
   // Saved under the file's name alone; shown as the caller names it.
-  return { ...found, file, problems: found.problems.map((problem) => ({ ...problem, file })) }
+  return found && { ...found, file, problems: found.problems.map((problem) => ({ ...problem, file })) }
 }
 
-/** `loadDefinitionText`, answered from the build's results when the file is one of them, unchanged. */
-export const loadDefinition = (file: string, text: string): LoadResult =>
-  loadDefinitionFrom(prebuiltResults(), file, text)
+/** The build's result for this file, when it is one of the shipped files, unchanged. */
+export const prebuilt = (file: string, text: string): LoadResult | undefined =>
+  prebuiltFrom(prebuiltResults(), file, text)

@@ -16,7 +16,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { ConnectorDefinition } from "../../core/definition.ts"
 import type { CredentialInput } from "../../core/prepare.ts"
 import type { Secret } from "../../core/redact.ts"
-import { type Catalog, catalogOf, findDefinition, loadCatalog } from "../catalog/catalog.ts"
+import { type Catalog, catalogOf, findDefinition } from "../catalog/catalog.ts"
+import { loadCatalog } from "../catalog/load-now.ts"
 import {
   type CheckEnvironment,
   type CheckOptions,

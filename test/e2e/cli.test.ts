@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
 import { BIN, keyway } from "../support/cli.ts"
+import { LOAD_LOG_PRELOAD, packagesLoaded } from "../support/packages-loaded.ts"
 
 describe("the keyway binary", () => {
   let sandbox: Sandbox
@@ -48,6 +49,35 @@ describe("the keyway binary", () => {
     expect((await keyway(["streams", "activtrak"])).stdout).toContain("workingHoursUsers")
     expect((await keyway(["schema", "--check"])).code).toBe(0)
     expect(await keyway(["docs", "--check"])).toMatchObject({ code: 0, stderr: "" })
+  })
+
+  it("connectors lists the shipped definitions without loading the YAML loader, and loads any other file", async () => {
+    const listed = async (dir?: string) => {
+      const log = join(home, `loaded-${Math.random().toString(36).slice(2)}.txt`)
+      writeFileSync(log, "")
+      const run = await keyway(["connectors", "--json"], {
+        env: {
+          NODE_OPTIONS: `--import ${LOAD_LOG_PRELOAD}`,
+          LOAD_LOG: log,
+          ...(dir ? { KEYWAY_CONNECTORS: dir } : {}),
+        },
+      })
+      expect(run.code).toBe(0)
+      const ids = (JSON.parse(run.stdout) as ReadonlyArray<{ id: string }>).map((c) => c.id)
+      return { ids, packages: packagesLoaded(log) }
+    }
+    // The build's results answer for the shipped files: yaml (and the Schema and lint rules beside it) stay unloaded.
+    const shipped = await listed()
+    expect(shipped.ids).toEqual(["activityinfo", "activtrak", "peopletray", "trackvia"])
+    expect(shipped.packages.has("effect")).toBe(true)
+    expect(shipped.packages.has("yaml")).toBe(false)
+    // An edited file is not one of them, and is parsed as always.
+    const dir = mkdtempSync(join(tmpdir(), "keyway-edited-"))
+    const text = readFileSync(new URL("../../connectors/trackvia.yaml", import.meta.url), "utf8")
+    writeFileSync(join(dir, "trackvia.yaml"), `${text}\n# edited\n`)
+    const edited = await listed(dir)
+    expect(edited.ids).toEqual(["trackvia"])
+    expect(edited.packages.has("yaml")).toBe(true)
   })
 
   it("new scaffolds a definition, and refuses to overwrite it", async () => {

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { BIN, keyway } from "../support/cli.ts"
+import { LOAD_LOG_PRELOAD, packagesLoaded } from "../support/packages-loaded.ts"
 
 const started: ChildProcess[] = []
 afterEach(() => {
@@ -106,17 +107,12 @@ describe("keyway serve, as a process", () => {
 
   it("loads the fakes only to start a sandbox, and the fleet's queues and Redis clients only with Redis", async () => {
     const home = mkdtempSync(join(tmpdir(), "keyway-serve-lazy-"))
-    const preload = new URL("../support/load-log.mjs", import.meta.url).pathname
-    /**
-     * The packages a `keyway serve` loaded by the time it answers `GET /`: those resolved from
-     * node_modules, and those bundled into the dist/ chunks it loaded (esbuild marks each module it
-     * bundles with a `// node_modules/<package>/...` line).
-     */
-    const packagesLoaded = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => {
+    /** The packages a `keyway serve` loaded by the time it answers `GET /`. */
+    const packagesLoadedBy = async (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = {}) => {
       const log = join(home, `loaded-${started.length}.txt`)
       writeFileSync(log, "")
       const { child, url } = await startServe(home, args, {
-        NODE_OPTIONS: `--import ${preload}`,
+        NODE_OPTIONS: `--import ${LOAD_LOG_PRELOAD}`,
         LOAD_LOG: log,
         KEYWAY_REDIS: "",
         KEYWAY_STORE: "",
@@ -124,23 +120,15 @@ describe("keyway serve, as a process", () => {
       })
       expect((await fetch(`${url}/`)).status).toBe(200)
       child.kill("SIGKILL")
-      const urls = readFileSync(log, "utf8").split("\n")
-      const bundled = urls
-        .filter((loaded) => /\/dist\/[^/]+\.js$/.test(loaded))
-        .map((loaded) => readFileSync(new URL(loaded), "utf8"))
-      return new Set(
-        [...urls, ...bundled].flatMap((text) =>
-          [...text.matchAll(/node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//g)].map((m) => m[1] as string),
-        ),
-      )
+      return packagesLoaded(log)
     }
     const heavy = ["msw", "bullmq", "ioredis", "@redis/client"]
     // Starting its own sandbox is what the fakes are for: this also shows the log sees them.
-    expect([...(await packagesLoaded(["--sandbox"]))].filter((name) => heavy.includes(name))).toEqual(["msw"])
-    const plain = await packagesLoaded([])
+    expect([...(await packagesLoadedBy(["--sandbox"]))].filter((name) => heavy.includes(name))).toEqual(["msw"])
+    const plain = await packagesLoadedBy([])
     expect(plain.has("sqlite3") || plain.has("@keyv/sqlite") || plain.has("undici")).toBe(true)
     expect([...plain].filter((name) => heavy.includes(name))).toEqual([])
-    const elsewhere = await packagesLoaded(["--sandbox"], { KEYWAY_SANDBOX_URL: "http://127.0.0.1:9" })
+    const elsewhere = await packagesLoadedBy(["--sandbox"], { KEYWAY_SANDBOX_URL: "http://127.0.0.1:9" })
     expect([...elsewhere].filter((name) => heavy.includes(name))).toEqual([])
   }, 60_000)
 

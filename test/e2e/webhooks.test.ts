@@ -11,7 +11,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { verifyWebhook } from "../../core/webhook-signature.ts"
-import { loadConnectorDir } from "../../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../../runner/catalog/load-now.ts"
 import { derivedFakeInput } from "../../runner/sandbox/scenarios.ts"
 import { startSandbox } from "../../runner/sandbox/server.ts"
 import { BIN, keyway } from "../support/cli.ts"
@@ -29,7 +29,7 @@ describe.skipIf(!redisBinary)(
   () => {
     it("a revoked key: the scheduled verify emits one connection.verification_failed, delivered once through two failures, correctly signed", async () => {
       const redis = await startRedis(redisBinary as string)
-      const definitions = loadConnectorDir(CORPUS).flatMap((r) => (r.definition ? [r.definition] : []))
+      const definitions = loadConnectorDirNow(CORPUS).flatMap((r) => (r.definition ? [r.definition] : []))
       const sandbox = await startSandbox({ handwritten: false, generic: definitions })
       const received: Array<{ headers: IncomingHttpHeaders; body: string; answered: number }> = []
       const answers = [500, 500]

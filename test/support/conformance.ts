@@ -19,7 +19,7 @@ import { formatProblem } from "../../core/load.ts"
 import { defaultOutcomeForStatus } from "../../core/outcomes.ts"
 import { sampleCredential } from "../../core/samples.ts"
 import { derivedFakeInput } from "../../fixtures/generic-fake.ts"
-import { loadConnectorDir } from "../../runner/catalog/catalog.ts"
+import { loadConnectorDirNow } from "../../runner/catalog/load-now.ts"
 import { testCredentials } from "../../runner/check/check.ts"
 import { createKeyway, InvalidInput, type Keyway } from "../../runner/library/index.ts"
 import { SANDBOX_VENDORS, type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
@@ -360,7 +360,7 @@ export const runConformance = async (
 }
 
 export const registerConformanceSuite = (dir: string, label: string): void => {
-  const results = loadConnectorDir(dir)
+  const results = loadConnectorDirNow(dir)
   const definitions = results.flatMap((r) => (r.definition ? [r.definition] : []))
 
   describe(`conformance of ${label}`, () => {

@@ -4,7 +4,8 @@
  */
 import * as Layer from "effect/Layer"
 import type { ConnectorDefinition } from "../../core/definition.ts"
-import { type Catalog, catalogOf, loadCatalog } from "../../runner/catalog/catalog.ts"
+import { type Catalog, catalogOf } from "../../runner/catalog/catalog.ts"
+import { loadCatalog } from "../../runner/catalog/load-now.ts"
 import { engineLayer, type HttpEngine } from "../../runner/http/engine.ts"
 import { type TransportOptions, transportLayer } from "../../runner/http/transport.ts"
 import { Sandbox } from "../../runner/sandbox/service.ts"

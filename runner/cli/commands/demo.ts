@@ -11,7 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { ConnectorDefinition } from "../../../core/definition.ts"
-import { formatProblem } from "../../../core/load.ts"
+import { formatProblem } from "../../../core/problem.ts"
 import { catalogFromDir, connectorsDir, loadConnectorDir } from "../../catalog/catalog.ts"
 import type { CheckResult } from "../../check/check.ts"
 import { engineLayer } from "../../http/engine.ts"
@@ -64,7 +64,7 @@ const scenariosFor = (definition: ConnectorDefinition) =>
 
 const demo = (io: Io, dir: string) =>
   Effect.gen(function* () {
-    const loaded = loadConnectorDir(dir)
+    const loaded = yield* loadConnectorDir(dir)
     for (const problem of loaded.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)
     const definitions = loaded.flatMap((r) => (r.definition ? [r.definition] : []))
     if (!io.json) io.out(`${definitions.length} connector definitions valid. Starting the sandbox...\n\n`)

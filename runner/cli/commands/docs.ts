@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, join } from "node:path"
 import * as Effect from "effect/Effect"
-import { formatProblem } from "../../../core/load.ts"
+import { formatProblem } from "../../../core/problem.ts"
 import { connectorPage, indexPage, pageOptionsFrom } from "../../authoring/docs.ts"
 import { connectorsDir, loadConnectorDir, PROJECT_ROOT } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
@@ -21,8 +21,8 @@ export const options = {
 } as const satisfies OptionSpecs
 
 export const run: CommandRun<typeof options> = ({ values }, io) =>
-  Effect.sync(() => {
-    const results = loadConnectorDir(values.connectors ?? connectorsDir(io.env))
+  Effect.gen(function* () {
+    const results = yield* loadConnectorDir(values.connectors ?? connectorsDir(io.env))
     const broken = results.filter((r) => !r.definition)
     if (broken.length > 0) {
       for (const problem of broken.flatMap((r) => r.problems)) io.err(`${formatProblem(problem)}\n`)

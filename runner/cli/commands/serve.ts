@@ -45,7 +45,7 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
     if (checksPerMinute !== undefined && !/^[1-9]\d{0,9}$/.test(checksPerMinute)) {
       return yield* usage(`--checks-per-minute takes a whole number of checks, 1 or more, not ${checksPerMinute}`)
     }
-    const loaded = loadConnectorDir(connectorsDir(io.env))
+    const loaded = yield* loadConnectorDir(connectorsDir(io.env))
     reportInvalid(
       io,
       loaded.filter((r) => !r.definition),

@@ -3,7 +3,7 @@
  * error, or with --strict a warning.
  */
 import * as Effect from "effect/Effect"
-import { formatProblem } from "../../../core/load.ts"
+import { formatProblem } from "../../../core/problem.ts"
 import { connectorFiles, connectorsDir, loadConnectorFile } from "../../catalog/catalog.ts"
 import { EXIT } from "../exit-codes.ts"
 import { type OptionSpecs, printJson } from "../io.ts"
@@ -18,15 +18,14 @@ export const options = {
 } as const satisfies OptionSpecs
 
 export const run: CommandRun<typeof options> = ({ values, positionals: named }, io) =>
-  Effect.sync(() => {
+  Effect.gen(function* () {
     const strict = values.strict ?? false
     const files = named.length > 0 ? named : connectorFiles(connectorsDir(io.env))
+    const loaded = yield* Effect.forEach(files, loadConnectorFile)
     // Under --strict a warning is an error, and is printed, counted and listed as one.
-    const results = files
-      .map(loadConnectorFile)
-      .map((result) =>
-        strict ? { ...result, problems: result.problems.map((p) => ({ ...p, severity: "error" as const })) } : result,
-      )
+    const results = loaded.map((result) =>
+      strict ? { ...result, problems: result.problems.map((p) => ({ ...p, severity: "error" as const })) } : result,
+    )
     const problems = results.flatMap((r) => r.problems)
     const errors = problems.filter((p) => p.severity === "error").length
     const warnings = problems.length - errors

@@ -47,7 +47,7 @@ export const run: CommandRun<typeof options> = ({ values }, io) =>
     const lockSeconds = yield* whole("lock-seconds", values["lock-seconds"], 30)
     const metricsPort =
       values["metrics-port"] === undefined ? undefined : yield* whole("metrics-port", values["metrics-port"], 0)
-    const loaded = loadConnectorDir(connectorsDir(io.env))
+    const loaded = yield* loadConnectorDir(connectorsDir(io.env))
     reportInvalid(
       io,
       loaded.filter((r) => !r.definition),
