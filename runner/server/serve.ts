@@ -5,7 +5,7 @@
  * `/` offers a form for each connector.
  */
 import { createServer } from "node:http"
-import { HttpLayerRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpLayerRouter, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import { NodeHttpServer } from "@effect/platform-node"
 import * as Effect from "effect/Effect"
@@ -253,7 +253,12 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
         }),
       { global: true },
     )
-    const app = HttpLayerRouter.serve(Layer.mergeAll(routes, guard), { disableLogger: true, disableListenLog: true })
+    // No request is traced: Keyway exports no traces, and the span @effect/platform opens for each
+    // request (its URL parsed, its headers redacted and copied into attributes) was only garbage.
+    const app = HttpLayerRouter.serve(Layer.mergeAll(routes, guard), {
+      disableLogger: true,
+      disableListenLog: true,
+    }).pipe(HttpMiddleware.withTracerDisabledWhen(() => true))
     const context = yield* Layer.build(
       app.pipe(Layer.provide(Layer.mergeAll(server, checks)), Layer.provideMerge(http)),
     )
