@@ -39,7 +39,7 @@ export interface RetryPolicy {
 /** Never retried, whatever a definition says: retrying a rejected key only locks accounts. */
 export const NEVER_RETRIED = new Set([401, 403, 404])
 
-export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync"): RetryPolicy => ({
+const buildPolicy = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync"): RetryPolicy => ({
   baseDelayMs: rateLimit.baseDelayMs,
   maxDelayMs: rateLimit.maxDelayMs,
   maxAttempts: rateLimit.maxAttempts,
@@ -54,6 +54,17 @@ export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync")
   ),
   customWaitHeaders: rateLimit.waitHeaders.flatMap((wait) => (typeof wait === "string" ? [] : [wait])),
 })
+
+/** Each definition's policies, built once: a check asked for its policy afresh each time. */
+const built = new WeakMap<RateLimit, { saveAndTest?: RetryPolicy; sync?: RetryPolicy }>()
+
+/** The retry policy for a definition's rate limit, for a save & test or a sync. */
+export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync"): RetryPolicy => {
+  let policies = built.get(rateLimit)
+  if (!policies) built.set(rateLimit, (policies = {}))
+  policies[purpose] ??= buildPolicy(rateLimit, purpose)
+  return policies[purpose]
+}
 
 /** What went wrong with one attempt, as the engine sees it: a status with its wait headers already read. */
 export type AttemptFailure =
