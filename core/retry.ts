@@ -60,9 +60,11 @@ const built = new WeakMap<RateLimit, { saveAndTest?: RetryPolicy; sync?: RetryPo
 
 /** The retry policy for a definition's rate limit, for a save & test or a sync. */
 export const policyFor = (rateLimit: RateLimit, purpose: "saveAndTest" | "sync"): RetryPolicy => {
-  let policies = built.get(rateLimit)
-  if (!policies) built.set(rateLimit, (policies = {}))
-  policies[purpose] ??= buildPolicy(rateLimit, purpose)
+  const policies = built.get(rateLimit) ?? {}
+  if (!policies[purpose]) {
+    policies[purpose] = buildPolicy(rateLimit, purpose)
+    built.set(rateLimit, policies)
+  }
   return policies[purpose]
 }
 
