@@ -168,7 +168,9 @@ describe("connections update, expiry and progress, against the sandbox", () => {
     [5, /expires within a week: in 5 days/],
     [1, /expires tomorrow/],
   ])("expiry %i days ahead: warned in the test result and by connections", async (days, warning) => {
-    const date = new Date(Date.now() + days * 86_400_000 + 3_600_000).toISOString().slice(0, 10)
+    // `days` calendar days after today (UTC), whatever the hour: an hour added here once made the
+    // date a day later in the last hour of every UTC day.
+    const date = new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10)
     const run = await cli(["connect", "peopletray", "--sandbox", "--expires", date], {
       env,
       stdin: '{"apiKey":"sandbox-valid"}',
