@@ -634,39 +634,44 @@ export const runSync = (
           total = undefined
           // The next page is fetched while this one is written, and no further: one page in hand
           // and one on the way, so memory stays flat and the vendor's answer time hides ours.
-          let upcoming = yield* Effect.fork(fetchPage(slice, start))
-          for (;;) {
-            // Only where the sync stands is kept across the waits for the write and the checkpoint.
-            // Pages kept across them (the records through the fiber that fetched them, the texts
-            // through the write's effect) outlived two young-generation collections and were
-            // promoted, about 1.8 MB a page, and the old generation grew by some 45 MB between full
-            // collections: hence the inner step, and the texts dropped once written.
-            let sorted: SortedPage | undefined = yield* Effect.gen(function* () {
-              const page = yield* Fiber.join(upcoming)
-              if (page.next !== undefined) upcoming = yield* Effect.fork(fetchPage(slice, page.next))
-              yield* nextTurn
-              return sortPage(page)
-            })
-            yield* onSink(() => sink.write(stream.id, sorted?.fresh ?? []))
-            const { next, skipped, resumePoint, seen } = sorted
-            const written = sorted.fresh.length
-            sorted = undefined
-            state = {
-              ...state,
-              slice: next === undefined ? index + 1 : index,
-              position: next ?? (index + 1 < sliceCount ? firstPosition(stream.paging) : undefined),
-              records: state.records + written,
-              skipped: (state.skipped ?? 0) + skipped,
-              pages: state.pages + 1,
-              outputBytes: sink.position(),
-              resumePoint,
-              ...(seen ? { seen } : {}),
-              updatedAt: isoNow(),
-            }
-            yield* store.putState(key, state)
-            report(slice)
-            if (next === undefined) break
-          }
+          // Scoped: when the slice ends, or a write fails, a page still being fetched is not left running.
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              let upcoming = yield* Effect.forkScoped(fetchPage(slice, start))
+              for (;;) {
+                // Only where the sync stands is kept across the waits for the write and the checkpoint.
+                // Pages kept across them (the records through the fiber that fetched them, the texts
+                // through the write's effect) outlived two young-generation collections and were
+                // promoted, about 1.8 MB a page, and the old generation grew by some 45 MB between full
+                // collections: hence the inner step, and the texts dropped once written.
+                let sorted: SortedPage | undefined = yield* Effect.gen(function* () {
+                  const page = yield* Fiber.join(upcoming)
+                  if (page.next !== undefined) upcoming = yield* Effect.forkScoped(fetchPage(slice, page.next))
+                  yield* nextTurn
+                  return sortPage(page)
+                })
+                yield* onSink(() => sink.write(stream.id, sorted?.fresh ?? []))
+                const { next, skipped, resumePoint, seen } = sorted
+                const written = sorted.fresh.length
+                sorted = undefined
+                state = {
+                  ...state,
+                  slice: next === undefined ? index + 1 : index,
+                  position: next ?? (index + 1 < sliceCount ? firstPosition(stream.paging) : undefined),
+                  records: state.records + written,
+                  skipped: (state.skipped ?? 0) + skipped,
+                  pages: state.pages + 1,
+                  outputBytes: sink.position(),
+                  resumePoint,
+                  ...(seen ? { seen } : {}),
+                  updatedAt: isoNow(),
+                }
+                yield* store.putState(key, state)
+                report(slice)
+                if (next === undefined) break
+              }
+            }),
+          )
         }
       }).pipe(Effect.onInterrupt(() => Effect.promise(() => sink.abort()))),
     )
