@@ -123,42 +123,34 @@ const CONNECTOR_ID = /^[a-z][a-z0-9-]*$/
 
 /** The definitions in a folder of connector files (by default the project's `connectors/`), each file named for its id. */
 export const catalogFromDir = (dir: string = CONNECTORS_DIR): Layer.Layer<Catalog> =>
-  Layer.sync(Catalog, () => {
-    const one = new Map<string, LoadResult>()
-    let everything: Loaded | undefined
-    const loadAll = loadConnectorDir(dir).pipe(
-      Effect.map((results) => ({ definitions: definitionsOf(results), invalid: results.filter((r) => !r.definition) })),
-    )
-    const fileOf = (id: string): string | undefined =>
-      [".yaml", ".yml"].map((ending) => join(dir, `${id}${ending}`)).find((path) => existsSync(path))
-    // The ids there are, from the file names alone: nothing is parsed to name them.
-    const known = () => connectorFiles(dir).map((path) => path.replace(/^.*\//, "").replace(/\.ya?ml$/, ""))
-    return {
-      get: (id) =>
-        Effect.suspend((): Effect.Effect<ConnectorDefinition, UnknownConnector | DefinitionInvalid> => {
-          const path = CONNECTOR_ID.test(id) ? fileOf(id) : undefined
-          if (!path) return Effect.fail(new UnknownConnector({ id, known: known() }))
-          const cached = one.get(id)
-          const loaded = cached
-            ? Effect.succeed(cached)
-            : Effect.map(loadConnectorFile(path), (result) => {
-                one.set(id, result)
-                return result
-              })
-          return Effect.flatMap(loaded, (result) =>
-            result.definition ? Effect.succeed(result.definition) : Effect.fail(new DefinitionInvalid({ result })),
-          )
-        }),
-      all: Effect.suspend(() =>
-        everything
-          ? Effect.succeed(everything)
-          : Effect.map(loadAll, (loaded) => {
-              everything = loaded
-              return loaded
-            }),
-      ),
-    }
-  })
+  Layer.effect(
+    Catalog,
+    Effect.gen(function* () {
+      // Each file is loaded once, on first use, and so is the whole folder.
+      const loadFile = yield* Effect.cachedFunction(loadConnectorFile)
+      const all = yield* Effect.cached(
+        Effect.map(loadConnectorDir(dir), (results) => ({
+          definitions: definitionsOf(results),
+          invalid: results.filter((r) => !r.definition),
+        })),
+      )
+      const fileOf = (id: string): string | undefined =>
+        [".yaml", ".yml"].map((ending) => join(dir, `${id}${ending}`)).find((path) => existsSync(path))
+      // The ids there are, from the file names alone: nothing is parsed to name them.
+      const known = () => connectorFiles(dir).map((path) => path.replace(/^.*\//, "").replace(/\.ya?ml$/, ""))
+      return {
+        get: (id) =>
+          Effect.suspend((): Effect.Effect<ConnectorDefinition, UnknownConnector | DefinitionInvalid> => {
+            const path = CONNECTOR_ID.test(id) ? fileOf(id) : undefined
+            if (!path) return Effect.fail(new UnknownConnector({ id, known: known() }))
+            return Effect.flatMap(loadFile(path), (result) =>
+              result.definition ? Effect.succeed(result.definition) : Effect.fail(new DefinitionInvalid({ result })),
+            )
+          }),
+        all,
+      }
+    }),
+  )
 
 /** A catalog of definitions already in memory. */
 export const catalogOf = (definitions: Iterable<ConnectorDefinition>): Layer.Layer<Catalog> => {
