@@ -62,25 +62,33 @@ export interface Place {
   readonly hash: string
 }
 
+/** Whether two cursor values are the same place: `compareCursor(a, b) === 0`, without ordering them. */
+const sameCursor = (a: CursorValue, b: CursorValue): boolean =>
+  a === b || (typeof a !== typeof b && String(a) === String(b))
+
 /** The edge at `value` after `places`: the old edge's keys when it was at that value, and the places there. */
 const edgeAt = (value: CursorValue, old: Edge | undefined, places: ReadonlyArray<Place>): Edge => {
-  const kept = old && compareCursor(old.value, value) === 0
+  // The last record with each key is the one whose hash counts: one map write per record at the
+  // edge, and a hash only for the last of each key. On a date cursor most of a page sits on its
+  // upper edge, so this loop is the price of exactly-once per record.
+  let latest: Map<string, Place> | undefined
+  for (const place of places) {
+    if (sameCursor(place.value, value)) (latest ??= new Map()).set(place.key, place)
+  }
+  const kept = old !== undefined && sameCursor(old.value, value) ? old : undefined
   // A page with nothing at this edge leaves it as it was: copying up to MAX_EDGE_KEYS keys for
   // every page of a long sync was most of its time.
-  if (kept && !places.some((place) => compareCursor(place.value, value) === 0)) return old
-  const keys: Record<string, string> = kept ? { ...old.keys } : {}
-  let count = Object.keys(keys).length
-  // The last record with each key is the one whose hash counts: only it is hashed.
-  const latest = new Map<string, Place>()
-  for (const place of places) {
-    if (compareCursor(place.value, value) !== 0) continue
-    if (!(place.key in keys) && !latest.has(place.key)) {
+  if (latest === undefined) return kept ?? { value, keys: {} }
+  const keys: Record<string, string> = kept ? { ...kept.keys } : {}
+  let count = kept ? Object.keys(keys).length : 0
+  // In the order the keys first appeared: past MAX_EDGE_KEYS, the later ones are not remembered.
+  for (const [key, place] of latest) {
+    if (!(key in keys)) {
       if (count >= MAX_EDGE_KEYS) continue
       count++
     }
-    latest.set(place.key, place)
+    keys[key] = place.hash
   }
-  for (const [key, place] of latest) keys[key] = place.hash
   return { value, keys }
 }
 

@@ -66,6 +66,27 @@ describe("a delivered span", () => {
     expect(isDelivered([span], { value: 1000, key: "z", hash: "x" })).toBe(false)
   })
 
+  it("on an edge, a key met twice in one page keeps the later record's hash, and hashes only that one", () => {
+    const hashed: string[] = []
+    const place = (value: number, key: string, hash: string) => ({
+      value,
+      key,
+      get hash() {
+        hashed.push(hash)
+        return hash
+      },
+    })
+    const span = widen(undefined, [place(7, "a", "old"), place(9, "a", "h1"), place(9, "b", "h2"), place(9, "a", "h3")])
+    expect(span?.hi).toEqual({ value: 9, keys: { a: "h3", b: "h2" } })
+    expect(span?.lo).toEqual({ value: 7, keys: { a: "old" } })
+    expect(hashed.sort()).toEqual(["h2", "h3", "old"])
+  })
+
+  it("a string and a number that print alike are the same cursor value", () => {
+    const span = widen(widen(undefined, [{ value: 5, key: "a", hash: "x" }]), [{ value: "5", key: "b", hash: "y" }])
+    expect(span?.hi.keys).toEqual({ a: "x", b: "y" })
+  })
+
   it("remembers a bounded number of keys per edge", () => {
     const page = Array.from({ length: MAX_EDGE_KEYS + 10 }, (_, i) => ({ value: 5, key: String(i), hash: "h" }))
     const span = widen(widen(undefined, page.slice(0, 5000)), page.slice(5000))
