@@ -71,14 +71,14 @@ const edgeAt = (value: CursorValue, old: Edge | undefined, places: ReadonlyArray
   // The last record with each key is the one whose hash counts: one map write per record at the
   // edge, and a hash only for the last of each key. On a date cursor most of a page sits on its
   // upper edge, so this loop is the price of exactly-once per record.
-  let latest: Map<string, Place> | undefined
+  const latest = new Map<string, Place>()
   for (const place of places) {
-    if (sameCursor(place.value, value)) (latest ??= new Map()).set(place.key, place)
+    if (sameCursor(place.value, value)) latest.set(place.key, place)
   }
   const kept = old !== undefined && sameCursor(old.value, value) ? old : undefined
   // A page with nothing at this edge leaves it as it was: copying up to MAX_EDGE_KEYS keys for
   // every page of a long sync was most of its time.
-  if (latest === undefined) return kept ?? { value, keys: {} }
+  if (latest.size === 0) return kept ?? { value, keys: {} }
   const keys: Record<string, string> = kept ? { ...kept.keys } : {}
   let count = kept ? Object.keys(keys).length : 0
   // In the order the keys first appeared: past MAX_EDGE_KEYS, the later ones are not remembered.
