@@ -62,6 +62,50 @@ export interface Place {
   readonly hash: string
 }
 
+/** Primary-key texts remembered by one `primaryKeyTexts`: past this many, the memo starts over. */
+const MAX_KEY_TEXTS = 10_000
+
+/**
+ * A record's primary key as text (its values as a JSON array), remembered by the values themselves.
+ * On a date cursor every record of a page may sit on a span's edge, and a page holds few distinct
+ * keys (a day's users): looking the values up costs a fraction of writing each record's key out, and
+ * the edge's map then meets the same string again. A value that is an object or an array is written
+ * out each time, since it cannot be looked up by identity.
+ */
+export const primaryKeyTexts = (
+  primaryKey: ReadonlyArray<string>,
+): ((fields: Readonly<Record<string, unknown>>) => string) => {
+  const written = (fields: Readonly<Record<string, unknown>>) =>
+    JSON.stringify(primaryKey.map((field) => fields[field] ?? null))
+  // Nested maps, one level per key field, the last holding the text.
+  let memo = new Map<unknown, unknown>()
+  let size = 0
+  return (fields) => {
+    let level = memo
+    for (let i = 0; i < primaryKey.length; i++) {
+      const value = fields[primaryKey[i] as string] ?? null
+      if (typeof value === "object" && value !== null) return written(fields)
+      const last = i === primaryKey.length - 1
+      let next = level.get(value)
+      if (next === undefined) {
+        if (last) {
+          if (size >= MAX_KEY_TEXTS) {
+            memo = new Map()
+            size = 0
+            return written(fields)
+          }
+          size++
+          next = written(fields)
+        } else next = new Map<unknown, unknown>()
+        level.set(value, next)
+      }
+      if (last) return next as string
+      level = next as Map<unknown, unknown>
+    }
+    return written(fields)
+  }
+}
+
 /** Whether two cursor values are the same place: `compareCursor(a, b) === 0`, without ordering them. */
 const sameCursor = (a: CursorValue, b: CursorValue): boolean =>
   a === b || (typeof a !== typeof b && String(a) === String(b))

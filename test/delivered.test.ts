@@ -1,6 +1,15 @@
 /** De-duplication of incremental streams over overlapping windows: spans of delivered cursor values. */
 import { describe, expect, it } from "vitest"
-import { addSpan, highWater, isDelivered, MAX_EDGE_KEYS, MAX_SPANS, type Span, widen } from "../core/delivered.ts"
+import {
+  addSpan,
+  highWater,
+  isDelivered,
+  MAX_EDGE_KEYS,
+  MAX_SPANS,
+  primaryKeyTexts,
+  type Span,
+  widen,
+} from "../core/delivered.ts"
 
 /** The span of a sync that saw these records, one page each: [cursor value, key, content hash]. */
 const spanOf = (records: ReadonlyArray<readonly [string | number, string, string]>): Span => {
@@ -133,5 +142,34 @@ describe("spans across syncs", () => {
     expect(spans[0]?.lo.value).toBe(60)
     expect(highWater(spans)).toBe((MAX_SPANS + 5) * 10)
     expect(isDelivered(spans, { value: 10, key: "k", hash: "h" })).toBe(false)
+  })
+})
+
+describe("a record's primary key as text", () => {
+  const records: ReadonlyArray<Record<string, unknown>> = [
+    { date: "2026-03-01", userId: 7 },
+    { date: "2026-03-01", userId: "7" },
+    { date: 'say "hi"\n', userId: true },
+    { date: null, userId: undefined },
+    { userId: -0 },
+    { date: Number.NaN, userId: 1.5e300 },
+    { date: { nested: [1, "a"] }, userId: 7 },
+    { date: ["x"], userId: 7 },
+  ]
+
+  it("is the key fields as a JSON array, the same text JSON.stringify writes, whatever the values", () => {
+    const keyText = primaryKeyTexts(["date", "userId"])
+    for (const fields of [...records, ...records]) {
+      expect(keyText(fields)).toBe(JSON.stringify([fields.date ?? null, fields.userId ?? null]))
+    }
+    // 7 and "7" are different keys.
+    expect(keyText(records[0] as Record<string, unknown>)).not.toBe(keyText(records[1] as Record<string, unknown>))
+  })
+
+  it("stays right past the number of texts it remembers", () => {
+    const keyText = primaryKeyTexts(["id"])
+    for (let round = 0; round < 2; round++) {
+      for (let id = 0; id < 25_000; id += 7) expect(keyText({ id })).toBe(`[${id}]`)
+    }
   })
 })

@@ -22,6 +22,7 @@ import {
   isCursorValue,
   isDelivered,
   type Place,
+  primaryKeyTexts,
   type Span,
   widen,
 } from "../../core/delivered.ts"
@@ -246,11 +247,11 @@ class RecordPlace implements Place {
   constructor(
     readonly value: CursorValue,
     private readonly fields: Readonly<Record<string, unknown>>,
-    private readonly primaryKey: ReadonlyArray<string>,
+    private readonly keyText: (fields: Readonly<Record<string, unknown>>) => string,
     private readonly json: string,
   ) {}
   get key(): string {
-    this.#key ??= JSON.stringify(this.primaryKey.map((field) => this.fields[field] ?? null))
+    this.#key ??= this.keyText(this.fields)
     return this.#key
   }
   get hash(): string {
@@ -464,11 +465,12 @@ export const runSync = (
      * A record's place for de-duplication: its cursor value, key and content hash (of `json`, the
      * record as the sink writes it); undefined when it has no cursor value.
      */
+    const keyText = primaryKeyTexts(stream.primaryKey)
     const placeOf = (item: unknown, json: string): Place | undefined => {
       const fields = (item ?? {}) as Record<string, unknown>
       const value = cursorField ? fields[cursorField] : undefined
       if (!isCursorValue(value)) return undefined
-      return new RecordPlace(value, fields, stream.primaryKey, json)
+      return new RecordPlace(value, fields, keyText, json)
     }
     let waits = 0
     let waitedMs = 0
