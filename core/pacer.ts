@@ -146,8 +146,16 @@ export class Pacer {
  * long-running server sees unboundedly many keys, so past `maxPacers` the least recently used pacer is
  * forgotten. Forgetting costs at most a relearned rate, or one 429 if its key was still held back.
  */
+/** A pacer's key: the base URL it paces at, and what tells one credential there from another. */
+export const pacerKey = (baseUrl: string, credential: string): string => `${baseUrl}|${credential}`
+
+/** The base URL a pacer's key paces at. */
+const baseUrlOf = (key: string): string => key.slice(0, Math.max(0, key.lastIndexOf("|")))
+
 export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>()
+  /** Pacers kept per base URL: a check looks its own up (hashing its key) only where there are some. */
+  private readonly perBaseUrl = new Map<string, number>()
 
   constructor(
     readonly options: PacerOptions = ENGINE_DEFAULTS.pacer,
@@ -158,20 +166,46 @@ export class PacerRegistry {
     return this.pacers.size
   }
 
+  /** Whether a pacer is kept for any key at `baseUrl`. */
+  pacesAny(baseUrl: string): boolean {
+    return this.perBaseUrl.has(baseUrl)
+  }
+
+  /** The key's pacer, marked the most recently used, when one is kept. */
+  find(key: string): Pacer | undefined {
+    const pacer = this.pacers.get(key)
+    if (pacer) {
+      // Map keeps insertion order: re-inserting marks it the most recently used.
+      this.pacers.delete(key)
+      this.pacers.set(key, pacer)
+    }
+    return pacer
+  }
+
+  /** The key's pacer, made when there is none. */
   for(key: string): Pacer {
     let pacer = this.pacers.get(key)
     if (pacer) {
-      // Map keeps insertion order: re-inserting marks it the most recently used.
       this.pacers.delete(key)
     } else {
       pacer = new Pacer(this.options)
       if (this.pacers.size >= this.maxPacers) {
         const oldest = this.pacers.keys().next().value
-        if (oldest !== undefined) this.pacers.delete(oldest)
+        if (oldest !== undefined) this.forget(oldest)
       }
+      const baseUrl = baseUrlOf(key)
+      this.perBaseUrl.set(baseUrl, (this.perBaseUrl.get(baseUrl) ?? 0) + 1)
     }
     this.pacers.set(key, pacer)
     return pacer
+  }
+
+  private forget(key: string): void {
+    this.pacers.delete(key)
+    const baseUrl = baseUrlOf(key)
+    const left = (this.perBaseUrl.get(baseUrl) ?? 1) - 1
+    if (left > 0) this.perBaseUrl.set(baseUrl, left)
+    else this.perBaseUrl.delete(baseUrl)
   }
 }
 

@@ -2,9 +2,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { ENGINE_DEFAULTS } from "../core/defaults.ts"
-import { Pacer, PacerRegistry } from "../core/pacer.ts"
+import { Pacer, PacerRegistry, pacerKey } from "../core/pacer.ts"
 import { readRateLimitHeaders } from "../core/rate-limit-headers.ts"
+import { loadCatalog } from "../runner/catalog/load-now.ts"
+import { testCredentials } from "../runner/check/check.ts"
+import { HttpEngine } from "../runner/http/engine.ts"
+import { startSandbox } from "../runner/sandbox/server.ts"
 import { simulate } from "./support/pacing-simulation.ts"
+import { checkServices } from "./support/services.ts"
 
 const facts = (headers: Record<string, string>, now: number) => readRateLimitHeaders((name) => headers[name], now)
 
@@ -87,9 +92,50 @@ describe("the pacer registry", () => {
     expect(registry.size).toBe(3)
   })
 
+  it("knows which base URLs have pacers, forgotten ones included", () => {
+    const registry = new PacerRegistry(undefined, 2)
+    expect(registry.pacesAny("https://a.example")).toBe(false)
+    registry.for(pacerKey("https://a.example", "k1"))
+    registry.for(pacerKey("https://a.example", "k2"))
+    expect(registry.pacesAny("https://a.example")).toBe(true)
+    expect(registry.pacesAny("https://a.example/v2")).toBe(false)
+    registry.for(pacerKey("https://b.example", "k1")) // forgets a's k1; a still has k2
+    expect(registry.pacesAny("https://a.example")).toBe(true)
+    registry.for(pacerKey("https://b.example", "k2")) // forgets a's k2
+    expect(registry.pacesAny("https://a.example")).toBe(false)
+    expect(registry.pacesAny("https://b.example")).toBe(true)
+  })
+
   it("stays bounded over 100,000 keys", () => {
     const registry = new PacerRegistry(undefined, 1000)
     for (let i = 0; i < 100_000; i++) registry.for(`key-${i}`)
     expect(registry.size).toBe(1000)
   })
+})
+
+describe("the engine's pacers", () => {
+  it("a check that hears nothing of a limit keeps no pacer; a 429 makes one for its key alone", async () => {
+    const sandbox = await startSandbox()
+    try {
+      const activtrak = loadCatalog().get("activtrak")
+      if (!activtrak) throw new Error("no activtrak definition")
+      const check = (apiKey: string) =>
+        testCredentials(activtrak, { connectorId: "activtrak", credentials: { apiKey } })
+      const program = Effect.gen(function* () {
+        const engine = yield* HttpEngine
+        for (let i = 0; i < 3; i++) expect((yield* check("sandbox-valid")).verdict.outcome).toBe("connected")
+        expect(engine.pacers.size).toBe(0)
+        // 429 with Retry-After: 1 once, then a pass: the key is now paced, and held back a second.
+        const limited = yield* check("sandbox-429-retry-after-1")
+        expect(limited.verdict.outcome).toBe("connected")
+        expect(limited.attempts.map((a) => a.status)).toEqual([429, 200])
+        expect(engine.pacers.size).toBe(1)
+        expect((yield* check("sandbox-valid")).verdict.outcome).toBe("connected")
+        expect(engine.pacers.size).toBe(1)
+      })
+      await Effect.runPromise(program.pipe(Effect.provide(checkServices(sandbox.url))))
+    } finally {
+      await sandbox.stop()
+    }
+  }, 20_000)
 })

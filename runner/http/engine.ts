@@ -23,7 +23,7 @@ import * as Schedule from "effect/Schedule"
 import { type Observation, type RetryStop, responseObservation } from "../../core/classify.ts"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
-import { type HostSchedule, type Pacer, PacerRegistry } from "../../core/pacer.ts"
+import { type HostSchedule, type Pacer, PacerRegistry, pacerKey } from "../../core/pacer.ts"
 import {
   headerLookup,
   type RateLimitFacts,
@@ -51,7 +51,7 @@ export interface Attempt {
 export interface ExchangePlan {
   readonly policy: RetryPolicy
   /** The pace this request shares (`pacingKey`); undefined sends it unpaced. */
-  readonly pacing: string | undefined
+  readonly pacing: PacingKey | undefined
   /** The vendor host's stated limit for all keys together, when the definition states one. */
   readonly hostSchedule?: HostSchedule
   /**
@@ -106,19 +106,33 @@ export class HttpEngine extends Context.Tag("keyway/HttpEngine")<HttpEngine, Eng
 
 /**
  * The pacer's key: the base URL, and a hash of the credentials, so every request with the same key to
- * the same vendor shares one pace. The hash never leaves the process and cannot be reversed.
+ * the same vendor shares one pace. The hash never leaves the process and cannot be reversed. It is
+ * computed only when a pacer is looked up: a check meets no pacer until its vendor states a limit or
+ * answers 429, and hashing every check's credentials for nothing was a tenth of its own work.
  */
+export class PacingKey {
+  #key: string | undefined
+  constructor(
+    readonly baseUrl: string,
+    private readonly credentials: Readonly<Record<string, Redacted.Redacted<string>>>,
+  ) {}
+  get key(): string {
+    if (this.#key === undefined) {
+      // Names sorted, each name and value ended by a NUL (the fields refuse control characters): one text per key.
+      let text = ""
+      for (const name of Object.keys(this.credentials).sort()) {
+        text += `${name}\u0000${Redacted.value(this.credentials[name] as Redacted.Redacted<string>)}\u0000`
+      }
+      this.#key = pacerKey(this.baseUrl, hash("sha256", text, "base64url").slice(0, 22))
+    }
+    return this.#key
+  }
+}
+
 export const pacingKey = (
   baseUrl: string,
   credentials: Readonly<Record<string, Redacted.Redacted<string>>>,
-): string => {
-  // Names sorted, each name and value ended by a NUL (the fields refuse control characters): one text per key.
-  let text = ""
-  for (const name of Object.keys(credentials).sort()) {
-    text += `${name}\u0000${Redacted.value(credentials[name] as Redacted.Redacted<string>)}\u0000`
-  }
-  return `${baseUrl}|${hash("sha256", text, "base64url").slice(0, 22)}`
-}
+): PacingKey => new PacingKey(baseUrl, credentials)
 
 /** One attempt's result: what the classifier will see, and the rate-limit headers it carried. */
 interface Sent {
@@ -200,7 +214,7 @@ export const makeEngine = (
     held: { heldMs?: number; heldBy?: WaitSource | "pace" },
     context: AttemptContext,
   ): Sent => {
-    const { line, attempts, pacer, plan, now } = context
+    const { line, attempts, plan, now } = context
     if (!outcome.ok) {
       const error = outcome.error
       if (error._tag === "TimeUp") {
@@ -212,12 +226,13 @@ export const makeEngine = (
     }
     const result = outcome.result
     attempts.push({ request: line, status: result.status, ...held })
-    if (!pacer) return toObservation(result, undefined)
+    if (plan.pacing === undefined) return toObservation(result, undefined)
     const answeredAt = now()
     const limits = readRateLimitHeaders(headerLookup(result.headers), answeredAt, plan.policy.customWaitHeaders)
-    pacer.observe(answeredAt, result.status, limits)
-    if (shared && plan.pacing !== undefined && result.status === 429 && limits.wait) {
-      void shared.hold(plan.pacing, limits.wait.delayMs).catch(() => undefined)
+    if (!context.pacer && (result.status === 429 || limits.stated)) context.pacer = pacers.for(plan.pacing.key)
+    context.pacer?.observe(answeredAt, result.status, limits)
+    if (shared && result.status === 429 && limits.wait) {
+      void shared.hold(plan.pacing.key, limits.wait.delayMs).catch(() => undefined)
     }
     return toObservation(result, limits)
   }
@@ -264,7 +279,11 @@ export const makeEngine = (
       const fleetMs =
         shared && pacer && plan.pacing !== undefined
           ? shared
-              .reserve(plan.pacing, { intervalMs: pacer.intervalMs, stated: pacer.currentPhase === "informed", host })
+              .reserve(plan.pacing.key, {
+                intervalMs: pacer.intervalMs,
+                stated: pacer.currentPhase === "informed",
+                host,
+              })
               .catch(() => 0)
           : undefined
       const afterHold = (heldMs: number): Effect.Effect<Sent> => {
@@ -377,6 +396,17 @@ export const makeEngine = (
     return "done" in next ? Effect.succeed(next.done) : next.retry
   }
 
+  /**
+   * The key's pacer for an exchange: made at once where the key must be paced (a sync finding its
+   * limit, a fleet's shared pace, a host's stated limit), found where it may be held back already,
+   * and otherwise left to the first answer that says something of the vendor's limit (`recorded`).
+   */
+  const pacerOf = (plan: ExchangePlan): Pacer | undefined => {
+    const pacing = plan.pacing
+    if (pacing === undefined) return undefined
+    if (plan.findLimit || shared !== undefined || plan.hostSchedule !== undefined) return pacers.for(pacing.key)
+    return pacers.pacesAny(pacing.baseUrl) ? pacers.find(pacing.key) : undefined
+  }
   const contextOf = (request: OutgoingRequest, plan: ExchangePlan, now: () => number): AttemptContext => {
     const context: AttemptContext = {
       plan,
@@ -384,7 +414,7 @@ export const makeEngine = (
       attempts: [],
       line: describeRequest(request),
       readOnly: request.method === "GET" || request.method === "HEAD",
-      pacer: plan.pacing === undefined ? undefined : pacers.for(plan.pacing),
+      pacer: pacerOf(plan),
     }
     if (plan.findLimit) context.pacer?.beginPacing()
     return context
@@ -430,7 +460,8 @@ interface AttemptContext {
   readonly attempts: Attempt[]
   readonly line: string
   readonly readOnly: boolean
-  readonly pacer: Pacer | undefined
+  /** Set once known: an exchange that starts without one gets it from the first answer about the limit. */
+  pacer: Pacer | undefined
 }
 
 const sendOptions = (plan: ExchangePlan, now: number): SendOptions => ({
