@@ -26,19 +26,26 @@ const stepsOf = (path: string): ReadonlyArray<Step> => {
 
 export const select = (body: unknown, path: string): ReadonlyArray<unknown> => {
   if (path === "$" || path === "") return [body]
+  // Plain loops, one array per step: every check's classification and every page's records come
+  // through here, and flatMap's arrays and closures cost more than the walk itself.
   let current: unknown[] = [body]
   for (const { name, index } of stepsOf(path)) {
-    current = current.flatMap((value): unknown[] => {
+    const next: unknown[] = []
+    for (const value of current) {
       if (name !== undefined) {
-        return value !== null && typeof value === "object" && !Array.isArray(value) && name in value
-          ? [(value as Record<string, unknown>)[name]]
-          : []
+        if (value !== null && typeof value === "object" && !Array.isArray(value) && name in value) {
+          next.push((value as Record<string, unknown>)[name])
+        }
+      } else if (Array.isArray(value)) {
+        if (index === "*") {
+          for (const item of value) next.push(item)
+        } else {
+          const item = value[Number(index)]
+          if (item !== undefined) next.push(item)
+        }
       }
-      if (!Array.isArray(value)) return []
-      if (index === "*") return value
-      const item = value[Number(index)]
-      return item === undefined ? [] : [item]
-    })
+    }
+    current = next
   }
   return current
 }

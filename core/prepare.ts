@@ -56,6 +56,12 @@ const REMEMBERED_PER_DEFINITION = 256
  */
 const resolvedBefore = new WeakMap<ConnectorDefinition, Map<string, { real: Resolved; used: Resolved }>>()
 
+/** Whether an object has any own property: most checks give no settings, and need no JSON for them. */
+const hasAny = (object: object): boolean => {
+  for (const _ in object) return true
+  return false
+}
+
 const resolveOnce = (
   definition: ConnectorDefinition,
   given: Readonly<Record<string, string | undefined>>,
@@ -66,7 +72,7 @@ const resolveOnce = (
     remembered = new Map()
     resolvedBefore.set(definition, remembered)
   }
-  const key = `${sandboxUrl ?? ""}\u0000${JSON.stringify(given)}`
+  const key = `${sandboxUrl ?? ""}\u0000${hasAny(given) ? JSON.stringify(given) : ""}`
   const known = remembered.get(key)
   if (known) return known
   const real: Resolved = resolveBaseUrl(definition, given)
