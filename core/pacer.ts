@@ -141,17 +141,17 @@ export class Pacer {
   }
 }
 
-/**
- * The pacers of one process, one per credential and host. The key never holds a secret. Bounded: a
- * long-running server sees unboundedly many keys, so past `maxPacers` the least recently used pacer is
- * forgotten. Forgetting costs at most a relearned rate, or one 429 if its key was still held back.
- */
 /** A pacer's key: the base URL it paces at, and what tells one credential there from another. */
 export const pacerKey = (baseUrl: string, credential: string): string => `${baseUrl}|${credential}`
 
 /** The base URL a pacer's key paces at. */
 const baseUrlOf = (key: string): string => key.slice(0, Math.max(0, key.lastIndexOf("|")))
 
+/**
+ * The pacers of one process, one per credential and host. The key never holds a secret. Bounded: a
+ * long-running server sees unboundedly many keys, so past `maxPacers` the least recently used pacer is
+ * forgotten. Forgetting costs at most a relearned rate, or one 429 if its key was still held back.
+ */
 export class PacerRegistry {
   private readonly pacers = new Map<string, Pacer>()
   /** Pacers kept per base URL: a check looks its own up (hashing its key) only where there are some. */
