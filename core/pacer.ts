@@ -184,19 +184,16 @@ export class PacerRegistry {
 
   /** The key's pacer, made when there is none. */
   for(key: string): Pacer {
-    let pacer = this.pacers.get(key)
-    if (pacer) {
-      this.pacers.delete(key)
-    } else {
-      pacer = new Pacer(this.options)
-      if (this.pacers.size >= this.maxPacers) {
-        const oldest = this.pacers.keys().next().value
-        if (oldest !== undefined) this.forget(oldest)
-      }
-      const baseUrl = baseUrlOf(key)
-      this.perBaseUrl.set(baseUrl, (this.perBaseUrl.get(baseUrl) ?? 0) + 1)
+    const found = this.find(key)
+    if (found) return found
+    if (this.pacers.size >= this.maxPacers) {
+      const oldest = this.pacers.keys().next().value
+      if (oldest !== undefined) this.forget(oldest)
     }
+    const pacer = new Pacer(this.options)
     this.pacers.set(key, pacer)
+    const baseUrl = baseUrlOf(key)
+    this.perBaseUrl.set(baseUrl, (this.perBaseUrl.get(baseUrl) ?? 0) + 1)
     return pacer
   }
 

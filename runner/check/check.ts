@@ -17,7 +17,7 @@ import { hostScheduleOf } from "../../core/pacer.ts"
 import { type CredentialInput, prepare } from "../../core/prepare.ts"
 import { fingerprint } from "../../core/redact.ts"
 import { policyFor } from "../../core/retry.ts"
-import { type Attempt, type EffectRunner, type Engine, effectRunner, HttpEngine, pacingKey } from "../http/engine.ts"
+import { type Attempt, type EffectRunner, type Engine, effectRunner, HttpEngine, PacingKey } from "../http/engine.ts"
 import { buildRequest, type RequestSpec } from "../http/request.ts"
 import { Sandbox } from "../sandbox/service.ts"
 
@@ -117,7 +117,7 @@ export const runCheck = async (
   const plan = {
     policy,
     // One pace for this key at this vendor; hashed once per check, not per request.
-    pacing: pacingKey(baseUrl.href, credentials),
+    pacing: new PacingKey(baseUrl.href, credentials),
     ...hostScheduleOf(definition.rateLimit.perHost, baseUrl),
     deadlineAt: startedAt + policy.budgetMs,
     sandbox: sandboxed,

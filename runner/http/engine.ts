@@ -50,7 +50,7 @@ export interface Attempt {
 
 export interface ExchangePlan {
   readonly policy: RetryPolicy
-  /** The pace this request shares (`pacingKey`); undefined sends it unpaced. */
+  /** The pace this request shares (`PacingKey`); undefined sends it unpaced. */
   readonly pacing: PacingKey | undefined
   /** The vendor host's stated limit for all keys together, when the definition states one. */
   readonly hostSchedule?: HostSchedule
@@ -128,11 +128,6 @@ export class PacingKey {
     return this.#key
   }
 }
-
-export const pacingKey = (
-  baseUrl: string,
-  credentials: Readonly<Record<string, Redacted.Redacted<string>>>,
-): PacingKey => new PacingKey(baseUrl, credentials)
 
 /** One attempt's result: what the classifier will see, and the rate-limit headers it carried. */
 interface Sent {

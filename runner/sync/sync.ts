@@ -47,7 +47,7 @@ import { policyFor } from "../../core/retry.ts"
 import { templateReferences } from "../../core/template.ts"
 import { type Catalog, type DefinitionInvalid, findDefinition, type UnknownConnector } from "../catalog/catalog.ts"
 import { testCredentials } from "../check/check.ts"
-import { HttpEngine, pacingKey } from "../http/engine.ts"
+import { HttpEngine, PacingKey } from "../http/engine.ts"
 import { buildRequest } from "../http/request.ts"
 import { Sandbox } from "../sandbox/service.ts"
 import { findConnection, openCredentials } from "../vault/connections.ts"
@@ -455,7 +455,7 @@ export const runSync = (
     yield* store.putState(key, state)
 
     const policy = policyFor(definition.rateLimit, "sync")
-    const pacing = pacingKey(baseUrl.href, credentials)
+    const pacing = new PacingKey(baseUrl.href, credentials)
     const hostSchedule = hostScheduleOf(definition.rateLimit.perHost, baseUrl)
     const placements = stream.auth ?? definition.auth
     const baseQuery = queryFor(stream, params)

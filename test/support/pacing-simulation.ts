@@ -10,7 +10,7 @@ import * as Redacted from "effect/Redacted"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { policyFor } from "../../core/retry.ts"
 import { loadCatalog } from "../../runner/catalog/load-now.ts"
-import { makeEngine, pacingKey } from "../../runner/http/engine.ts"
+import { makeEngine, PacingKey } from "../../runner/http/engine.ts"
 import { buildRequest } from "../../runner/http/request.ts"
 import { makeAgents, makeTransport } from "../../runner/http/transport.ts"
 import type { WaitMode } from "../../runner/sandbox/scenarios.ts"
@@ -59,7 +59,7 @@ export const simulate = (
     for (let page = 0; page < pages; page++) {
       const { observation } = yield* engine.exchange(built.right, {
         policy,
-        pacing: pacingKey("simulation", {}),
+        pacing: new PacingKey("simulation", {}),
         findLimit: true,
         deadlineAt: now() + policy.budgetMs,
         sandbox: true,
