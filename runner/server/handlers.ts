@@ -75,16 +75,20 @@ const failedCheck = (result: CheckResult) =>
     result,
   })
 
-/** Runs `effect` once per Idempotency-Key: a retry gets the first answer, success or failed check. */
+/**
+ * Runs `effect` once per Idempotency-Key: a retry gets the first answer, success or failed check.
+ * The request's fingerprint (a hash of its body) is computed only when there is a key.
+ */
 const once = <A, E, R>(
   workspace: string,
   key: string | undefined,
-  fingerprint: string,
+  fingerprintOf: () => string,
   effect: Effect.Effect<A, E, R>,
 ): Effect.Effect<A, E | Conflict | CheckFailed, R | KeywayServerTag> => {
   if (!key) return effect
   return Effect.gen(function* () {
     const server = yield* KeywayServerTag
+    const fingerprint = fingerprintOf()
     const scoped = `${workspace}:${key}`
     const previous = yield* Effect.orElseSucceed(server.state.idempotent(workspace, key), () => undefined)
     if (previous) {
@@ -185,7 +189,7 @@ export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (h
             return { connection, result }
           }).pipe(problems)
           return yield* problems(
-            once(workspace, headers["idempotency-key"], requestHash("POST", "/v1/connections", payload), run),
+            once(workspace, headers["idempotency-key"], () => requestHash("POST", "/v1/connections", payload), run),
           )
         }),
       { uninterruptible: true },
@@ -312,7 +316,7 @@ export const sessionsLive = HttpApiBuilder.group(KeywayApi, "sessions", (handler
         return { token, connectLink: `${server.publicUrl()}/connect/${token}`, expiresAt: session.expiresAt }
       }).pipe(problems)
       return yield* problems(
-        once(workspace, headers["idempotency-key"], requestHash("POST", "/v1/sessions", payload), run),
+        once(workspace, headers["idempotency-key"], () => requestHash("POST", "/v1/sessions", payload), run),
       )
     }),
   ),

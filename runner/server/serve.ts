@@ -212,7 +212,7 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
       ),
       options.sandbox ? sandboxIndex(options.definitions) : plainIndex,
     )
-    const log = options.log ?? (() => {})
+    const log = options.log
     // Requests being answered: a stop waits for them before the engine, store and sandbox close.
     let inFlight = 0
     let drained: (() => void) | undefined
@@ -248,7 +248,7 @@ export const serve = (options: ServeOptions): Effect.Effect<{ readonly url: stri
                     ),
                   ),
                 )
-          log(`${request.method} ${loggedPath(request.url)} ${response.status} ${Date.now() - started}ms`)
+          log?.(`${request.method} ${loggedPath(request.url)} ${response.status} ${Date.now() - started}ms`)
           return response
         }),
       { global: true },
