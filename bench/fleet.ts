@@ -9,12 +9,13 @@
  * Then each worker count with both limits. Every connection's sync is queued at once, once the workers
  * are ready; a round ends when every manifest is written. Reports throughput (requests a second), the
  * share of requests over a limit (answered 429), and throughput as a share of the lower of the host's
- * limit and what one worker can do (the goal: at least 0.9, with nothing over a limit).
+ * limit and what one worker can do (the goal: at least 0.9, with nothing over a limit), and the
+ * largest worker's peak RSS, read from /proc while it still runs.
  *
  *   npm run bench -- fleet        (N=... PER_SECOND=... HOST_PER_SECOND=... RECORDS=...; needs redis-server)
  */
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { openQueues } from "../runner/fleet/queues.ts"
@@ -34,6 +35,12 @@ const redisBinary = findRedisServer()
 if (!redisBinary) {
   console.error("fleet needs redis-server (apt-get install redis-server)")
   process.exit(2)
+}
+
+/** A running process's peak resident set so far, from /proc (VmHWM), in MB. */
+const peakRssMb = (pid: number | undefined): number => {
+  const status = pid === undefined ? "" : readFileSync(`/proc/${pid}/status`, "utf8")
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024
 }
 
 const round = async (workers: number, hostLimited: boolean) => {
@@ -85,6 +92,7 @@ const round = async (workers: number, hostLimited: boolean) => {
     }).length
   while (done() < ids.length) await new Promise((resolve) => setTimeout(resolve, 100))
   const ms = performance.now() - started
+  const workerPeakRssMb = Math.max(...children.map((child) => peakRssMb(child.pid)))
   // Stopped in order: the workers (each exits once its jobs are closed), then Redis and the sandbox.
   await Promise.all(
     children.map((child) => {
@@ -109,6 +117,7 @@ const round = async (workers: number, hostLimited: boolean) => {
     throttledShare: throttled / Math.max(1, requests),
     overKeyLimit,
     overHostLimit,
+    workerPeakRssMb,
   }
 }
 
@@ -133,6 +142,7 @@ const perRound = results.map((r) => ({
   overKeyLimit: r.overKeyLimit,
   overHostLimit: r.overHostLimit,
   shareOfCeiling: Number((r.requestsPerSecond / ceiling).toFixed(3)),
+  workerPeakRssMb: Number(r.workerPeakRssMb.toFixed(1)),
 }))
 report("fleet", stats, {
   connections: N,
