@@ -2,6 +2,7 @@
  * The credential store on a real SQLite file and a real Redis server, sealing, and the rules that
  * keep a working connection safe.
  */
+import { spawn } from "node:child_process"
 import { createCipheriv, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -108,6 +109,49 @@ describe("sealing credentials", () => {
     const fromEnv = loadKeyring(home(), { KEYWAY_MASTER_KEY: "ab".repeat(32) })
     expect(fromEnv.source).toBe("environment")
     expect(() => loadKeyring(home(), { KEYWAY_MASTER_KEY: "too-short" })).toThrow(/32 bytes/)
+  })
+
+  it("loads the keyring while another process's losing first key comes and goes beside it", async () => {
+    // Twenty first uses of a fresh home race to name `current`; each loser removes its own key file,
+    // which a winner may just have listed. A real process plays the losers here, as fast as it can.
+    const dir = home()
+    const first = loadKeyring(dir)
+    const keys = join(dir, "keys")
+    const loser = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const fs = require("node:fs"), crypto = require("node:crypto"), path = require("node:path")
+         const dir = process.argv[1]
+         for (;;) {
+           const id = crypto.randomBytes(6).toString("hex")
+           const temporary = path.join(dir, id + ".key." + id + ".tmp")
+           fs.writeFileSync(temporary, crypto.randomBytes(32).toString("base64"), { mode: 0o600 })
+           fs.renameSync(temporary, path.join(dir, id + ".key"))
+           fs.rmSync(path.join(dir, id + ".key"))
+         }`,
+        keys,
+      ],
+      { stdio: "ignore" },
+    )
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const problems = new Set<string>()
+      const until = Date.now() + 3_000
+      let loads = 0
+      while (Date.now() < until) {
+        try {
+          expect(loadKeyring(dir).current.id).toBe(first.current.id)
+        } catch (error) {
+          problems.add(error instanceof Error ? error.message.replace(/[0-9a-f]{12}/g, "<id>") : String(error))
+        }
+        loads++
+      }
+      expect([...problems]).toEqual([])
+      expect(loads).toBeGreaterThan(100)
+    } finally {
+      loser.kill("SIGKILL")
+    }
   })
 
   it("still opens a record sealed before credentials were bound to more than their id (v1)", () => {

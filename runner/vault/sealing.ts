@@ -79,6 +79,16 @@ const readKeysFile = (path: string, what: string): string => {
   }
 }
 
+/** `readKeysFile`, or undefined when the file is not there (any other failure still throws). */
+const readKeyFileIfPresent = (path: string, what: string): string | undefined => {
+  try {
+    return readKeysFile(path, what)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined
+    throw error
+  }
+}
+
 /** Writes `text` to a fresh temporary file beside `path`: whole or not at all. */
 const writeTemporary = (path: string, text: string): string => {
   const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`
@@ -131,7 +141,10 @@ export const loadKeyring = (home: string, env: NodeJS.ProcessEnv = process.env):
   if (!existsSync(join(dir, "current"))) createFirstKey(dir)
   const byId = new Map<string, Buffer>()
   for (const file of readdirSync(dir).filter((name) => KEY_FILE.test(name))) {
-    byId.set(file.slice(0, -4), parseKey(readKeysFile(join(dir, file), `keys/${file}`), `key file ${file}`))
+    const text = readKeyFileIfPresent(join(dir, file), `keys/${file}`)
+    // Gone since it was listed: a first use that lost the race to name `current` removed its own
+    // key, which nothing was sealed with. A missing current key is still refused, below.
+    if (text !== undefined) byId.set(file.slice(0, -4), parseKey(text, `key file ${file}`))
   }
   const currentId = readKeysFile(join(dir, "current"), "keys/current").trim()
   const key = byId.get(currentId)
