@@ -15,7 +15,7 @@
  *   npm run bench -- fleet        (N=... PER_SECOND=... HOST_PER_SECOND=... RECORDS=...; needs redis-server)
  */
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { openQueues } from "../runner/fleet/queues.ts"
@@ -24,7 +24,7 @@ import { createKeyway } from "../runner/library/index.ts"
 import { startSandbox } from "../runner/sandbox/server.ts"
 import { connectorsWithHostLimit } from "../test/support/host-limited-connectors.ts"
 import { findRedisServer, startRedis } from "../test/support/redis.ts"
-import { report, type Stats } from "./harness.ts"
+import { memoryOf, report, type Stats } from "./harness.ts"
 
 const N = Number(process.env.N ?? 100)
 const PER_SECOND = Number(process.env.PER_SECOND ?? 5)
@@ -35,12 +35,6 @@ const redisBinary = findRedisServer()
 if (!redisBinary) {
   console.error("fleet needs redis-server (apt-get install redis-server)")
   process.exit(2)
-}
-
-/** A running process's peak resident set so far, from /proc (VmHWM), in MB. */
-const peakRssMb = (pid: number | undefined): number => {
-  const status = pid === undefined ? "" : readFileSync(`/proc/${pid}/status`, "utf8")
-  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024
 }
 
 const round = async (workers: number, hostLimited: boolean) => {
@@ -92,7 +86,7 @@ const round = async (workers: number, hostLimited: boolean) => {
     }).length
   while (done() < ids.length) await new Promise((resolve) => setTimeout(resolve, 100))
   const ms = performance.now() - started
-  const workerPeakRssMb = Math.max(...children.map((child) => peakRssMb(child.pid)))
+  const workerPeakRssMb = Math.max(...children.map((child) => memoryOf(child.pid as number).hwmMb))
   // Stopped in order: the workers (each exits once its jobs are closed), then Redis and the sandbox.
   await Promise.all(
     children.map((child) => {

@@ -4,7 +4,7 @@
  * machine are noisy. Results go to bench/results/<name>.json.
  */
 import { execFile } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -124,6 +124,13 @@ export const runInOwnProcess = <A>(script: URL, args: ReadonlyArray<string>): Pr
           : resolve(JSON.parse(stdout.trim().split("\n").at(-1) as string) as A),
     ),
   )
+
+/** Another running process's resident set now (VmRSS) and its peak so far (VmHWM), from /proc, in MiB. */
+export const memoryOf = (pid: number): { readonly rssMb: number; readonly hwmMb: number } => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN)
+  return { rssMb: kib("VmRSS") / 1024, hwmMb: kib("VmHWM") / 1024 }
+}
 
 /** What each contender's process reports of one run. */
 export interface ProcessRun {

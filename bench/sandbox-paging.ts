@@ -6,8 +6,7 @@
  *   npm run bench -- sandbox-paging
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { compare, report } from "./harness.ts"
+import { compare, memoryOf, report } from "./harness.ts"
 
 const RECORDS = Number(process.env.RECORDS ?? 100_000)
 const PAGE_SIZE = 1000
@@ -26,9 +25,6 @@ const startChild = async (args: string[]): Promise<{ child: ChildProcess; url: s
   })
   return { child, url }
 }
-
-const peakRssMb = (pid: number): number =>
-  Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024
 
 const pageAll = async (base: string): Promise<number> => {
   let count = 0
@@ -58,7 +54,7 @@ try {
   report("sandbox-paging", stats, {
     records: RECORDS,
     pageSize: PAGE_SIZE,
-    sandboxPeakRssMb: Math.round(peakRssMb(sandbox.child.pid as number)),
+    sandboxPeakRssMb: Math.round(memoryOf(sandbox.child.pid as number).hwmMb),
   })
 } finally {
   sandbox.child.kill()

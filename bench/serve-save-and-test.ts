@@ -19,11 +19,11 @@
  *   npm run bench -- serve-save-and-test        (N=2000 checks a run, RUNS=3; CONCURRENCY=100,
  *                                                RSS_CHECKS=5000, SERVER_NODE_OPTIONS=... to change)
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs"
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Agent } from "undici"
-import { compareInProcesses, type ProcessRun, report, spread } from "./harness.ts"
+import { compareInProcesses, memoryOf, type ProcessRun, report, spread } from "./harness.ts"
 import { benchEnv, createWorkspaceKey, postConnection, startServe } from "./support/cli-server.mjs"
 import { startSandboxProcess } from "./support/sandbox-process.ts"
 
@@ -103,13 +103,6 @@ const timePerCheck = (sandboxUrl: string) =>
     ],
     RUNS,
   )
-
-/** The status lines this bench reads: VmRSS (now) and VmHWM (the peak so far), in MiB. */
-const memoryOf = (pid: number) => {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8")
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN)
-  return { rssMb: kib("VmRSS") / 1024, hwmMb: kib("VmHWM") / 1024 }
-}
 
 /** Part 2: `keyway serve --sandbox` as its own process, its peak RSS under CONCURRENCY POSTs at once. */
 const peakRss = async (sandboxUrl: string) => {

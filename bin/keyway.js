@@ -20,9 +20,8 @@ if (SHORT.has(process.argv[2] ?? "")) {
 // A server's heap grew to about four times what it held before V8 collected it: under 100 checks at
 // once, `keyway serve` peaked at 204-217 MB with some 25 MB live. Growing it by half at a time
 // keeps the peak near 145 MB, at the same throughput and latency (bench/serve-save-and-test.ts).
-// A growth given on node's own command line wins.
-const SERVERS = new Set(["serve"])
-if (SERVERS.has(process.argv[2] ?? "") && !process.execArgv.some((flag) => flag.includes("heap-growing-percent"))) {
+// A growth given on node's own command line wins. (`keyway worker` peaked the same either way: bench/fleet.ts.)
+if (process.argv[2] === "serve" && !process.execArgv.some((flag) => flag.includes("heap-growing-percent"))) {
   setFlagsFromString("--heap-growing-percent=50")
 }
 
