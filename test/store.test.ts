@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import sqlite3 from "sqlite3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { createKeyway, type Keyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
@@ -259,6 +260,25 @@ describe.each(backends)("the %s store", (_name, make) => {
     )
   })
 
+  it("writes a record and the state that goes with it together, and reads each back", async () => {
+    await withStore(made.config("alongside"), (store) =>
+      Effect.gen(function* () {
+        yield* store.put(sampleRecord("con_1", "alongside"), {
+          "events:con_1": [{ type: "created" }],
+          "other:con_1": 7,
+        })
+        expect(yield* store.get("con_1")).toEqual(sampleRecord("con_1", "alongside"))
+        expect(yield* store.getState("events:con_1")).toEqual([{ type: "created" }])
+        expect(yield* store.getState("other:con_1")).toBe(7)
+        // State written alongside is state, not a connection; and writing again replaces both.
+        expect((yield* store.list()).records.map((r) => r.id)).toEqual(["con_1"])
+        yield* store.put({ ...sampleRecord("con_1", "alongside"), label: "again" }, { "events:con_1": [] })
+        expect((yield* store.get("con_1"))?.label).toBe("again")
+        expect(yield* store.getState("events:con_1")).toEqual([])
+      }),
+    )
+  })
+
   it("save & test, re-test, replace, the audit log and a key rotation, through the library and the CLI", async () => {
     const sandbox = await startSandbox()
     const config = made.config("lifecycle")
@@ -390,6 +410,31 @@ describe("the SQLite file", () => {
     const file = join(dir, "keyway.sqlite")
     expect(statSync(file).mode & 0o777).toBe(0o600)
     expect(readFileSync(file).includes("canary-sqlite-9f3k")).toBe(false)
+  })
+})
+
+describe("a record and its audit event on SQLite", () => {
+  it("are one statement: when the event's row is refused, the record is not written either", async () => {
+    const dir = home()
+    const config = { home: dir, url: undefined, workspace: "atomic" }
+    await withStore(config, (store) => store.put(sampleRecord("con_0", "atomic")))
+    // A trigger that refuses the second row of the write, as a full disk or a kill between two writes would.
+    const db = new sqlite3.Database(join(dir, "keyway.sqlite"))
+    await new Promise<void>((resolve, reject) =>
+      db.exec(
+        "CREATE TRIGGER refuse_events BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        (error) => (error ? reject(error) : resolve()),
+      ),
+    )
+    await new Promise<void>((resolve) => db.close(() => resolve()))
+    const refused = await withStore(config, (store) =>
+      Effect.either(store.put(sampleRecord("con_1", "atomic"), { "events:con_1": [{ type: "created" }] })),
+    )
+    expect(Either.isLeft(refused)).toBe(true)
+    expect(await withStore(config, (store) => store.get("con_1"))).toBeUndefined()
+    // Without state alongside, the same store still writes.
+    await withStore(config, (store) => store.put(sampleRecord("con_2", "atomic")))
+    expect((await withStore(config, (store) => store.list())).records.map((r) => r.id)).toEqual(["con_0", "con_2"])
   })
 })
 

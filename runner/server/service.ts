@@ -18,7 +18,7 @@ import type { HttpEngine } from "../http/engine.ts"
 import { type ConnectInput, type ConnectionView, connect, type RetestResult, retest } from "../vault/connections.ts"
 import type { Keyring } from "../vault/sealing.ts"
 import { Store } from "../vault/store.ts"
-import type { ConnectionEvent, EventType, ServiceState } from "./state.ts"
+import { type ConnectionEvent, type EventType, firstEvent, type ServiceState } from "./state.ts"
 
 export interface Limits {
   /** Save & tests per workspace per minute. */
@@ -142,12 +142,12 @@ export const saveAndTest = (
   CheckServices
 > =>
   Effect.gen(function* () {
-    const outcome = yield* connect(definition, input).pipe(
-      Effect.provideService(Store, server.state.storeFor(workspace)),
-    )
+    const outcome = yield* connect(definition, input, {
+      // The record and its "created" event in one write: a connection is never without its history.
+      alongside: ({ connection, result }) => firstEvent(connection.id, eventOf("created", by, result)),
+    }).pipe(Effect.provideService(Store, server.state.storeFor(workspace)))
     server.metrics?.checked(outcome.result)
     if (outcome.connection) {
-      yield* server.state.recordEvent(workspace, outcome.connection.id, eventOf("created", by, outcome.result))
       const connection = outcome.connection
       const queues = server.queues
       if (queues) {

@@ -100,6 +100,13 @@ export class SessionUsed extends Error {
 /** Events kept per connection; the oldest go first past this. */
 const MAX_EVENTS = 500
 
+const eventsKey = (connectionId: string): string => `events:${connectionId}`
+
+/** A new connection's history, its first event, as state to write in the same write as its record. */
+export const firstEvent = (connectionId: string, event: ConnectionEvent): Readonly<Record<string, unknown>> => ({
+  [eventsKey(connectionId)]: [event],
+})
+
 /** The service's state over the store that `config` names (its `workspace` is ignored), for the scope. */
 export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceState, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -165,13 +172,12 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
       recordEvent: (workspace, connectionId, event) =>
         Effect.gen(function* () {
           const store = storeFor(workspace)
-          const key = `events:${connectionId}`
-          // A new connection has no history yet: one write, no read.
-          const events = event.type === "created" ? [] : ((yield* store.getState<ConnectionEvent[]>(key)) ?? [])
+          const key = eventsKey(connectionId)
+          const events = (yield* store.getState<ConnectionEvent[]>(key)) ?? []
           yield* store.putState(key, [...events, event].slice(-MAX_EVENTS))
         }),
       events: (workspace, connectionId) =>
-        Effect.map(storeFor(workspace).getState<ConnectionEvent[]>(`events:${connectionId}`), (events) => events ?? []),
+        Effect.map(storeFor(workspace).getState<ConnectionEvent[]>(eventsKey(connectionId)), (events) => events ?? []),
       idempotent: (workspace, key) => storeFor(workspace).getState<IdempotentAnswer>(`idempotency:${sha256(key)}`),
       rememberAnswer: (workspace, key, answer) => storeFor(workspace).putState(`idempotency:${sha256(key)}`, answer),
     }

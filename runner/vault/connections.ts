@@ -66,10 +66,17 @@ export interface ConnectResult {
   readonly connection: ConnectionView | undefined
 }
 
+export interface ConnectOptions extends CheckOptions {
+  /** State to write in the same atomic write as the new record (the service's audit event), keyed as `putState`'s. */
+  readonly alongside?: (
+    saved: ConnectResult & { readonly connection: ConnectionView },
+  ) => Readonly<Record<string, unknown>>
+}
+
 export const connect = (
   definition: ConnectorDefinition,
   input: ConnectInput,
-  options: CheckOptions = {},
+  options: ConnectOptions = {},
 ): Effect.Effect<ConnectResult, InvalidInput | StoreError, HttpEngine | Store | Keyring> =>
   Effect.gen(function* () {
     const labelProblems = input.label === undefined ? [] : checkLabel(input.label)
@@ -111,8 +118,9 @@ export const connect = (
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.endUser ? { endUser: input.endUser } : {}),
     }
-    yield* store.put(record)
-    return { result, saved: true, connection: view(record) }
+    const saved = { result, saved: true, connection: view(record) }
+    yield* store.put(record, options.alongside?.(saved))
+    return saved
   })
 
 /**

@@ -56,7 +56,14 @@ export interface ConnectionStore {
   readonly getState: <S>(key: string) => Effect.Effect<S | undefined, StoreError>
   readonly putState: <S>(key: string, state: S) => Effect.Effect<void, StoreError>
   readonly get: (id: string) => Effect.Effect<ConnectionRecord | undefined, StoreError>
-  readonly put: (record: ConnectionRecord) => Effect.Effect<void, StoreError>
+  /**
+   * Writes the record, and with it any `alongside` state (keys as `putState`'s), in one atomic write:
+   * one SQL statement or one Redis MULTI, so a process killed mid-save leaves both or neither.
+   */
+  readonly put: (
+    record: ConnectionRecord,
+    alongside?: Readonly<Record<string, unknown>>,
+  ) => Effect.Effect<void, StoreError>
   readonly remove: (id: string) => Effect.Effect<boolean, StoreError>
   /** The workspace's records, oldest first; damaged ones are named in `unreadable`, not left out silently. */
   readonly list: () => Effect.Effect<Listing, StoreError>
@@ -480,6 +487,16 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     // spares an fsync per write, which a checkpoint after every page would otherwise pay.
     await adapter.query("PRAGMA journal_mode=WAL")
     await adapter.query("PRAGMA synchronous=NORMAL")
+    // @keyv/sqlite has no setMany, and keyv's stand-in writes each entry on its own: a record and
+    // what is written with it (its audit event) must be one statement, as on Redis and PostgreSQL.
+    Object.assign(adapter, {
+      setMany: (entries: ReadonlyArray<{ readonly key: string; readonly value: unknown }>) =>
+        adapter.query(
+          `INSERT INTO ${adapter.opts.table} (key, value) VALUES ${entries.map(() => "(?, ?)").join(", ")}
+           ON CONFLICT(key) DO UPDATE SET value=excluded.value`,
+          ...entries.flatMap(({ key, value }) => [key, value]),
+        ),
+    })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
     raw = sqliteRaw((sql, ...parameters) => adapter.query(sql, ...parameters))
   } else {
@@ -547,9 +564,16 @@ const storeOver = (
       attempt(async (keyv) => {
         await keyv.set(`sync:${key}`, state)
       }),
-    put: (record) =>
+    put: (record, alongside) =>
       attempt(async (keyv) => {
-        await keyv.set(record.id, record)
+        if (!alongside) {
+          await keyv.set(record.id, record)
+          return
+        }
+        await keyv.setMany([
+          { key: record.id, value: record },
+          ...Object.entries(alongside).map(([key, value]) => ({ key: `sync:${key}`, value })),
+        ])
       }),
     remove: (id) => attempt((keyv) => keyv.delete(id)),
     list: () =>
