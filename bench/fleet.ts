@@ -6,12 +6,13 @@
  *   Retry-After and stated only in the definition (`rateLimit.perHost`, through KEYWAY_CONNECTORS).
  *
  * A baseline round first: one worker with the per-key limit alone, to measure what one worker can do.
- * Then each worker count with both limits. Once the workers are ready, each warms up on syncs of
- * connections of its own (CONCURRENCY for each worker, with keys of their own); then every connection's
- * sync is queued at once, and the round, timed from there, ends when every manifest is written. Reports throughput (requests a second), the
- * share of requests over a limit (answered 429), and throughput as a share of the lower of the host's
- * limit and what one worker can do (the goal: at least 0.9, with nothing over a limit), and the
- * largest worker's peak RSS, read from /proc while it still runs.
+ * Then each worker count with both limits. Once the workers are ready, they warm up on syncs of
+ * connections of their own (CONCURRENCY for each worker, with keys of their own); then every
+ * connection's sync is queued at once, and the round, timed from there, ends when every manifest is
+ * written. Reports throughput (requests a second), the share of requests over a limit (answered 429),
+ * throughput as a share of the lower of the host's limit and what one worker can do (the goal: at
+ * least 0.9, with nothing over a limit), where the round's time went (before the sandbox's first
+ * answer, after its last), and the largest worker's peak RSS, read from /proc while it still runs.
  *
  *   npm run bench -- fleet        (N=... PER_SECOND=... HOST_PER_SECOND=... RECORDS=... CONCURRENCY=...;
  *                                 needs redis-server)
