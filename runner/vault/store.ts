@@ -4,7 +4,8 @@
  * selects a shared Redis, set to fail fast so a dead Redis is a clear error, not a hang.
  *
  * A record is written with one `set`: a single SQL upsert or a single Redis SET, so a write is
- * atomic per record. Credentials in a record are sealed (`sealing.ts`) before they reach keyv.
+ * atomic per record; a record with state beside it (its audit event) is one multi-row upsert or one
+ * Redis MULTI. Credentials in a record are sealed (`sealing.ts`) before they reach keyv.
  */
 
 import { randomBytes } from "node:crypto"
@@ -526,6 +527,9 @@ const asStoreError = (backend: "sqlite" | "redis" | "postgres", error: unknown):
   return new StoreUnavailable({ backend, detail: describe(error) })
 }
 
+/** Where state (sync checkpoints, audit events, idempotent answers) lives beside the records. */
+const stateKey = (key: string): string => `sync:${key}`
+
 const storeOver = (
   open: () => Promise<Opened>,
   backend: "sqlite" | "redis" | "postgres",
@@ -559,10 +563,10 @@ const storeOver = (
             : Effect.succeed(read.value as ConnectionRecord)
         },
       ),
-    getState: <S>(key: string) => attempt((keyv) => keyv.get<S>(`sync:${key}`)),
+    getState: <S>(key: string) => attempt((keyv) => keyv.get<S>(stateKey(key))),
     putState: (key, state) =>
       attempt(async (keyv) => {
-        await keyv.set(`sync:${key}`, state)
+        await keyv.set(stateKey(key), state)
       }),
     put: (record, alongside) =>
       attempt(async (keyv) => {
@@ -572,7 +576,7 @@ const storeOver = (
         }
         await keyv.setMany([
           { key: record.id, value: record },
-          ...Object.entries(alongside).map(([key, value]) => ({ key: `sync:${key}`, value })),
+          ...Object.entries(alongside).map(([key, value]) => ({ key: stateKey(key), value })),
         ])
       }),
     remove: (id) => attempt((keyv) => keyv.delete(id)),
