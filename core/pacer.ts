@@ -224,6 +224,40 @@ export const hostScheduleFor = (
     ? undefined
     : { host: baseUrl.origin, intervalMs: (limit.seconds * 1000) / (limit.requests * margin) }
 
+/**
+ * A vendor host's slots taken by this process, for every key: no two closer than the host's
+ * interval, which alone keeps any window of the host's under its limit. A request takes the first gap
+ * wide enough from the time its key is free, even before slots that keys held back by their own pace
+ * took further ahead: a single "next free" time would send it past the furthest, and leave the host
+ * idle meanwhile. The fleet's schedule in Redis takes slots the same way (runner/fleet/shared-pacing.ts).
+ */
+export class HostSlots {
+  /** Slot times in ms, ascending; none more than an interval before the last `now`. */
+  private readonly taken: number[] = []
+
+  /** Takes the first free slot at or after `earliest` (never before `now`), and answers it. */
+  take(earliest: number, now: number, intervalMs: number): number {
+    // A slot more than an interval back cannot crowd one to come: every new slot is at now or later.
+    let stale = 0
+    while (stale < this.taken.length && (this.taken[stale] as number) < now - intervalMs) stale++
+    if (stale > 0) this.taken.splice(0, stale)
+    let start = Math.max(earliest, now)
+    let index = 0
+    for (; index < this.taken.length; index++) {
+      const slot = this.taken[index] as number
+      if (slot >= start + intervalMs) break
+      if (slot > start - intervalMs) start = slot + intervalMs
+    }
+    this.taken.splice(index, 0, start)
+    return start
+  }
+
+  /** How many slots are held: those to come, and the last interval's. */
+  get size(): number {
+    return this.taken.length
+  }
+}
+
 /** The same, as the optional field of an exchange's plan. */
 export const hostScheduleOf = (limit: HostLimit | undefined, baseUrl: URL): { hostSchedule?: HostSchedule } => {
   const hostSchedule = hostScheduleFor(limit, baseUrl)

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import type { ConnectorDefinition } from "../core/definition.ts"
-import { hostScheduleFor } from "../core/pacer.ts"
+import { HostSlots, hostScheduleFor } from "../core/pacer.ts"
 import { loadCatalog } from "../runner/catalog/load-now.ts"
 import { createKeyway } from "../runner/library/index.ts"
 import { type Sandbox, startSandbox } from "../runner/sandbox/server.ts"
@@ -60,6 +60,41 @@ describe("a vendor host's limit for all keys together", () => {
       intervalMs: 1000 / (30 * 0.95),
     })
     expect(hostScheduleFor(undefined, new URL("https://api.example.com/v1"))).toBeUndefined()
+  })
+
+  it("gives a free key the host's next free slot, not one past another key's far-off slot", () => {
+    const slots = new HostSlots()
+    // Key a goes now; its own pace (2 a second) holds its next request until 500.
+    expect(slots.take(0, 0, 25)).toBe(0)
+    expect(slots.take(500, 0, 25)).toBe(500)
+    // Key b, free now, goes one host interval after a's first: the host is not idle until 525.
+    expect(slots.take(0, 0, 25)).toBe(25)
+    // A slot keeps a whole interval from each neighbour: 480 is 20 from a's 500, so it goes after a's;
+    // 470 is 30 from it, so it stays where it is.
+    expect(slots.take(480, 0, 25)).toBe(525)
+    expect(slots.take(470, 0, 25)).toBe(470)
+    expect(slots.take(460, 0, 25)).toBe(550)
+  })
+
+  it("never gives two requests slots closer than the interval, and fills the gaps first", () => {
+    const slots = new HostSlots()
+    const taken: number[] = []
+    let now = 0
+    // 2,000 requests from keys free at scattered times, as the clock moves on.
+    for (let i = 0; i < 2000; i++) {
+      now += (i * 7919) % 13
+      const earliest = now + ((i * 104_729) % 400)
+      const slot = slots.take(earliest, now, 10)
+      expect(slot).toBeGreaterThanOrEqual(earliest)
+      taken.push(slot)
+    }
+    const sorted = [...taken].sort((a, b) => a - b)
+    const gaps = sorted.slice(1).map((slot, index) => slot - (sorted[index] as number))
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(10)
+    // No idle host while requests wait: the slots span no more than the requests need, plus the last hold.
+    expect((sorted.at(-1) as number) - (sorted[0] as number)).toBeLessThanOrEqual(2000 * 10 + 400)
+    // Only the slots to come, and the last interval's, are kept.
+    expect(slots.size).toBeLessThan(2000)
   })
 
   it("keeps 60 concurrent checks over 12 keys under the host's limit: none throttled, all connected", async () => {

@@ -10,9 +10,14 @@ import type { SharedPacing } from "../http/engine.ts"
 
 /**
  * Answers how long to wait: past the key's hold, the slot the key's last request took and, when the
- * host has a stated limit (ARGV[2] > 0), the host's next slot. Both slots are taken in one step.
- * A caller that knows the vendor's stated interval (ARGV[3] = 1) shares it for a minute; a caller
- * still learning the key's limit spaces its request by that shared interval instead of its guess.
+ * host has a stated limit (ARGV[2] > 0), the host's first free slot from then on. Both slots are taken
+ * in one step. A caller that knows the vendor's stated interval (ARGV[3] = 1) shares it for a minute;
+ * a caller still learning the key's limit spaces its request by that shared interval instead of its guess.
+ *
+ * The host's slots are a sorted set of the times taken, no two closer than its interval: that alone
+ * keeps any window of the host's under its limit. A key that is free takes the first gap wide enough,
+ * even before slots other keys took further ahead; a single "next free" time would have sent it past
+ * the furthest, leaving the host idle while keys held by their own pace waited.
  */
 const RESERVE = `
 local t = redis.call('TIME')
@@ -28,8 +33,17 @@ local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0')
 local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
 local start = math.max(now, nextFree, hold)
 if hostInterval > 0 then
-  start = math.max(start, tonumber(redis.call('GET', KEYS[3]) or '0'))
-  redis.call('SET', KEYS[3], tostring(start + hostInterval), 'PX', math.ceil(start + hostInterval - now) + 60000)
+  -- A slot more than an interval back cannot crowd one to come: every new slot is at now or later.
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (now - hostInterval))
+  local taken = redis.call('ZRANGEBYSCORE', KEYS[3], start - hostInterval, '+inf', 'WITHSCORES')
+  for i = 2, #taken, 2 do
+    local slot = tonumber(taken[i])
+    if slot >= start + hostInterval then break end
+    if slot > start - hostInterval then start = slot + hostInterval end
+  end
+  redis.call('ZADD', KEYS[3], start, string.format('%.3f', start))
+  local last = tonumber(redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2])
+  redis.call('PEXPIRE', KEYS[3], math.ceil(last - now) + 60000)
 end
 redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.ceil(start + interval - now) + 60000)
 return math.floor(start - now)
@@ -55,7 +69,7 @@ export const redisPacing = (client: Redis): SharedPacing => ({
         4,
         `keyway-pace:${key}`,
         `keyway-hold:${key}`,
-        `keyway-host:${pace.host?.host ?? ""}`,
+        `keyway-host-slots:${pace.host?.host ?? ""}`,
         `keyway-interval:${key}`,
         String(Math.ceil(pace.intervalMs)),
         // Fractional ms keep a host's rate exact: 30 a second is a slot every 33.3 ms, not 34.

@@ -23,7 +23,7 @@ import * as Schedule from "effect/Schedule"
 import { type Observation, type RetryStop, responseObservation } from "../../core/classify.ts"
 import { ENGINE_DEFAULTS } from "../../core/defaults.ts"
 import { isTimeout, type NetworkProblem, networkErrorFor } from "../../core/network-errors.ts"
-import { type HostSchedule, type Pacer, PacerRegistry, pacerKey } from "../../core/pacer.ts"
+import { type HostSchedule, HostSlots, type Pacer, PacerRegistry, pacerKey } from "../../core/pacer.ts"
 import {
   headerLookup,
   type RateLimitFacts,
@@ -171,8 +171,16 @@ export const makeEngine = (
   shared?: SharedPacing,
 ): Engine => {
   const quotas = new Map<string, RetryQuota>()
-  /** Each limited host's next free slot, in ms: one schedule for every key at that host. */
-  const hostNextFree = new Map<string, number>()
+  /** Each limited host's slots, in ms: one schedule for every key at that host. */
+  const hostSlots = new Map<string, HostSlots>()
+  const slotsOf = (host: string): HostSlots => {
+    let slots = hostSlots.get(host)
+    if (!slots) {
+      slots = new HostSlots()
+      hostSlots.set(host, slots)
+    }
+    return slots
+  }
   const quotaFor = (host: string): RetryQuota => {
     let quota = quotas.get(host)
     if (!quota) {
@@ -266,9 +274,9 @@ export const makeEngine = (
       // The key's slot and the host's are taken together, so a request waiting for its key does
       // not spend a host slot it cannot use.
       const host = plan.hostSchedule
-      const hostFree = host ? Math.max(at, hostNextFree.get(host.host) ?? 0) : at
+      const keyFree = pacer && !pacer.unpaced ? at + pacer.delayFor(at) : at
+      const hostFree = host ? slotsOf(host.host).take(keyFree, at, host.intervalMs) : at
       const localMs = pacer ? pacer.reserve(at, hostFree) : hostFree - at
-      if (host) hostNextFree.set(host.host, at + localMs + host.intervalMs)
       // The fleet's schedule for this key, when there is one; if Redis does not answer, this
       // process's own pace stands alone.
       const fleetMs =
