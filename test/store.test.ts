@@ -279,6 +279,32 @@ describe.each(backends)("the %s store", (_name, make) => {
     )
   })
 
+  it("keeps every audit event recorded at once for one connection, from two servers", async () => {
+    const config = made.config("events")
+    const recorded = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          // Two service states over one store: two servers (or a server and a worker) of one fleet.
+          const one = yield* openServiceState(config)
+          const two = yield* openServiceState(config)
+          const event = (index: number) => ({
+            type: "tested" as const,
+            at: new Date().toISOString(),
+            by: `test ${index}`,
+          })
+          yield* Effect.all(
+            Array.from({ length: 24 }, (_, index) =>
+              (index % 2 === 0 ? one : two).recordEvent("events", "con_1", event(index)),
+            ),
+            { concurrency: "unbounded" },
+          )
+          return yield* one.events("events", "con_1")
+        }),
+      ),
+    )
+    expect(recorded.map((event) => event.by).sort()).toEqual(Array.from({ length: 24 }, (_, i) => `test ${i}`).sort())
+  })
+
   it("save & test, re-test, replace, the audit log and a key rotation, through the library and the CLI", async () => {
     const sandbox = await startSandbox()
     const config = made.config("lifecycle")
@@ -396,6 +422,41 @@ describe.each(backends)("the %s store", (_name, make) => {
     ])
   })
 })
+
+describe.skipIf(!postgresBin)(
+  `a fresh PostgreSQL server${postgresBin ? "" : " (skipped: no PostgreSQL server binaries, Debian's postgresql; CI installs them)"}`,
+  () => {
+    it("lets several stores take their first locks at once: the lock table is made once, by whichever is first", async () => {
+      const postgres = await startPostgres(postgresBin as string)
+      try {
+        // Each store makes the lock table on its first lock; made at once, PostgreSQL refuses all but one.
+        const taken = await Effect.runPromise(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const stores = yield* Effect.all(
+                Array.from({ length: 12 }, (_, index) =>
+                  openStore({ home: home(), url: postgres.url, workspace: `first-${index}` }),
+                ),
+              )
+              // Opened, and the pool's connections made, before any lock: the locks' first calls meet.
+              yield* Effect.all(
+                stores.map((store) => store.get("con_0")),
+                { concurrency: "unbounded" },
+              )
+              return yield* Effect.all(
+                stores.map((store, index) => store.withLock(`first-${index}`, Effect.succeed(index))),
+                { concurrency: "unbounded" },
+              )
+            }),
+          ),
+        )
+        expect(taken).toEqual(Array.from({ length: 12 }, (_, index) => index))
+      } finally {
+        await postgres.stop()
+      }
+    }, 60_000)
+  },
+)
 
 describe("the SQLite file", () => {
   it("is created with mode 0600, and holds no credential in its bytes", async () => {

@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { LockHeld, StoreError } from "../vault/errors.ts"
 import { type ConnectionStore, openStore, type StoreConfig } from "../vault/store.ts"
@@ -84,7 +85,7 @@ export interface ServiceState {
     workspace: string,
     connectionId: string,
     event: ConnectionEvent,
-  ) => Effect.Effect<void, StoreError>
+  ) => Effect.Effect<void, StoreError | LockHeld>
   readonly events: (
     workspace: string,
     connectionId: string,
@@ -99,6 +100,12 @@ export class SessionUsed extends Error {
 
 /** Events kept per connection; the oldest go first past this. */
 const MAX_EVENTS = 500
+/** Another process appends to the same log: its turn takes a few store round trips. */
+const WHILE_THE_LOG_IS_BUSY = Schedule.exponential("2 millis").pipe(
+  Schedule.either(Schedule.spaced("100 millis")),
+  Schedule.jittered,
+  Schedule.upTo("15 seconds"),
+)
 
 const eventsKey = (connectionId: string): string => `events:${connectionId}`
 
@@ -169,13 +176,20 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
           }),
         )
       },
-      recordEvent: (workspace, connectionId, event) =>
-        Effect.gen(function* () {
-          const store = storeFor(workspace)
-          const key = eventsKey(connectionId)
+      recordEvent: (workspace, connectionId, event) => {
+        const store = storeFor(workspace)
+        const key = eventsKey(connectionId)
+        const append = Effect.gen(function* () {
           const events = (yield* store.getState<ConnectionEvent[]>(key)) ?? []
           yield* store.putState(key, [...events, event].slice(-MAX_EVENTS))
-        }),
+        })
+        // Read, append and write as one, under the store-wide lock of this connection's log: two
+        // servers, or a server and a worker, recording at once would each write over the other's event.
+        return Effect.retry(store.withLock(`events:${workspace}:${connectionId}`, append), {
+          schedule: WHILE_THE_LOG_IS_BUSY,
+          while: (error) => error._tag === "LockHeld",
+        })
+      },
       events: (workspace, connectionId) =>
         Effect.map(storeFor(workspace).getState<ConnectionEvent[]>(eventsKey(connectionId)), (events) => events ?? []),
       idempotent: (workspace, key) => storeFor(workspace).getState<IdempotentAnswer>(`idempotency:${sha256(key)}`),
