@@ -9,10 +9,11 @@ import type { Redis } from "ioredis"
 import type { SharedPacing } from "../http/engine.ts"
 
 /**
- * Answers how long to wait: past the key's hold, the slot the key's last request took and, when the
- * host has a stated limit (ARGV[2] > 0), the host's first free slot from then on. Both slots are taken
- * in one step. A caller that knows the vendor's stated interval (ARGV[3] = 1) shares it for a minute;
- * a caller still learning the key's limit spaces its request by that shared interval instead of its guess.
+ * Answers how long to wait: past the caller's own wait (ARGV[4]), the key's hold, the slot the key's
+ * last request took and, when the host has a stated limit (ARGV[2] > 0), the host's first free slot
+ * from then on. Both slots are taken in one step. A caller that knows the vendor's stated interval
+ * (ARGV[3] = 1) shares it for a minute; a caller still learning the key's limit spaces its request
+ * by that shared interval instead of its guess.
  *
  * The host's slots are a sorted set of the times taken, no two closer than its interval: that alone
  * keeps any window of the host's under its limit. A key that is free takes the first gap wide enough,
@@ -31,10 +32,11 @@ else
 end
 local nextFree = tonumber(redis.call('GET', KEYS[1]) or '0')
 local hold = tonumber(redis.call('GET', KEYS[2]) or '0')
-local start = math.max(now, nextFree, hold)
+local start = math.max(now + tonumber(ARGV[4]), nextFree, hold)
 if hostInterval > 0 then
   -- A slot more than an interval back cannot crowd one to come: every new slot is at now or later.
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (now - hostInterval))
+  -- (Written with format: Lua's own number-to-text keeps 14 digits, a tenth of a ms here.)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', string.format('(%.3f', now - hostInterval))
   local taken = redis.call('ZRANGEBYSCORE', KEYS[3], start - hostInterval, '+inf', 'WITHSCORES')
   for i = 2, #taken, 2 do
     local slot = tonumber(taken[i])
@@ -75,6 +77,7 @@ export const redisPacing = (client: Redis): SharedPacing => ({
         // Fractional ms keep a host's rate exact: 30 a second is a slot every 33.3 ms, not 34.
         String(pace.host?.intervalMs ?? 0),
         pace.stated ? "1" : "0",
+        String(Math.max(0, pace.notBeforeMs)),
       ),
     ),
   hold: async (key, delayMs) => {

@@ -161,6 +161,13 @@ export interface SharedPace {
   /** This process's pacer knows the vendor's stated limit for the key. */
   readonly stated: boolean
   readonly host: HostSchedule | undefined
+  /**
+   * This process's own wait for the request (its key's pace, its own host slots), in ms: the fleet's
+   * slot is no earlier, so the request goes at the fleet's slot, and the fleet's schedule holds the
+   * time it is really sent. Each schedule fills its own gaps, so a send at the later of two slots
+   * taken apart could sit closer than the host's interval to another process's.
+   */
+  readonly notBeforeMs: number
 }
 
 export class SharedPacingTag extends Context.Tag("keyway/SharedPacing")<SharedPacingTag, SharedPacing>() {}
@@ -286,6 +293,7 @@ export const makeEngine = (
                 intervalMs: pacer.intervalMs,
                 stated: pacer.currentPhase === "informed",
                 host,
+                notBeforeMs: localMs,
               })
               .catch(() => 0)
           : undefined

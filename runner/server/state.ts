@@ -7,11 +7,12 @@
  * its workspace is known; events and idempotent answers live in the workspace they belong to.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { LockHeld, StoreError } from "../vault/errors.ts"
-import { type ConnectionStore, openStore, type StoreConfig } from "../vault/store.ts"
+import { type ConnectionStore, DEFAULT_LEASE_MS, openStore, type StoreConfig } from "../vault/store.ts"
 
 /** Reserved: user workspaces may not start with `_`. */
 export const SERVICE_WORKSPACE = "_keyway"
@@ -100,12 +101,16 @@ export class SessionUsed extends Error {
 
 /** Events kept per connection; the oldest go first past this. */
 const MAX_EVENTS = 500
-/** Another process appends to the same log: its turn takes a few store round trips. */
-const WHILE_THE_LOG_IS_BUSY = Schedule.exponential("2 millis").pipe(
-  Schedule.either(Schedule.spaced("100 millis")),
-  Schedule.jittered,
-  Schedule.upTo("15 seconds"),
-)
+/**
+ * Another process appends to the same log: its turn takes a few store round trips. Waited for past
+ * the lock's lease, so a holder killed on another machine (whose lock ends with its lease) is outlasted.
+ */
+const whileTheLogIsBusy = (leaseMs: number) =>
+  Schedule.exponential("2 millis").pipe(
+    Schedule.either(Schedule.spaced("100 millis")),
+    Schedule.jittered,
+    Schedule.upTo(Duration.millis(leaseMs + 5_000)),
+  )
 
 const eventsKey = (connectionId: string): string => `events:${connectionId}`
 
@@ -119,6 +124,7 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
   Effect.gen(function* () {
     const scope = yield* Effect.scope
     const stores = new Map<string, ConnectionStore>()
+    const logBusy = whileTheLogIsBusy(config.lockLeaseMs ?? DEFAULT_LEASE_MS)
     const storeFor = (workspace: string): ConnectionStore => {
       let store = stores.get(workspace)
       if (!store) {
@@ -185,8 +191,10 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
         })
         // Read, append and write as one, under the store-wide lock of this connection's log: two
         // servers, or a server and a worker, recording at once would each write over the other's event.
+        // (A lease lost mid-append, the store away longer than the lease, is retried too: the event
+        // may then be written twice, never lost.)
         return Effect.retry(store.withLock(`events:${workspace}:${connectionId}`, append), {
-          schedule: WHILE_THE_LOG_IS_BUSY,
+          schedule: logBusy,
           while: (error) => error._tag === "LockHeld",
         })
       },

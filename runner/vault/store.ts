@@ -383,7 +383,7 @@ const postgresRaw = (query: Query, leaseMs: number): Raw => {
  * (every third of the lease), so a holder killed on another machine frees it within the lease; one killed on
  * this machine frees it at once.
  */
-const DEFAULT_LEASE_MS = 15_000
+export const DEFAULT_LEASE_MS = 15_000
 
 /** Sets the lock to ARGV[2] only if ARGV[1] still holds it: a take-over or a renewal, never a theft. */
 const REDIS_SWAP =
