@@ -11,6 +11,7 @@ import Ajv2020Module from "ajv/dist/2020.js"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import sqlite3 from "sqlite3"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadCatalog } from "../runner/catalog/load-now.ts"
 import { openQueues } from "../runner/fleet/queues.ts"
@@ -253,6 +254,36 @@ describe("keyway serve: the HTTP API", () => {
       "replaced",
       "removed",
     ])
+  })
+
+  it("replaces credentials and records it in one write: when the event is refused, the working credential stays", async () => {
+    const made = await call("POST", "/v1/connections", {
+      key: keyA,
+      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
+    })
+    const id = made.body.connection.id
+    // Triggers that refuse this connection's audit log, as a full disk or a kill between two writes would.
+    const db = new sqlite3.Database(join(server.home, "keyway.sqlite"))
+    const exec = (sql: string) =>
+      new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
+    const refusal = "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    await exec(`CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`)
+    await exec(`CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`)
+    try {
+      const replaced = await call("PUT", `/v1/connections/${id}/credentials`, {
+        key: keyA,
+        body: { credentials: { apiKey: "sandbox-records-12" } },
+      })
+      expect(replaced.status).toBe(503)
+    } finally {
+      await exec("DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update")
+      await new Promise<void>((resolve) => db.close(() => resolve()))
+    }
+    // Neither was written: the credential in use is the one that worked, and the log says so.
+    const shown = await call("GET", `/v1/connections/${id}`, { key: keyA })
+    expect(shown.body.fingerprints.apiKey).toBe("…alid")
+    const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
+    expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created"])
   })
 
   it("pages connections with a cursor", async () => {

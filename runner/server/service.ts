@@ -181,18 +181,26 @@ export const retestIn = (
   by: string,
 ) =>
   Effect.gen(function* () {
+    const store = server.state.storeFor(workspace)
     const done: RetestResult = yield* retest(
       id,
       credentials ? { credentials, ...(expiresAt ? { expiresAt } : {}) } : undefined,
-    ).pipe(Effect.provideService(Store, server.state.storeFor(workspace)))
+      {
+        // The updated record and its event in one write: a replaced credential always has its event.
+        save: (record, { result, replaced }) =>
+          server.state.recordEventWith(
+            workspace,
+            id,
+            eventOf(replaced ? "replaced" : checkedType(result), by, result),
+            (alongside) => store.put(record, alongside),
+          ),
+      },
+    ).pipe(Effect.provideService(Store, store))
     server.metrics?.checked(done.result)
-    const type = credentials
-      ? done.replaced
-        ? "replaced"
-        : checkedType(done.result) === "tested"
-          ? "failed"
-          : checkedType(done.result)
-      : checkedType(done.result)
-    yield* server.state.recordEvent(workspace, id, eventOf(type, by, done.result))
+    if (credentials && !done.replaced) {
+      // New credentials that failed change nothing of the record; only the log records the attempt.
+      const type = checkedType(done.result)
+      yield* server.state.recordEvent(workspace, id, eventOf(type === "tested" ? "failed" : type, by, done.result))
+    }
     return done
   })

@@ -87,6 +87,16 @@ export interface ServiceState {
     connectionId: string,
     event: ConnectionEvent,
   ) => Effect.Effect<void, StoreError | LockHeld>
+  /**
+   * The same, in one write with what `write` writes: it is given the log with the event appended, as
+   * state to write beside a record (`ConnectionStore.put`'s `alongside`).
+   */
+  readonly recordEventWith: <E>(
+    workspace: string,
+    connectionId: string,
+    event: ConnectionEvent,
+    write: (alongside: Readonly<Record<string, unknown>>) => Effect.Effect<void, E>,
+  ) => Effect.Effect<void, E | StoreError | LockHeld>
   readonly events: (
     workspace: string,
     connectionId: string,
@@ -135,6 +145,27 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
       return store
     }
     const service = storeFor(SERVICE_WORKSPACE)
+    const recordEventWith = <E>(
+      workspace: string,
+      connectionId: string,
+      event: ConnectionEvent,
+      write: (alongside: Readonly<Record<string, unknown>>) => Effect.Effect<void, E>,
+    ): Effect.Effect<void, E | StoreError | LockHeld> => {
+      const store = storeFor(workspace)
+      const key = eventsKey(connectionId)
+      const append = Effect.gen(function* () {
+        const events = (yield* store.getState<ConnectionEvent[]>(key)) ?? []
+        yield* write({ [key]: [...events, event].slice(-MAX_EVENTS) })
+      })
+      // Read, append and write as one, under the store-wide lock of this connection's log: two
+      // servers, or a server and a worker, recording at once would each write over the other's event.
+      // (A lease lost mid-append, the store away longer than the lease, is retried too: the event
+      // may then be written twice, never lost.)
+      return Effect.retry(store.withLock(`events:${workspace}:${connectionId}`, append), {
+        schedule: logBusy,
+        while: (error) => (error as { _tag?: unknown })?._tag === "LockHeld",
+      })
+    }
     // A key is looked up on every request; keys are never reassigned, so an answer can be kept.
     const keyOwners = new Map<string, string>()
 
@@ -182,22 +213,12 @@ export const openServiceState = (config: StoreConfig): Effect.Effect<ServiceStat
           }),
         )
       },
-      recordEvent: (workspace, connectionId, event) => {
-        const store = storeFor(workspace)
-        const key = eventsKey(connectionId)
-        const append = Effect.gen(function* () {
-          const events = (yield* store.getState<ConnectionEvent[]>(key)) ?? []
-          yield* store.putState(key, [...events, event].slice(-MAX_EVENTS))
-        })
-        // Read, append and write as one, under the store-wide lock of this connection's log: two
-        // servers, or a server and a worker, recording at once would each write over the other's event.
-        // (A lease lost mid-append, the store away longer than the lease, is retried too: the event
-        // may then be written twice, never lost.)
-        return Effect.retry(store.withLock(`events:${workspace}:${connectionId}`, append), {
-          schedule: logBusy,
-          while: (error) => error._tag === "LockHeld",
-        })
-      },
+      recordEvent: (workspace, connectionId, event) =>
+        recordEventWith(workspace, connectionId, event, (alongside) => {
+          const key = eventsKey(connectionId)
+          return storeFor(workspace).putState(key, alongside[key])
+        }),
+      recordEventWith,
       events: (workspace, connectionId) =>
         Effect.map(storeFor(workspace).getState<ConnectionEvent[]>(eventsKey(connectionId)), (events) => events ?? []),
       idempotent: (workspace, key) => storeFor(workspace).getState<IdempotentAnswer>(`idempotency:${sha256(key)}`),

@@ -164,21 +164,30 @@ export interface Replacement {
   readonly expiresAt?: string
 }
 
+export interface RetestOptions<E> extends CheckOptions {
+  /**
+   * Writes the updated record in place of the store's `put`: the service writes its audit event in
+   * the same write. Not called when new credentials fail, since nothing of the record changes then.
+   */
+  readonly save?: (record: ConnectionRecord, outcome: RetestResult) => Effect.Effect<void, E>
+}
+
 /**
  * Re-tests a saved connection. With a `replacement`, tests the credentials with those replaced
  * instead, and stores them only when they pass; the stored credentials, their expiry and their last
  * outcome are untouched otherwise.
  */
-export const retest = (
+export const retest = <E = never>(
   id: string,
   replacement: Replacement | undefined,
-  options: CheckOptions = {},
+  options: RetestOptions<E> = {},
 ): Effect.Effect<
   RetestResult,
-  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError | UnknownConnector | DefinitionInvalid,
+  ConnectionNotFound | UnsealFailed | InvalidInput | StoreError | UnknownConnector | DefinitionInvalid | E,
   HttpEngine | Store | Keyring | Catalog
 > =>
   Effect.gen(function* () {
+    const { save, ...checkOptions } = options
     const record = yield* findConnection(id)
     const definition = yield* findDefinition(record.connector)
     const stored = yield* openCredentials(record)
@@ -200,7 +209,7 @@ export const retest = (
         settings: record.settings,
         ...(expiry ? { expiresAt: expiry.date, expirySource: expiry.source } : {}),
       },
-      options,
+      checkOptions,
     )
     if (replacement && result.verdict.outcome !== "connected") {
       // The new credentials failed: keep everything as it was. The caller reports the failure.
@@ -222,6 +231,7 @@ export const retest = (
       updatedAt: now,
       lastTest: lastTestOf(result, replacement ? "re-test with new credentials" : "re-test", now),
     }
-    yield* (yield* Store).put(updated)
-    return { result, replaced: replacement !== undefined, connection: view(updated) }
+    const outcome = { result, replaced: replacement !== undefined, connection: view(updated) }
+    yield* save ? save(updated, outcome) : (yield* Store).put(updated)
+    return outcome
   })
