@@ -2,7 +2,9 @@
  * serve-save-and-test: the API's save & test (`POST /v1/connections` on `keyway serve`) against the
  * library's (`keyway.connect`), then the server's peak RSS while 100 POSTs run at once.
  *
- * 1. Time per check, one contender per process (`harness.compareInProcesses`, bench/support/serve-child.mjs).
+ * 1. Time per check, one contender per process (`harness.compareInProcesses`, bench/support/serve-child.mjs),
+ *    and a third: plain node:http over the library (bench/support/plain-serve.mjs), the floor under any
+ *    HTTP layer, timed by the same client.
  *    The sandbox runs in its own process, and both contenders send it the same save & test: the
  *    library from a process of its own, the API from a `keyway serve --sandbox` process of its own
  *    (KEYWAY_SANDBOX_URL, `--checks-per-minute` lifted), timed by a thin undici client. Each saves into
@@ -100,6 +102,8 @@ const timePerCheck = (sandboxUrl: string) =>
     [
       { name: "API POST /v1/connections", args: ["api", sandboxUrl, String(N)] },
       { name: "library keyway.connect", args: ["library", sandboxUrl, String(N)] },
+      // The floor: no HTTP layer over the library can cost less than this one.
+      { name: "node:http over the library", args: ["plain", sandboxUrl, String(N)] },
     ],
     RUNS,
   )
@@ -178,6 +182,7 @@ try {
   }
   const api = perRun("API POST /v1/connections")
   const library = perRun("library keyway.connect")
+  const floor = perRun("node:http over the library")
   // The same save & test on both sides: a side that sent fewer vendor requests would be measured doing less.
   const requests = [...runs.values()].flat().map((run) => run.requestsPerCheck)
   if (new Set(requests).size !== 1 || requests[0] === 0) {
@@ -189,8 +194,10 @@ try {
     method:
       "each contender in its own process from dist/ (the API: a keyway serve process, timed by a thin client); one sandbox process for both",
     vendorRequestsPerCheck: requests[0],
-    perCheck: { api, library },
+    perCheck: { api, library, floor },
     perCheckMedianRatioApiToLibrary: Number((api.p50Us.median / library.p50Us.median).toFixed(3)),
+    /** The least any HTTP layer adds on this machine: the goal cannot be met below it. */
+    perCheckMedianRatioFloorToLibrary: Number((floor.p50Us.median / library.p50Us.median).toFixed(3)),
     perCheckOverheadUs: Math.round(api.p50Us.median - library.p50Us.median),
     goalRatio: 1.3,
     server: memory,

@@ -2,6 +2,8 @@
 //   library <sandboxUrl> <N>  N sequential `keyway.connect` calls, each saved into SQLite under a fresh home
 //   api <sandboxUrl> <N>      `keyway serve --sandbox` started as its own process (KEYWAY_SANDBOX_URL, a fresh
 //                             home, no rate limit in the way), and N sequential `POST /v1/connections` from here
+//   plain <sandboxUrl> <N>    the same from here, to plain-serve.mjs: node:http over the library, the floor
+//                             under any HTTP layer
 // Both save the same activtrak key against the same sandbox process. Prints each check's wall time
 // (p50/p90/p99, µs), the CPU per check of the process doing the work (the library's, or the server's),
 // that process's peak RSS, and how many vendor requests a check made (the two must match), as one JSON line.
@@ -44,6 +46,25 @@ if (contender === "library") {
   }
   stats = ownStats
   close = () => keyway.close()
+} else if (contender === "plain") {
+  const { spawn } = await import("node:child_process")
+  const child = spawn(process.execPath, [new URL("./plain-serve.mjs", import.meta.url).pathname, sandboxUrl, home], {
+    stdio: ["ignore", "pipe", "inherit"],
+  })
+  const url = await new Promise((resolve, reject) => {
+    child.stdout.once("data", (chunk) => resolve(JSON.parse(chunk.toString()).url))
+    child.once("exit", (code) => reject(new Error(`plain-serve.mjs exited with ${code}`)))
+  })
+  const { Agent } = await import("undici")
+  const agent = new Agent({ keepAliveTimeout: 30_000 })
+  check = async () => (await postConnection(url, "unused", agent)).result.attempts.length
+  stats = () => procStats(child.pid)
+  close = async () => {
+    await agent.close()
+    const exited = new Promise((resolve) => child.once("exit", resolve))
+    child.kill("SIGTERM")
+    await exited
+  }
 } else {
   const env = benchEnv(home, { KEYWAY_SANDBOX_URL: sandboxUrl })
   const key = await createWorkspaceKey(env, "bench")
