@@ -4,6 +4,12 @@ import type { Dispatcher } from "undici"
 
 export declare const BIN: string
 export declare const benchEnv: (home: string, extra?: NodeJS.ProcessEnv) => NodeJS.ProcessEnv
+export declare const startServerProcess: (
+  script: string,
+  args: ReadonlyArray<string>,
+  env?: NodeJS.ProcessEnv,
+) => Promise<{ child: ChildProcess; url: string }>
+export declare const stopServerProcess: (child: ChildProcess) => Promise<void>
 export declare const startCliServer: (
   args: ReadonlyArray<string>,
   env?: NodeJS.ProcessEnv,

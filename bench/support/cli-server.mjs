@@ -16,19 +16,29 @@ export const benchEnv = (home, extra = {}) => {
   return env
 }
 
-/** `keyway <args...>` (a command that serves and prints its URL with --json): the process and its URL. */
-export const startCliServer = (args, env = process.env) => {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ["ignore", "pipe", "inherit"] })
+/** `node <script> <args...>`, a server that prints its URL as JSON once listening: the process and its URL. */
+export const startServerProcess = (script, args, env = process.env) => {
+  const child = spawn(process.execPath, [script, ...args], { env, stdio: ["ignore", "pipe", "inherit"] })
   return new Promise((resolve, reject) => {
     let output = ""
     child.stdout.on("data", (chunk) => {
       output += chunk.toString()
-      const match = /"url": "([^"]+)"/.exec(output)
+      const match = /"url":\s*"([^"]+)"/.exec(output)
       if (match) resolve({ child, url: match[1] })
     })
-    child.once("exit", (code) => reject(new Error(`keyway ${args[0]} exited with ${code}`)))
+    child.once("exit", (code) => reject(new Error(`${script} ${args[0] ?? ""} exited with ${code}`)))
   })
 }
+
+/** Stops a server from `startServerProcess`, and waits until it has exited. */
+export const stopServerProcess = async (child) => {
+  const exited = new Promise((resolve) => child.once("exit", resolve))
+  child.kill("SIGTERM")
+  await exited
+}
+
+/** `keyway <args...>` (a command that serves and prints its URL with --json): the process and its URL. */
+export const startCliServer = (args, env = process.env) => startServerProcess(BIN, args, env)
 
 /** `keyway workspaces create <name> --json`: the workspace's API key. */
 export const createWorkspaceKey = async (env, name) => {

@@ -13,11 +13,16 @@ const server = createServer((request, response) => {
   const chunks = []
   request.on("data", (chunk) => chunks.push(chunk))
   request.on("end", async () => {
-    const { connector, credentials } = JSON.parse(Buffer.concat(chunks).toString("utf8"))
-    const { saved, connection, result } = await keyway.connect({ connectorId: connector, credentials })
-    const text = JSON.stringify({ connection, result })
-    response.writeHead(saved ? 201 : 422, { "content-type": "application/json" })
-    response.end(text)
+    try {
+      const { connector, credentials } = JSON.parse(Buffer.concat(chunks).toString("utf8"))
+      const { saved, connection, result } = await keyway.connect({ connectorId: connector, credentials })
+      response.writeHead(saved ? 201 : 422, { "content-type": "application/json" })
+      response.end(JSON.stringify({ connection, result }))
+    } catch (error) {
+      // The client fails on anything but 201, so a fault ends the run instead of hanging it.
+      response.writeHead(500, { "content-type": "application/json" })
+      response.end(JSON.stringify({ error: String(error) }))
+    }
   })
 })
 server.listen(0, "127.0.0.1", () => console.log(JSON.stringify({ url: `http://127.0.0.1:${server.address().port}` })))

@@ -10,7 +10,14 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { benchEnv, createWorkspaceKey, postConnection, startServe } from "./cli-server.mjs"
+import {
+  benchEnv,
+  createWorkspaceKey,
+  postConnection,
+  startServe,
+  startServerProcess,
+  stopServerProcess,
+} from "./cli-server.mjs"
 
 const [contender, sandboxUrl, n] = process.argv.slice(2)
 const N = Number(n)
@@ -47,23 +54,14 @@ if (contender === "library") {
   stats = ownStats
   close = () => keyway.close()
 } else if (contender === "plain") {
-  const { spawn } = await import("node:child_process")
-  const child = spawn(process.execPath, [new URL("./plain-serve.mjs", import.meta.url).pathname, sandboxUrl, home], {
-    stdio: ["ignore", "pipe", "inherit"],
-  })
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.once("data", (chunk) => resolve(JSON.parse(chunk.toString()).url))
-    child.once("exit", (code) => reject(new Error(`plain-serve.mjs exited with ${code}`)))
-  })
+  const server = await startServerProcess(new URL("./plain-serve.mjs", import.meta.url).pathname, [sandboxUrl, home])
   const { Agent } = await import("undici")
   const agent = new Agent({ keepAliveTimeout: 30_000 })
-  check = async () => (await postConnection(url, "unused", agent)).result.attempts.length
-  stats = () => procStats(child.pid)
+  check = async () => (await postConnection(server.url, "unused", agent)).result.attempts.length
+  stats = () => procStats(server.child.pid)
   close = async () => {
     await agent.close()
-    const exited = new Promise((resolve) => child.once("exit", resolve))
-    child.kill("SIGTERM")
-    await exited
+    await stopServerProcess(server.child)
   }
 } else {
   const env = benchEnv(home, { KEYWAY_SANDBOX_URL: sandboxUrl })
@@ -75,9 +73,7 @@ if (contender === "library") {
   stats = () => procStats(server.child.pid)
   close = async () => {
     await agent.close()
-    const exited = new Promise((resolve) => server.child.once("exit", resolve))
-    server.child.kill("SIGTERM")
-    await exited
+    await stopServerProcess(server.child)
   }
 }
 
