@@ -8,7 +8,7 @@
  *    The sandbox runs in its own process, and both contenders send it the same save & test: the
  *    library from a process of its own, the API from a `keyway serve --sandbox` process of its own
  *    (KEYWAY_SANDBOX_URL, `--checks-per-minute` lifted), timed by a thin undici client. Each saves into
- *    SQLite under a fresh KEYWAY_HOME. N sequential checks a run after N/4 of warm-up, RUNS runs each,
+ *    SQLite under a fresh KEYWAY_HOME. N sequential checks a run after 2N of warm-up (WARM_UP to change), RUNS runs each,
  *    alternating; the headline is the ratio of the per-check medians. The CPU per check is the
  *    library process's, or the server process's.
  * 2. Peak RSS. Another `keyway serve --sandbox` process, on the same sandbox: RSS_CHECKS POSTs from
@@ -93,6 +93,7 @@ interface ServeRun extends ProcessRun {
   readonly p99Us: number
   readonly cpuUsPerCheck: number
   readonly requestsPerCheck: number
+  readonly warmUpChecks: number
 }
 
 /** Part 1: API against library, each in its own process, one check after another. */
@@ -190,6 +191,7 @@ try {
   }
   report("serve-save-and-test", stats, {
     checksPerRun: N,
+    warmUpChecksPerRun: [...runs.values()].flat()[0]?.warmUpChecks,
     runs: RUNS,
     method:
       "each contender in its own process from dist/ (the API: a keyway serve process, timed by a thin client); one sandbox process for both",
