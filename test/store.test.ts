@@ -380,6 +380,19 @@ describe.each(backends)("the %s store", (_name, make) => {
       ),
     )
   })
+
+  it("lists only its own workspace's records, when another's name differs by case or by _", async () => {
+    // SQL's LIKE takes "_" for any one character, and SQLite's ignores case: a listing by
+    // LIKE 'keyway-Tenant_x:%' took in the records of "tenant-x".
+    const neighbour = "tenant-x"
+    await withStore(made.config(neighbour), (store) => store.put(sampleRecord("con_1", neighbour)))
+    for (const workspace of ["Tenant-x", "tenant_x", "TENANT_X"]) {
+      const listing = await withStore(made.config(workspace), (store) => store.list())
+      expect(listing, workspace).toEqual({ records: [], unreadable: [] })
+    }
+    const own = await withStore(made.config(neighbour), (store) => store.list())
+    expect(own.records.map((r) => r.id)).toEqual(["con_1"])
+  })
   it("a store-wide lock has one holder at a time, is kept past its lease while held, and is free after", async () => {
     // A lease of 600 ms, renewed every 200 ms: holding it for 2 s proves the renewal.
     const config = { ...made.config("locks"), lockLeaseMs: 600 }
@@ -498,6 +511,44 @@ describe("a record and its audit event on SQLite", () => {
     expect((await withStore(config, (store) => store.list())).records.map((r) => r.id)).toEqual(["con_0", "con_2"])
   })
 })
+
+describe.skipIf(!redisBinary)(
+  `Listing on Redis${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
+  () => {
+    let redis: RedisServer
+    beforeAll(async () => {
+      redis = await startRedis(redisBinary as string)
+    })
+    afterAll(() => redis.stop())
+
+    it("lists a workspace in a few round trips, not one per record, and never reads the state beside them", async () => {
+      const config = { home: home(), url: redis.url, workspace: "many" }
+      await withStore(config, (store) =>
+        Effect.forEach(
+          Array.from({ length: 400 }, (_, i) => `con_${i}`),
+          (id) => Effect.zipRight(store.put(sampleRecord(id, "many")), store.putState(`events:${id}`, [{ type: "x" }])),
+          { discard: true },
+        ),
+      )
+      const { createClient } = await import("@redis/client")
+      const admin = createClient({ url: redis.url })
+      await admin.connect()
+      try {
+        await admin.configResetStat()
+        const listing = await withStore(config, (store) => store.list())
+        expect(listing.records).toHaveLength(400)
+        const stats = await admin.info("commandstats")
+        const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+        // Main sent a GET for each of the 800 keys, the events' included.
+        expect(calls("get")).toBe(0)
+        expect(calls("mget")).toBeGreaterThan(0)
+        expect(calls("mget")).toBeLessThanOrEqual(5)
+      } finally {
+        await admin.close()
+      }
+    })
+  },
+)
 
 describe.skipIf(!redisBinary)(
   `Redis going down${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,

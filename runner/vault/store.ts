@@ -189,8 +189,13 @@ const ensureSqliteFile = (file: string): void => {
 /** What a store needs beneath keyv: its workspaces, and an atomic lock. */
 interface Raw {
   readonly workspaces: () => Promise<ReadonlyArray<string>>
-  /** Every key of a namespace (without the namespace) with its stored text, unparsed. */
-  readonly entries: (namespace: string) => Promise<ReadonlyArray<readonly [string, string]>>
+  /**
+   * Every record of a namespace, as its key (without the namespace) and its stored text, unparsed.
+   * The state beside the records is left out, and so is every other namespace: matched by exact
+   * prefix, never by LIKE, which takes "_" for any character (and on SQLite ignores case), so that
+   * workspace "a_b" once listed the records of "a-b", and "Acme" those of "acme".
+   */
+  readonly records: (namespace: string) => Promise<ReadonlyArray<readonly [string, string]>>
   /** Takes the lock for `owner`, or answers who holds it. */
   readonly acquire: (
     name: string,
@@ -210,6 +215,23 @@ interface Opened {
 }
 
 const workspaceOf = (namespace: string): string => namespace.replace(/^keyway-/, "")
+
+/** Where state (sync checkpoints, audit events, idempotent answers) lives beside the records. */
+const STATE_PREFIX = "sync:"
+const stateKey = (key: string): string => `${STATE_PREFIX}${key}`
+
+/**
+ * The keys that start with `prefix`, as a range of a binary-ordered key (SQLite's, by default):
+ * from `prefix` up to, not including, `prefix` with its last character the next one.
+ */
+const prefixRange = (prefix: string): readonly [string, string] => [
+  prefix,
+  `${prefix.slice(0, -1)}${String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)}`,
+]
+
+/** The rows of `namespace` as `records` answers them: the key without the namespace. */
+const withoutNamespace = (namespace: string, rows: ReadonlyArray<Record<string, unknown>>) =>
+  rows.map((row) => [String(row.key).slice(namespace.length + 1), String(row.value)] as const)
 
 /**
  * A lock's owner names its process and machine, so a holder killed on this machine is seen at once
@@ -256,10 +278,21 @@ const sqliteRaw = (query: Query): Raw => {
       | { owner: string; pid: number; host: string }
       | undefined
   return {
-    entries: async (namespace) =>
-      (await query("SELECT key, value FROM keyv WHERE key LIKE ?", `${namespace}:%`)).map(
-        (row) => [String(row.key).slice(namespace.length + 1), String(row.value)] as const,
-      ),
+    records: async (namespace) => {
+      // Ranges of the primary key, so the index finds them.
+      const [from, to] = prefixRange(`${namespace}:`)
+      const [stateFrom, stateTo] = prefixRange(`${namespace}:${STATE_PREFIX}`)
+      return withoutNamespace(
+        namespace,
+        await query(
+          "SELECT key, value FROM keyv WHERE key >= ? AND key < ? AND (key < ? OR key >= ?)",
+          from,
+          to,
+          stateFrom,
+          stateTo,
+        ),
+      )
+    },
     workspaces: async () =>
       (
         await query(
@@ -324,9 +357,15 @@ const postgresRaw = (query: Query, leaseMs: number): Raw => {
     return created
   }
   return {
-    entries: async (namespace) =>
-      (await query("SELECT key, value FROM keyv WHERE key LIKE $1", `${namespace}:%`)).map(
-        (row) => [String(row.key).slice(namespace.length + 1), String(row.value)] as const,
+    // starts_with, not a range: under the database's collation, text ranges need not follow bytes.
+    records: async (namespace) =>
+      withoutNamespace(
+        namespace,
+        await query(
+          "SELECT key, value FROM keyv WHERE starts_with(key, $1) AND NOT starts_with(key, $2)",
+          `${namespace}:`,
+          `${namespace}:${STATE_PREFIX}`,
+        ),
       ),
     workspaces: async () =>
       (await query("SELECT DISTINCT split_part(key, ':', 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'")).map(
@@ -395,17 +434,23 @@ const redisRaw = (
     set: (key: string, value: string, options: { NX: true; PX: number }) => Promise<unknown>
     eval: (script: string, options: { keys: string[]; arguments: string[] }) => Promise<unknown>
     scanIterator: (options: { MATCH: string; COUNT: number }) => AsyncIterable<string | string[]>
+    mGet: (keys: string[]) => Promise<Array<string | null>>
   },
   leaseMs: number,
 ): Raw => ({
-  entries: async (namespace) => {
+  records: async (namespace) => {
+    // A namespace holds only letters, digits, - and _, none of which a MATCH pattern reads as a wildcard.
     const prefix = `${namespace}::${namespace}:`
     const found: Array<readonly [string, string]> = []
     for await (const batch of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) {
-      for (const key of Array.isArray(batch) ? batch : [batch]) {
-        const value = await client.get(key)
-        if (value !== null) found.push([key.slice(prefix.length), value] as const)
-      }
+      const keys = (Array.isArray(batch) ? batch : [batch]).filter((key) => !key.startsWith(`${prefix}${STATE_PREFIX}`))
+      if (keys.length === 0) continue
+      // One MGET a batch: a GET a key was a round trip per connection, on every listing.
+      const values = await client.mGet(keys)
+      keys.forEach((key, index) => {
+        const value = values[index]
+        if (value !== null && value !== undefined) found.push([key.slice(prefix.length), value] as const)
+      })
     }
     return found
   },
@@ -531,9 +576,6 @@ const asStoreError = (backend: "sqlite" | "redis" | "postgres", error: unknown):
   return new StoreUnavailable({ backend, detail: describe(error) })
 }
 
-/** Where state (sync checkpoints, audit events, idempotent answers) lives beside the records. */
-const stateKey = (key: string): string => `sync:${key}`
-
 const storeOver = (
   open: () => Promise<Opened>,
   backend: "sqlite" | "redis" | "postgres",
@@ -590,8 +632,7 @@ const storeOver = (
           const records: ConnectionRecord[] = []
           const unreadable: Array<{ id: string; problem: string }> = []
           // Raw rows, each parsed on its own: one damaged record must not hide the others.
-          for (const [id, serialized] of await (await open()).raw.entries(namespace)) {
-            if (id.startsWith("sync:")) continue
+          for (const [id, serialized] of await (await open()).raw.records(namespace)) {
             let value: unknown
             try {
               value = (defaultDeserialize(serialized) as { value?: unknown })?.value
