@@ -513,7 +513,7 @@ describe("a record and its audit event on SQLite", () => {
 })
 
 describe.skipIf(!redisBinary)(
-  `Listing on Redis${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
+  `Redis: listing, and the keys beside the records${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
   () => {
     let redis: RedisServer
     beforeAll(async () => {
@@ -543,6 +543,28 @@ describe.skipIf(!redisBinary)(
         expect(calls("get")).toBe(0)
         expect(calls("mget")).toBeGreaterThan(0)
         expect(calls("mget")).toBeLessThanOrEqual(5)
+      } finally {
+        await admin.close()
+      }
+    })
+
+    it("names only real workspaces: not the fleet's pace keys (a tenant's base URL may hold ::), nor the locks", async () => {
+      const config = { home: home(), url: redis.url, workspace: "owner" }
+      const { createClient } = await import("@redis/client")
+      const admin = createClient({ url: redis.url })
+      await admin.connect()
+      try {
+        // Keys as runner/fleet/shared-pacing.ts writes them, for a self-hosted server the tenant named.
+        await admin.set("keyway-pace:https://[2606:4700::1111]/|abc", "1")
+        await admin.set("keyway-pace:https://vendor.example/a::b|abc", "1")
+        const names = await withStore(config, (store) =>
+          Effect.zipRight(store.put(sampleRecord("con_1", "owner")), store.withLock("rotate-key", store.workspaces())),
+        )
+        expect(names).toContain("owner")
+        expect(names.filter((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name) || name === "locks")).toEqual([])
+        // Each name is opened as a store: one that cannot be stopped the rotation of every workspace.
+        const rotation = await Effect.runPromise(rotateMasterKey(config, {}))
+        expect(rotation.workspaces).toBe(names.length)
       } finally {
         await admin.close()
       }

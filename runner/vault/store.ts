@@ -214,7 +214,17 @@ interface Opened {
   readonly raw: Raw
 }
 
+/** What a workspace may be called: no colon, so its namespace ends at the first one. */
+const WORKSPACE_NAME = /^[A-Za-z0-9_-]{1,64}$/
+
 const workspaceOf = (namespace: string): string => namespace.replace(/^keyway-/, "")
+
+/**
+ * The workspaces among `namespaces`. Other keys share the store (the fleet's pace keys on Redis, the
+ * locks), and a name no store can be opened under would stop every sweep that opens each in turn.
+ */
+const workspacesIn = (namespaces: Iterable<string>): ReadonlyArray<string> =>
+  [...new Set([...namespaces].map(workspaceOf))].filter((name) => WORKSPACE_NAME.test(name))
 
 /** Where state (sync checkpoints, audit events, idempotent answers) lives beside the records. */
 const STATE_PREFIX = "sync:"
@@ -294,11 +304,13 @@ const sqliteRaw = (query: Query): Raw => {
       )
     },
     workspaces: async () =>
-      (
-        await query(
-          "SELECT DISTINCT substr(key, 1, instr(key, ':') - 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'",
-        )
-      ).map((row) => workspaceOf(String(row.namespace))),
+      workspacesIn(
+        (
+          await query(
+            "SELECT DISTINCT substr(key, 1, instr(key, ':') - 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'",
+          )
+        ).map((row) => String(row.namespace)),
+      ),
     acquire: async (name, owner) => {
       await table
       await query(
@@ -368,8 +380,10 @@ const postgresRaw = (query: Query, leaseMs: number): Raw => {
         ),
       ),
     workspaces: async () =>
-      (await query("SELECT DISTINCT split_part(key, ':', 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'")).map(
-        (row) => workspaceOf(String(row.namespace)),
+      workspacesIn(
+        (await query("SELECT DISTINCT split_part(key, ':', 1) AS namespace FROM keyv WHERE key LIKE 'keyway-%:%'")).map(
+          (row) => String(row.namespace),
+        ),
       ),
     acquire: async (name, owner) => {
       await table()
@@ -455,11 +469,16 @@ const redisRaw = (
     return found
   },
   workspaces: async () => {
-    const found = new Set<string>()
-    for await (const batch of client.scanIterator({ MATCH: "keyway-*::*", COUNT: 1000 })) {
-      for (const key of Array.isArray(batch) ? batch : [batch]) found.add(workspaceOf(key.slice(0, key.indexOf("::"))))
+    // @keyv/redis writes a record as "<namespace>::<namespace>:<id>". The fleet's pace keys embed a
+    // vendor's base URL, which may hold "::" too: only a key that repeats its namespace is a record's.
+    const namespaces: string[] = []
+    for await (const batch of client.scanIterator({ MATCH: "keyway-*::keyway-*", COUNT: 1000 })) {
+      for (const key of Array.isArray(batch) ? batch : [batch]) {
+        const namespace = key.slice(0, key.indexOf("::"))
+        if (key.startsWith(`${namespace}::${namespace}:`)) namespaces.push(namespace)
+      }
     }
-    return [...found]
+    return workspacesIn(namespaces)
   },
   acquire: async (name, owner) => {
     const key = `keyway-locks::${name}`
@@ -487,7 +506,7 @@ const redisRaw = (
 })
 
 const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(config.workspace)) {
+  if (!WORKSPACE_NAME.test(config.workspace)) {
     throw new StoreMisconfigured({ detail: "a workspace name is 1 to 64 letters, digits, - or _" })
   }
   // No colon in the namespace: keyv strips a key's prefix up to the first colon when listing.
