@@ -256,12 +256,15 @@ export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (h
         if (!record || record.workspace !== workspace) {
           return yield* Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" }))
         }
-        yield* store.remove(record.id)
+        // The log first: a removal whose event cannot be written is not made, and the 503 is true.
+        // (A remove that fails after its event leaves a "removed" the retry writes again: the log
+        // may say it twice, never miss it.)
         yield* server.state.recordEvent(workspace, record.id, {
           type: "removed",
           at: new Date().toISOString(),
           by: "api",
         })
+        yield* store.remove(record.id)
       }).pipe(problems),
     )
     .handle("events", ({ path }) =>
