@@ -69,8 +69,18 @@ const readable = async (place: Place) => {
 const rotate = (place: Place) =>
   spawn(process.execPath, [BIN, "rotate-key"], {
     env: { ...process.env, KEYWAY_HOME: place.home, ...(place.url ? { KEYWAY_STORE: place.url } : {}) },
-    stdio: "ignore",
+    stdio: ["ignore", "ignore", "pipe"],
   })
+
+/** A whole `rotate-key`: its exit code, and what it said on stderr, so a failure says why. */
+const rotation = (place: Place): Promise<{ readonly code: number | null; readonly stderr: string }> => {
+  const child = rotate(place)
+  let stderr = ""
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stderr })))
+}
 
 const exited = (child: ReturnType<typeof spawn>) =>
   new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
@@ -113,7 +123,8 @@ describe.each(stores)("rotate-key on the %s store never loses a credential", (_n
       const timings: number[] = []
       for (let i = 0; i < 2; i++) {
         const started = performance.now()
-        expect(await exited(rotate(place))).toBe(0)
+        const { code, stderr } = await rotation(place)
+        expect(code, stderr).toBe(0)
         timings.push(performance.now() - started)
       }
       let slice = (Math.min(...timings) * 0.8) / 10
@@ -130,7 +141,8 @@ describe.each(stores)("rotate-key on the %s store never loses a credential", (_n
         else slice *= 0.7
         expect(await readable(place), `run ${run}, right after the kill`).toEqual({ opened: RECORDS, failed: [] })
         // A second run finishes the job: one key left, every record under it.
-        expect(await exited(rotate(place))).toBe(0)
+        const after = await rotation(place)
+        expect(after.code, `run ${run}, the next rotation: ${after.stderr}`).toBe(0)
         expect(await readable(place), `run ${run}, after the next rotation`).toEqual({ opened: RECORDS, failed: [] })
         onlyCurrentKey(place.home)
       }
@@ -146,11 +158,11 @@ describe("rotate-key started twice at once", () => {
     const place: Place = { home: mkdtempSync(join(tmpdir(), "keyway-rotate-race-")), url: undefined }
     await seed(place, sandbox.url)
     for (let round = 0; round < 10; round++) {
-      const codes = await Promise.all([exited(rotate(place)), exited(rotate(place))])
+      const both = await Promise.all([rotation(place), rotation(place)])
       // One may be told another rotation is running (exit 4); neither may lose a record.
       expect(
-        codes.every((code) => code === 0 || code === 4),
-        `round ${round}: ${codes}`,
+        both.every(({ code }) => code === 0 || code === 4),
+        `round ${round}: ${both.map(({ code, stderr }) => `${code} ${stderr}`).join("; ")}`,
       ).toBe(true)
       expect(await readable(place), `round ${round}`).toEqual({ opened: RECORDS, failed: [] })
       expect(readdirSync(join(place.home, "keys")).some((name) => name.endsWith(".key"))).toBe(true)
