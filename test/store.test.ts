@@ -7,6 +7,7 @@ import { createCipheriv, randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { createClient } from "@redis/client"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
@@ -516,10 +517,17 @@ describe.skipIf(!redisBinary)(
   `Redis: listing, and the keys beside the records${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
   () => {
     let redis: RedisServer
+    /** A client of its own, to set keys beside the store's and read the server's command counts. */
+    let admin: ReturnType<typeof createClient>
     beforeAll(async () => {
       redis = await startRedis(redisBinary as string)
+      admin = createClient({ url: redis.url })
+      await admin.connect()
     })
-    afterAll(() => redis.stop())
+    afterAll(async () => {
+      await admin.close()
+      await redis.stop()
+    })
 
     it("lists a workspace in a few round trips, not one per record, and never reads the state beside them", async () => {
       const config = { home: home(), url: redis.url, workspace: "many" }
@@ -530,44 +538,30 @@ describe.skipIf(!redisBinary)(
           { discard: true },
         ),
       )
-      const { createClient } = await import("@redis/client")
-      const admin = createClient({ url: redis.url })
-      await admin.connect()
-      try {
-        await admin.configResetStat()
-        const listing = await withStore(config, (store) => store.list())
-        expect(listing.records).toHaveLength(400)
-        const stats = await admin.info("commandstats")
-        const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
-        // Main sent a GET for each of the 800 keys, the events' included.
-        expect(calls("get")).toBe(0)
-        expect(calls("mget")).toBeGreaterThan(0)
-        expect(calls("mget")).toBeLessThanOrEqual(5)
-      } finally {
-        await admin.close()
-      }
+      await admin.configResetStat()
+      const listing = await withStore(config, (store) => store.list())
+      expect(listing.records).toHaveLength(400)
+      const stats = await admin.info("commandstats")
+      const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0)
+      // Main sent a GET for each of the 800 keys, the events' included.
+      expect(calls("get")).toBe(0)
+      expect(calls("mget")).toBeGreaterThan(0)
+      expect(calls("mget")).toBeLessThanOrEqual(5)
     })
 
     it("names only real workspaces: not the fleet's pace keys (a tenant's base URL may hold ::), nor the locks", async () => {
       const config = { home: home(), url: redis.url, workspace: "owner" }
-      const { createClient } = await import("@redis/client")
-      const admin = createClient({ url: redis.url })
-      await admin.connect()
-      try {
-        // Keys as runner/fleet/shared-pacing.ts writes them, for a self-hosted server the tenant named.
-        await admin.set("keyway-pace:https://[2606:4700::1111]/|abc", "1")
-        await admin.set("keyway-pace:https://vendor.example/a::b|abc", "1")
-        const names = await withStore(config, (store) =>
-          Effect.zipRight(store.put(sampleRecord("con_1", "owner")), store.withLock("rotate-key", store.workspaces())),
-        )
-        expect(names).toContain("owner")
-        expect(names.filter((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name) || name === "locks")).toEqual([])
-        // Each name is opened as a store: one that cannot be stopped the rotation of every workspace.
-        const rotation = await Effect.runPromise(rotateMasterKey(config, {}))
-        expect(rotation.workspaces).toBe(names.length)
-      } finally {
-        await admin.close()
-      }
+      // Keys as runner/fleet/shared-pacing.ts writes them, for a self-hosted server the tenant named.
+      await admin.set("keyway-pace:https://[2606:4700::1111]/|abc", "1")
+      await admin.set("keyway-pace:https://vendor.example/a::b|abc", "1")
+      const names = await withStore(config, (store) =>
+        Effect.zipRight(store.put(sampleRecord("con_1", "owner")), store.withLock("rotate-key", store.workspaces())),
+      )
+      expect(names).toContain("owner")
+      expect(names.filter((name) => !/^[A-Za-z0-9_-]{1,64}$/.test(name) || name === "locks")).toEqual([])
+      // Each name is opened as a store: one that cannot be stopped the rotation of every workspace.
+      const rotation = await Effect.runPromise(rotateMasterKey(config, {}))
+      expect(rotation.workspaces).toBe(names.length)
     })
   },
 )
