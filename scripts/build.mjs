@@ -1,4 +1,4 @@
-// Builds dist/ (run by `npm install` through the prepare script):
+// Builds dist/ (run by `npm install` through the prepare script, unless dist/ is current):
 // - the CLI bundle, dist/main.js: effect and yaml bundled (tree-shaken), since loading their hundreds
 //   of ESM files one by one was most of the start-up time; each command stays a lazy chunk;
 // - the library, dist/library/*.js for `import ... from "keyway"` (effect and yaml bundled, as in the
@@ -10,6 +10,13 @@ import { execFileSync } from "node:child_process"
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { build } from "esbuild"
+import { distIsFresh } from "./dist-freshness.mjs"
+
+// As prepare (`npm install`, a first `npx keyway`), a current dist/ is kept; `npm run build` always builds.
+if (process.env.npm_lifecycle_event === "prepare" && distIsFresh(process.cwd())) {
+  console.log("dist/ is up to date")
+  process.exit(0)
+}
 
 const external = ["sqlite3", "@keyv/sqlite", "@keyv/redis", "keyv", "msw", "undici", "tsx", "axios", "axios-retry"]
 // yaml is CommonJS and requires node built-ins; an ESM bundle needs a real `require` for that.

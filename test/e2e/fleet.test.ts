@@ -404,6 +404,9 @@ describe.skipIf(!redisBinary)(
       const env: Record<string, string | undefined> = { ...process.env, HOME: home, ...exported }
       for (const name of Object.keys(env))
         if (name.startsWith("npm_") || (name.startsWith("KEYWAY_") && !(name in exported))) delete env[name]
+      // npx as a newcomer runs it, without npm asking the registry whether a newer npm exists: nothing here leaves loopback.
+      env.npm_config_update_notifier = "false"
+      env.npm_config_offline = "true"
       const background = (command: string, cwd = ROOT) => {
         const child = spawn("bash", ["-c", `exec ${command}`], {
           cwd,
