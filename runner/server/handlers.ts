@@ -247,25 +247,28 @@ export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (h
         }).pipe(problems),
       { uninterruptible: true },
     )
-    .handle("remove", ({ path }) =>
-      Effect.gen(function* () {
-        const server = yield* KeywayServerTag
-        const workspace = yield* Workspace
-        const store = server.state.storeFor(workspace)
-        const record = yield* store.get(path.id)
-        if (!record || record.workspace !== workspace) {
-          return yield* Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" }))
-        }
-        // The log first: a removal whose event cannot be written is not made, and the 503 is true.
-        // (A remove that fails after its event leaves a "removed" the retry writes again: the log
-        // may say it twice, never miss it.)
-        yield* server.state.recordEvent(workspace, record.id, {
-          type: "removed",
-          at: new Date().toISOString(),
-          by: "api",
-        })
-        yield* store.remove(record.id)
-      }).pipe(problems),
+    .handle(
+      "remove",
+      ({ path }) =>
+        Effect.gen(function* () {
+          const server = yield* KeywayServerTag
+          const workspace = yield* Workspace
+          const store = server.state.storeFor(workspace)
+          const record = yield* store.get(path.id)
+          if (!record || record.workspace !== workspace) {
+            return yield* Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" }))
+          }
+          // Two writes, the removal first: a log that said "removed" of a credential still stored
+          // would mislead whoever is revoking it. (Its event can still fail after it: the 503 then
+          // says so, though the connection is gone.) A client that goes away cannot split the two.
+          yield* store.remove(record.id)
+          yield* server.state.recordEvent(workspace, record.id, {
+            type: "removed",
+            at: new Date().toISOString(),
+            by: "api",
+          })
+        }).pipe(problems),
+      { uninterruptible: true },
     )
     .handle("events", ({ path }) =>
       Effect.gen(function* () {
