@@ -15,9 +15,13 @@ export const BUILT = [
   "dist/library/definitions.json",
 ]
 
-/** What the build reads: the sources, the shipped definitions, the build's own scripts, the dependencies. */
+/**
+ * What the build reads: the sources, the shipped definitions, the build's own scripts, and the
+ * installed dependencies (effect, yaml and @effect/platform are bundled), which npm records in
+ * node_modules/.package-lock.json at each install, before it runs prepare.
+ */
 const SOURCE_DIRS = ["core", "runner", "fixtures", "connectors", "scripts"]
-const SOURCE_FILES = ["package.json", "package-lock.json", "tsconfig.json"]
+const SOURCE_FILES = ["package.json", "package-lock.json", "tsconfig.json", "node_modules/.package-lock.json"]
 
 const mtimeOf = (path) => {
   try {
