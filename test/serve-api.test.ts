@@ -256,8 +256,13 @@ describe("keyway serve: the HTTP API", () => {
     ])
   })
 
-  /** Runs `use` while SQLite triggers refuse connection `id`'s audit log, as a full disk or a kill between two writes would. */
-  const refusingEvents = async (id: string, use: () => Promise<void>) => {
+  it("replaces credentials and records it in one write: when the event is refused, the working credential stays", async () => {
+    const made = await call("POST", "/v1/connections", {
+      key: keyA,
+      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
+    })
+    const id = made.body.connection.id
+    // Triggers that refuse this connection's audit log, as a full disk or a kill between two writes would.
     const db = new sqlite3.Database(join(server.home, "keyway.sqlite"))
     const exec = (sql: string) =>
       new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
@@ -265,26 +270,15 @@ describe("keyway serve: the HTTP API", () => {
     await exec(`CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`)
     await exec(`CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`)
     try {
-      await use()
-    } finally {
-      await exec("DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update")
-      await new Promise<void>((resolve) => db.close(() => resolve()))
-    }
-  }
-
-  it("replaces credentials and records it in one write: when the event is refused, the working credential stays", async () => {
-    const made = await call("POST", "/v1/connections", {
-      key: keyA,
-      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
-    })
-    const id = made.body.connection.id
-    await refusingEvents(id, async () => {
       const replaced = await call("PUT", `/v1/connections/${id}/credentials`, {
         key: keyA,
         body: { credentials: { apiKey: "sandbox-records-12" } },
       })
       expect(replaced.status).toBe(503)
-    })
+    } finally {
+      await exec("DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update")
+      await new Promise<void>((resolve) => db.close(() => resolve()))
+    }
     // Neither was written: the credential in use is the one that worked, and the log says so.
     const shown = await call("GET", `/v1/connections/${id}`, { key: keyA })
     expect(shown.body.fingerprints.apiKey).toBe("…alid")

@@ -5,12 +5,13 @@
  * through the package's `exports` and its declarations.
  */
 import { execFile } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Sandbox, startSandbox } from "../../runner/sandbox/server.ts"
+import { distIsFresh } from "../../scripts/dist-freshness.mjs"
 
 const ROOT = new URL("../../", import.meta.url).pathname
 const run = promisify(execFile)
@@ -23,23 +24,9 @@ const readmeExample = (): string => {
   return found[1]
 }
 
-/** dist/ is built by `npm install`; rebuild it here when a source is newer, as bin/keyway.js would. */
+/** dist/ is built by `npm install`; rebuilt here by the same rule when anything it is built from is newer. */
 const ensureBuilt = async () => {
-  const built = (() => {
-    try {
-      return statSync(join(ROOT, "dist/library/index.js")).mtimeMs
-    } catch {
-      return 0
-    }
-  })()
-  const { stdout } = await run("git", ["ls-files", "core", "runner"], { cwd: ROOT })
-  const newest = Math.max(
-    ...stdout
-      .trim()
-      .split("\n")
-      .map((file) => statSync(join(ROOT, file)).mtimeMs),
-  )
-  if (newest > built) await run(process.execPath, ["scripts/build.mjs"], { cwd: ROOT })
+  if (!distIsFresh(ROOT)) await run(process.execPath, ["scripts/build.mjs"], { cwd: ROOT })
 }
 
 describe("the library, from another Node program", () => {
