@@ -28,12 +28,20 @@ afterEach(() => {
   }
 })
 
+// The entry's type comes with the listing: a worker renames its .partial file away while this polls,
+// and a stat of each name afterwards failed with ENOENT (CI, once).
 const files = (dir: string): string[] =>
   existsSync(dir)
-    ? readdirSync(dir).flatMap((name) =>
-        statSync(join(dir, name)).isDirectory() ? files(join(dir, name)) : [join(dir, name)],
+    ? readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : [join(dir, entry.name)],
       )
     : []
+
+/** The bytes in `dir`'s unfinished outputs; one finished (renamed) since the listing counts none. */
+const partialBytes = (dir: string): number =>
+  files(dir)
+    .filter((file) => file.includes(".partial"))
+    .reduce((sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0), 0)
 
 /** A run's NDJSON output in `dir`, and the activity-log ids in it, in order. */
 const runOutput = (dir: string) => {
@@ -127,8 +135,7 @@ describe.skipIf(!redisBinary)(
         ).code,
       ).toBe(0)
       const dir = join(home, "outputs", id, "activityLog")
-      const written = () =>
-        files(dir).reduce((sum, file) => sum + (file.includes(".partial") ? statSync(file).size : 0), 0)
+      const written = () => partialBytes(dir)
       await until(() => written() > 500_000, 60_000, "the first pages")
       first.child.kill("SIGKILL")
       const second = worker()
@@ -159,8 +166,7 @@ describe.skipIf(!redisBinary)(
         ).code,
       ).toBe(0)
       const dir = join(home, "outputs", id, "activityLog")
-      const written = () =>
-        files(dir).reduce((sum, file) => sum + (file.includes(".partial") ? statSync(file).size : 0), 0)
+      const written = () => partialBytes(dir)
       await until(() => written() > 300_000, 60_000, "the first pages")
       await redis.kill()
       await new Promise((resolve) => setTimeout(resolve, 1000))
