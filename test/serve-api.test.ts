@@ -286,6 +286,56 @@ describe("keyway serve: the HTTP API", () => {
     expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created"])
   })
 
+  it("removes a connection and records its removal in one write: when either is refused, neither happens", async () => {
+    const made = await call("POST", "/v1/connections", {
+      key: keyA,
+      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
+    })
+    const id = made.body.connection.id
+    const db = new sqlite3.Database(join(server.home, "keyway.sqlite"))
+    const exec = (sql: string) =>
+      new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
+    const refusal = "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    const refusals = [
+      // The event is refused (as a full disk or a kill after the removal would refuse it). Main removed
+      // the connection all the same, answered 503, and its log never said "removed".
+      [
+        `CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal};
+         CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`,
+        "DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update",
+      ],
+      // The removal is refused: the log must not say "removed" of a credential still stored.
+      [
+        `CREATE TRIGGER refuse_delete BEFORE DELETE ON keyv WHEN OLD.key LIKE '%:${id}' ${refusal}`,
+        "DROP TRIGGER refuse_delete",
+      ],
+    ] as const
+    try {
+      for (const [refuse, lift] of refusals) {
+        await exec(refuse)
+        try {
+          expect((await call("DELETE", `/v1/connections/${id}`, { key: keyA })).status, refuse).toBe(503)
+        } finally {
+          await exec(lift)
+        }
+        // The answer said it failed, and nothing changed: the connection is there, its history whole.
+        expect((await call("GET", `/v1/connections/${id}`, { key: keyA })).status, refuse).toBe(200)
+        const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
+        expect(
+          events.body.events.map((e: { type: string }) => e.type),
+          refuse,
+        ).toEqual(["created"])
+      }
+    } finally {
+      await new Promise<void>((resolve) => db.close(() => resolve()))
+    }
+    // The retry the 503 asks for removes it, and the log says so.
+    expect((await call("DELETE", `/v1/connections/${id}`, { key: keyA })).status).toBe(204)
+    expect((await call("GET", `/v1/connections/${id}`, { key: keyA })).status).toBe(404)
+    const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
+    expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created", "removed"])
+  })
+
   it("pages connections with a cursor", async () => {
     const key = await server.key("paging")
     for (let i = 0; i < 3; i++) {

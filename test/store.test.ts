@@ -184,14 +184,92 @@ interface Backend {
   readonly done: () => Promise<void>
   /** Takes the server down and brings it back (a server store's outage); SQLite has none. */
   readonly outage?: { readonly down: () => Promise<void>; readonly up: () => Promise<void> }
+  /**
+   * Makes the database itself refuse one kind of change (as a full disk, or a kill between two
+   * writes, would refuse the second), until the returned function lifts it.
+   */
+  readonly refuse: (change: Refusal) => Promise<() => Promise<void>>
 }
+
+/** A change a database can be made to refuse: writing any event log, or deleting a record. */
+type Refusal = "event-write" | "record-delete"
+
+/** SQLite triggers that refuse a change, as `Backend.refuse`. */
+const sqliteRefusal =
+  (dir: string) =>
+  async (change: Refusal): Promise<() => Promise<void>> => {
+    const db = new sqlite3.Database(join(dir, "keyway.sqlite"))
+    const exec = (sql: string) =>
+      new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
+    const refusal = "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    if (change === "event-write") {
+      await exec(`CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:%' ${refusal}`)
+      await exec(`CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:%' ${refusal}`)
+    } else {
+      await exec(`CREATE TRIGGER refuse_delete BEFORE DELETE ON keyv WHEN OLD.key NOT LIKE '%:sync:%' ${refusal}`)
+    }
+    return async () => {
+      await exec(
+        change === "event-write"
+          ? "DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update"
+          : "DROP TRIGGER refuse_delete",
+      )
+      await new Promise<void>((resolve) => db.close(() => resolve()))
+    }
+  }
+
+/** On Redis, an ACL rule: the store's user may no longer run SET (every write) or DEL. */
+const redisRefusal =
+  (url: string) =>
+  async (change: Refusal): Promise<() => Promise<void>> => {
+    const admin = createClient({ url })
+    await admin.connect()
+    const command = change === "event-write" ? "set" : "del"
+    await admin.sendCommand(["ACL", "SETUSER", "default", `-${command}`])
+    return async () => {
+      await admin.sendCommand(["ACL", "SETUSER", "default", `+${command}`])
+      await admin.close()
+    }
+  }
+
+interface PgClient {
+  readonly connect: () => Promise<void>
+  readonly query: (sql: string) => Promise<unknown>
+  readonly end: () => Promise<void>
+}
+
+/** The same refusals on PostgreSQL, with a trigger function. */
+const postgresRefusal =
+  (url: string) =>
+  async (change: Refusal): Promise<() => Promise<void>> => {
+    // A client of its own (pg, @keyv/postgres's driver): keyv's adapter shares one pool with the store's.
+    const { default: pg } = (await import("pg" as string)) as { default: { Client: new (options: object) => PgClient } }
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    await client.query(
+      "CREATE OR REPLACE FUNCTION keyway_test_refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+    )
+    await client.query(
+      change === "event-write"
+        ? "CREATE TRIGGER keyway_test_refusal BEFORE INSERT OR UPDATE ON keyv FOR EACH ROW WHEN (NEW.key LIKE '%:sync:events:%') EXECUTE FUNCTION keyway_test_refuse()"
+        : "CREATE TRIGGER keyway_test_refusal BEFORE DELETE ON keyv FOR EACH ROW WHEN (OLD.key NOT LIKE '%:sync:%') EXECUTE FUNCTION keyway_test_refuse()",
+    )
+    return async () => {
+      await client.query("DROP TRIGGER keyway_test_refusal ON keyv")
+      await client.end()
+    }
+  }
 
 const backends: Array<[string, () => Promise<Backend>]> = [
   [
     "SQLite",
     async () => {
       const dir = home()
-      return { config: (workspace) => ({ home: dir, url: undefined, workspace }), done: async () => {} }
+      return {
+        config: (workspace) => ({ home: dir, url: undefined, workspace }),
+        done: async () => {},
+        refuse: sqliteRefusal(dir),
+      }
     },
   ],
 ]
@@ -205,6 +283,7 @@ if (redisBinary) {
         config: (workspace) => ({ home: dir, url: redis.url, workspace }),
         done: () => redis.stop(),
         outage: { down: redis.kill, up: redis.restart },
+        refuse: redisRefusal(redis.url),
       }
     },
   ])
@@ -221,6 +300,7 @@ if (postgresBin) {
         config: (workspace) => ({ home: dir, url: postgres.url, workspace }),
         done: () => postgres.stop(),
         outage: { down: postgres.stop, up: postgres.start },
+        refuse: postgresRefusal(postgres.url),
       }
     },
   ])
@@ -278,6 +358,44 @@ describe.each(backends)("the %s store", (_name, make) => {
         expect(yield* store.getState("events:con_1")).toEqual([])
       }),
     )
+  })
+
+  it("removes a record and writes the state that goes with it in one write; a record already gone writes nothing", async () => {
+    await withStore(made.config("removal"), (store) =>
+      Effect.gen(function* () {
+        yield* store.put(sampleRecord("con_1", "removal"), { "events:con_1": ["created"] })
+        expect(yield* store.remove("con_1", { "events:con_1": ["created", "removed"] })).toBe(true)
+        expect(yield* store.get("con_1")).toBeUndefined()
+        expect(yield* store.getState("events:con_1")).toEqual(["created", "removed"])
+        // Removed already (another server's DELETE won the race): nothing is written, and it says so.
+        expect(yield* store.remove("con_1", { "events:con_1": ["created", "removed", "removed"] })).toBe(false)
+        expect(yield* store.getState("events:con_1")).toEqual(["created", "removed"])
+        expect((yield* store.list()).records).toEqual([])
+      }),
+    )
+  })
+
+  it("removes a record and its state together or not at all, when the database refuses either", async () => {
+    const config = made.config("removal-refused")
+    await withStore(config, (store) =>
+      store.put(sampleRecord("con_1", "removal-refused"), { "events:con_1": ["created"] }),
+    )
+    for (const change of ["event-write", "record-delete"] as const) {
+      const lift = await made.refuse(change)
+      const refused = await withStore(config, (store) =>
+        Effect.either(store.remove("con_1", { "events:con_1": ["created", "removed"] })),
+      )
+      await lift()
+      expect(Either.isLeft(refused), change).toBe(true)
+      // Neither half happened: the record is there, and its log does not say it was removed.
+      expect((await withStore(config, (store) => store.get("con_1")))?.id, change).toBe("con_1")
+      expect(await withStore(config, (store) => store.getState("events:con_1")), change).toEqual(["created"])
+    }
+    // Once the database takes writes again, the same removal goes through.
+    expect(await withStore(config, (store) => store.remove("con_1", { "events:con_1": ["created", "removed"] }))).toBe(
+      true,
+    )
+    expect(await withStore(config, (store) => store.get("con_1"))).toBeUndefined()
   })
 
   it("keeps every audit event recorded at once for one connection, from two servers", async () => {

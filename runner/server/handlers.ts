@@ -258,15 +258,15 @@ export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (h
           if (!record || record.workspace !== workspace) {
             return yield* Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" }))
           }
-          // Two writes, the removal first: a log that said "removed" of a credential still stored
-          // would mislead whoever is revoking it. (Its event can still fail after it: the 503 then
-          // says so, though the connection is gone.) A client that goes away cannot split the two.
-          yield* store.remove(record.id)
-          yield* server.state.recordEvent(workspace, record.id, {
-            type: "removed",
-            at: new Date().toISOString(),
-            by: "api",
-          })
+          // The removal and its event are one write: a log that said "removed" of a credential still
+          // stored would mislead whoever is revoking it, and a removal the log missed would hide it.
+          const event = { type: "removed" as const, at: new Date().toISOString(), by: "api" }
+          yield* server.state.recordEventWith(workspace, record.id, event, (alongside) =>
+            Effect.flatMap(store.remove(record.id, alongside), (removed) =>
+              // Another request removed it first, and recorded that.
+              removed ? Effect.void : Effect.fail(asProblem({ _tag: "ConnectionNotFound", message: "" })),
+            ),
+          )
         }).pipe(problems),
       { uninterruptible: true },
     )

@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
+import type { Database as SqliteDatabase } from "sqlite3"
 import type { Verdict } from "../../core/outcomes.ts"
 import { LockHeld, RecordUnreadable, type StoreError, StoreMisconfigured, StoreUnavailable } from "./errors.ts"
 import { ensureHome, refuseLink } from "./home.ts"
@@ -65,7 +66,13 @@ export interface ConnectionStore {
     record: ConnectionRecord,
     alongside?: Readonly<Record<string, unknown>>,
   ) => Effect.Effect<void, StoreError>
-  readonly remove: (id: string) => Effect.Effect<boolean, StoreError>
+  /**
+   * Removes the record; false when it was not there. With `alongside` state (keys as `putState`'s),
+   * the state is written in the same atomic write, and only when the record was there: one SQLite
+   * transaction, one PostgreSQL statement or one Redis script, so a removal and its audit event
+   * happen together or not at all.
+   */
+  readonly remove: (id: string, alongside?: Readonly<Record<string, unknown>>) => Effect.Effect<boolean, StoreError>
   /** The workspace's records, oldest first; damaged ones are named in `unreadable`, not left out silently. */
   readonly list: () => Effect.Effect<Listing, StoreError>
   /** Every workspace with anything in this store (the same SQLite file, or the same Redis). */
@@ -152,6 +159,7 @@ export const openStore = (config: StoreConfig): Effect.Effect<ConnectionStore, n
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         const opened = await opening?.catch(() => undefined)
+        await opened?.raw.close?.().catch(() => undefined)
         await opened?.keyv.disconnect().catch(() => undefined)
       }),
     )
@@ -206,6 +214,17 @@ interface Raw {
   readonly renew: (name: string, owner: string) => Promise<boolean>
   /** How often a held lock is renewed: a third of its lease. */
   readonly renewEveryMs: number
+  /**
+   * Removes `key` and, only if it was there, writes each of `entries` (keys and serialized values as
+   * keyv's, both without the namespace), as one atomic change. False when `key` was not there.
+   */
+  readonly removeWith: (
+    namespace: string,
+    key: string,
+    entries: ReadonlyArray<{ readonly key: string; readonly value: string }>,
+  ) => Promise<boolean>
+  /** Closes what the store opened beside keyv's own connection, if anything. */
+  readonly close?: () => Promise<void>
 }
 
 interface Opened {
@@ -279,7 +298,77 @@ const alive = (pid: number): boolean => {
 
 type Query = (sql: string, ...parameters: unknown[]) => Promise<ReadonlyArray<Record<string, unknown>>>
 
-const sqliteRaw = (query: Query): Raw => {
+/**
+ * SQLite transactions, on a connection of their own: keyv's connection runs every other query of the
+ * process, and one of them landing between BEGIN and COMMIT would join the transaction (and be rolled
+ * back with it). Opened on the first transaction; one transaction at a time.
+ */
+const sqliteTransactions = (file: string) => {
+  let opening: Promise<SqliteDatabase> | undefined
+  let last: Promise<unknown> = Promise.resolve()
+  const run = (db: SqliteDatabase, sql: string, ...parameters: unknown[]) =>
+    new Promise<number>((resolve, reject) =>
+      db.run(sql, parameters, function (error: Error | null) {
+        if (error) reject(error)
+        else resolve(this.changes)
+      }),
+    )
+  const open = () => {
+    opening ??= import("sqlite3")
+      .then(
+        ({ default: sqlite3 }) =>
+          new Promise<SqliteDatabase>((resolve, reject) => {
+            const db = new sqlite3.Database(file, (error) => (error ? reject(error) : resolve(db)))
+          }),
+      )
+      .then(async (db) => {
+        db.configure("busyTimeout", 10_000)
+        await run(db, "PRAGMA synchronous=NORMAL")
+        return db
+      })
+      .catch((error: unknown) => {
+        opening = undefined
+        throw error
+      })
+    return opening
+  }
+  /** Ends a transaction that failed. A connection that cannot is let go, and the next opens anew. */
+  const rollBack = (db: SqliteDatabase) =>
+    run(db, "ROLLBACK").catch(() => {
+      opening = undefined
+      db.close(() => undefined)
+    })
+  return {
+    /** Runs `work` between BEGIN IMMEDIATE and COMMIT; a failure, or `work` answering false, rolls back. */
+    transaction: (work: (run: (sql: string, ...parameters: unknown[]) => Promise<number>) => Promise<boolean>) => {
+      const turn = last.then(async () => {
+        const db = await open()
+        await run(db, "BEGIN IMMEDIATE")
+        try {
+          if (!(await work((sql, ...parameters) => run(db, sql, ...parameters)))) {
+            await rollBack(db)
+            return false
+          }
+          await run(db, "COMMIT")
+          return true
+        } catch (error) {
+          await rollBack(db)
+          throw error
+        }
+      })
+      last = turn.catch(() => undefined)
+      return turn
+    },
+    close: async () => {
+      await last
+      const db = await opening?.catch(() => undefined)
+      if (db) await new Promise<void>((resolve) => db.close(() => resolve()))
+    },
+  }
+}
+
+const sqliteRaw = (query: Query, file: string): Raw => {
+  const transactions = sqliteTransactions(file)
   const table = query(
     "CREATE TABLE IF NOT EXISTS keyway_locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, at INTEGER NOT NULL)",
   )
@@ -344,6 +433,19 @@ const sqliteRaw = (query: Query): Raw => {
     // A SQLite lock has no lease: it lasts while its holder's process does. Renewing only checks it.
     renew: async (name, owner) => (await holderOf(name))?.owner === owner,
     renewEveryMs: DEFAULT_LEASE_MS / 3,
+    removeWith: (namespace, key, entries) =>
+      transactions.transaction(async (run) => {
+        if ((await run("DELETE FROM keyv WHERE key = ?", `${namespace}:${key}`)) === 0) return false
+        for (const entry of entries) {
+          await run(
+            "INSERT INTO keyv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            `${namespace}:${entry.key}`,
+            entry.value,
+          )
+        }
+        return true
+      }),
+    close: transactions.close,
   }
 }
 
@@ -428,6 +530,26 @@ const postgresRaw = (query: Query, leaseMs: number): Raw => {
         )
       ).length === 1,
     renewEveryMs: leaseMs / 3,
+    // One statement: a data-modifying WITH runs its DELETE and INSERT together, or neither.
+    removeWith: async (namespace, key, entries) =>
+      Number(
+        (
+          await query(
+            `WITH removed AS (DELETE FROM keyv WHERE key = $1 RETURNING key),
+             written AS (
+               INSERT INTO keyv (key, value)
+               SELECT entry.key, entry.value FROM unnest($2::text[], $3::text[]) AS entry(key, value)
+               WHERE EXISTS (SELECT 1 FROM removed)
+               ON CONFLICT (key) DO UPDATE SET value = excluded.value
+               RETURNING key
+             )
+             SELECT count(*)::int AS removed FROM removed`,
+            `${namespace}:${key}`,
+            entries.map((entry) => `${namespace}:${entry.key}`),
+            entries.map((entry) => entry.value),
+          )
+        )[0]?.removed,
+      ) === 1,
   }
 }
 
@@ -437,6 +559,23 @@ const postgresRaw = (query: Query, leaseMs: number): Raw => {
  * this machine frees it at once.
  */
 export const DEFAULT_LEASE_MS = 15_000
+
+/**
+ * Removes KEYS[1] and, only if it was there, sets KEYS[2..] to ARGV[1..]: one script, which Redis runs
+ * whole, with no other command between its steps. Redis rolls nothing back, so what it could refuse
+ * is asked first: every write's permission, then the SETs (which a full memory refuses) before the DEL.
+ */
+const REDIS_REMOVE_WITH = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+if redis.acl_check_cmd then
+  if not redis.acl_check_cmd('del', KEYS[1]) then return redis.error_reply('NOPERM this user may not run DEL') end
+  for i = 2, #KEYS do
+    if not redis.acl_check_cmd('set', KEYS[i], ARGV[i - 1]) then return redis.error_reply('NOPERM this user may not run SET') end
+  end
+end
+for i = 2, #KEYS do redis.call('set', KEYS[i], ARGV[i - 1]) end
+redis.call('del', KEYS[1])
+return 1`
 
 /** Sets the lock to ARGV[2] only if ARGV[1] still holds it: a take-over or a renewal, never a theft. */
 const REDIS_SWAP =
@@ -503,6 +642,15 @@ const redisRaw = (
       arguments: [owner, owner, String(leaseMs)],
     })) === "OK",
   renewEveryMs: leaseMs / 3,
+  removeWith: async (namespace, key, entries) => {
+    // Keys as @keyv/redis writes them: "<namespace>::<namespace>:<key>".
+    const full = (name: string) => `${namespace}::${namespace}:${name}`
+    const removed = await client.eval(REDIS_REMOVE_WITH, {
+      keys: [full(key), ...entries.map((entry) => full(entry.key))],
+      arguments: entries.map((entry) => entry.value),
+    })
+    return removed === 1
+  },
 })
 
 const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
@@ -567,7 +715,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
         ),
     })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
-    raw = sqliteRaw((sql, ...parameters) => adapter.query(sql, ...parameters))
+    raw = sqliteRaw((sql, ...parameters) => adapter.query(sql, ...parameters), file)
   } else {
     throw new StoreMisconfigured({
       detail: "KEYWAY_STORE must be a redis:// or postgres:// URL, or unset for SQLite",
@@ -644,7 +792,22 @@ const storeOver = (
           ...Object.entries(alongside).map(([key, value]) => ({ key: stateKey(key), value })),
         ])
       }),
-    remove: (id) => attempt((keyv) => keyv.delete(id)),
+    remove: (id, alongside) =>
+      Effect.tryPromise({
+        try: async () => {
+          const { keyv, raw } = await open()
+          if (!alongside) return keyv.delete(id)
+          const entries = await Promise.all(
+            Object.entries(alongside).map(async ([key, value]) => ({
+              key: stateKey(key),
+              // Serialized as keyv serializes a value it sets, so keyv reads it back.
+              value: String(await keyv.serializeData({ value, expires: undefined })),
+            })),
+          )
+          return raw.removeWith(namespace, id, entries)
+        },
+        catch: (error) => asStoreError(backend, error),
+      }),
     list: () =>
       Effect.tryPromise({
         try: async (): Promise<Listing> => {

@@ -132,6 +132,59 @@ describe("keyway serve, as a process", () => {
     expect([...elsewhere].filter((name) => heavy.includes(name))).toEqual([])
   }, 60_000)
 
+  it("a removal and its event survive kill -9 together: a connection is there and not logged removed, or gone and logged", async () => {
+    const home = mkdtempSync(join(tmpdir(), "keyway-serve-kill-remove-"))
+    const env = { KEYWAY_HOME: home }
+    const key = JSON.parse((await keyway(["workspaces", "create", "kills", "--json"], { env })).stdout).key
+    const call = (url: string, method: string, path: string, body?: unknown) =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      })
+    const args = ["--sandbox", "--checks-per-minute", "100000"]
+    let { child, url } = await startServe(home, args)
+    const ids: string[] = []
+    for (let i = 0; i < 48; i++) {
+      const made = await call(url, "POST", "/v1/connections", {
+        connector: "activtrak",
+        credentials: { apiKey: "sandbox-valid" },
+      })
+      expect(made.status).toBe(201)
+      ids.push(((await made.json()) as { connection: { id: string } }).connection.id)
+    }
+    // Rounds of 12 removals at once, the server killed as the first answer comes back (and so at
+    // different points of the others'), then started again on the same store.
+    let cut = 0
+    for (let round = 0; round < 4; round++) {
+      const batch = ids.slice(round * 12, round * 12 + 12)
+      const answers = batch.map((id) => call(url, "DELETE", `/v1/connections/${id}`).then((r) => r.status))
+      await Promise.race(answers)
+      child.kill("SIGKILL")
+      for (const answer of await Promise.allSettled(answers)) if (answer.status === "rejected") cut++
+      ;({ child, url } = await startServe(home, args))
+    }
+    // Some removals were cut off mid-way: the kills landed among them.
+    expect(cut).toBeGreaterThan(0)
+    let gone = 0
+    for (const id of ids) {
+      const shown = await call(url, "GET", `/v1/connections/${id}`)
+      const events = (await (await call(url, "GET", `/v1/connections/${id}/events`)).json()) as {
+        events: Array<{ type: string }>
+      }
+      const types = events.events.map((event) => event.type)
+      if (shown.status === 404) {
+        gone++
+        expect(types, id).toEqual(["created", "removed"])
+      } else {
+        expect(shown.status, id).toBe(200)
+        expect(types, id).toEqual(["created"])
+      }
+    }
+    // And some were done: the answered ones at least.
+    expect(gone).toBeGreaterThan(0)
+  }, 120_000)
+
   it("on SIGTERM, an in-flight save & test finishes and is saved, then the process exits 0", async () => {
     const home = mkdtempSync(join(tmpdir(), "keyway-serve-term-"))
     const { child, url } = await startServe(home)
