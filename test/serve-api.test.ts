@@ -355,6 +355,32 @@ describe("keyway serve: the HTTP API", () => {
     expect(new Set(ids).size).toBe(3)
   })
 
+  it("goes on from a page's cursor when the connection it ended on has been removed, and refuses a cursor it never gave", async () => {
+    const key = await server.key("paging-removed")
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const made = await call("POST", "/v1/connections", {
+        key,
+        body: { connector: "activtrak", credentials: { apiKey: `sandbox-records-${i}` } },
+      })
+      ids.push(made.body.connection.id)
+    }
+    const first = await checked("GET", "/v1/connections?limit=2", "/v1/connections", { key })
+    expect(first.body.connections.map((c: { id: string }) => c.id)).toEqual(ids.slice(0, 2))
+    // The last connection of the page goes before the next page is asked for. Main started the listing
+    // again from the first connection: a client paging through saw it twice and the rest never ended.
+    expect((await call("DELETE", `/v1/connections/${ids[1]}`, { key })).status).toBe(204)
+    const second = await checked("GET", `/v1/connections?limit=2&cursor=${first.body.nextCursor}`, "/v1/connections", {
+      key,
+    })
+    expect(second.body.connections.map((c: { id: string }) => c.id)).toEqual(ids.slice(2))
+    expect(second.body.nextCursor).toBeUndefined()
+    // A cursor it did not give is refused, not taken for the start of the list.
+    const made = await call("GET", "/v1/connections?limit=2&cursor=bm90LWEtY3Vyc29y", { key })
+    expect(made.status).toBe(400)
+    expect(made.body.code).toBe("invalid_cursor")
+  })
+
   it("isolates workspaces: B's key gets 404 on every one of A's connections, and never lists them", async () => {
     const made = await call("POST", "/v1/connections", {
       key: keyA,

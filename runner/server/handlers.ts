@@ -9,6 +9,7 @@ import * as Redacted from "effect/Redacted"
 import { connectorForm } from "../../core/form.ts"
 import type { CheckResult } from "../check/check.ts"
 import { view } from "../vault/connections.ts"
+import { compareListed, type Listed } from "../vault/store.ts"
 import {
   Authorization,
   BadRequest,
@@ -200,14 +201,28 @@ export const connectionsLive = HttpApiBuilder.group(KeywayApi, "connections", (h
         const workspace = yield* Workspace
         const listing = yield* server.state.storeFor(workspace).list()
         const limit = urlParams.limit ?? 50
-        const start = urlParams.cursor
-          ? listing.records.findIndex((r) => r.id === decodeCursor(urlParams.cursor ?? "")) + 1
-          : 0
-        const page = listing.records.slice(start, start + limit).map(view)
-        const more = start + limit < listing.records.length
+        let start = 0
+        if (urlParams.cursor !== undefined) {
+          const after = decodeCursor(urlParams.cursor)
+          if (!after) {
+            return yield* Effect.fail(
+              new BadRequest({
+                code: "invalid_cursor",
+                message: "That cursor is not one this API gave.",
+                remediation:
+                  "Pass the nextCursor of the page before, or leave cursor out to start from the first page.",
+              }),
+            )
+          }
+          // The first connection listed after the cursor's, whether or not that one is still there.
+          const next = listing.records.findIndex((record) => compareListed(record, after) > 0)
+          start = next === -1 ? listing.records.length : next
+        }
+        const records = listing.records.slice(start, start + limit)
+        const last = records.at(-1)
         return {
-          connections: page,
-          ...(more && page.length > 0 ? { nextCursor: encodeCursor(page.at(-1)?.id ?? "") } : {}),
+          connections: records.map(view),
+          ...(last && start + limit < listing.records.length ? { nextCursor: encodeCursor(last) } : {}),
         }
       }).pipe(problems),
     )
@@ -356,8 +371,25 @@ const problems = <A, E extends { readonly _tag: string; readonly message: string
   effect: Effect.Effect<A, E, R>,
 ): Effect.Effect<A, Problem, R> => Effect.mapError(effect, (error) => (isApiError(error) ? error : asProblem(error)))
 
-const encodeCursor = (id: string) => Buffer.from(id).toString("base64url")
-const decodeCursor = (cursor: string) => Buffer.from(cursor, "base64url").toString()
+/**
+ * A page's cursor: where its last connection sits in the listing's order (its creation time and id),
+ * not the connection itself, so the next page goes on from there even when that one has been removed.
+ */
+const encodeCursor = (record: Listed) =>
+  Buffer.from(JSON.stringify([record.createdAt, record.id])).toString("base64url")
+const decodeCursor = (cursor: string): Listed | undefined => {
+  try {
+    const position: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString())
+    return Array.isArray(position) &&
+      position.length === 2 &&
+      typeof position[0] === "string" &&
+      typeof position[1] === "string"
+      ? { createdAt: position[0], id: position[1] }
+      : undefined
+  } catch {
+    return undefined
+  }
+}
 
 export const authorizationLive = Layer.effect(
   Authorization,

@@ -88,6 +88,13 @@ export interface ConnectionStore {
   ) => Effect.Effect<A, E | StoreError | LockHeld, R>
 }
 
+/** Where a record sits in a listing: by creation time, then id, so that two made in one millisecond keep one order. */
+export type Listed = Pick<ConnectionRecord, "createdAt" | "id">
+
+/** The listing's order, in code units (not the locale's): the same on every backend and every call. */
+export const compareListed = (a: Listed, b: Listed): number =>
+  a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+
 export interface Listing {
   readonly records: ReadonlyArray<ConnectionRecord>
   readonly unreadable: ReadonlyArray<{ readonly id: string; readonly problem: string }>
@@ -826,7 +833,7 @@ const storeOver = (
             if (problem) unreadable.push({ id, problem })
             else records.push(value as ConnectionRecord)
           }
-          return { records: records.sort((a, b) => a.createdAt.localeCompare(b.createdAt)), unreadable }
+          return { records: records.sort(compareListed), unreadable }
         },
         catch: (error) => asStoreError(backend, error),
       }),
