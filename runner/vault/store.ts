@@ -469,9 +469,10 @@ const postgresRaw = (query: Query, leaseMs: number): Raw => {
       "CREATE TABLE IF NOT EXISTS keyway_locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, holder TEXT NOT NULL, expires BIGINT NOT NULL)",
     ).catch((error: unknown) => {
       // Made by another store at the same moment: IF NOT EXISTS does not stop PostgreSQL refusing the
-      // second of two at once, as a unique violation (23505) or as the table already there (42P07).
+      // second of two at once, as a unique violation (23505), the table already there (42P07) or its
+      // row type already there (42710), as the race falls.
       const code = (error as { code?: unknown })?.code
-      if (code === "23505" || code === "42P07") return
+      if (code === "23505" || code === "42P07" || code === "42710") return
       created = undefined
       throw error
     })
