@@ -355,16 +355,36 @@ describe("keyway serve: the HTTP API", () => {
     expect(new Set(ids).size).toBe(3)
   })
 
+  it("does not put back a connection removed while its re-test was under way", async () => {
+    // A slow vendor: the re-test is still waiting for its answer when the DELETE comes.
+    const made = await call("POST", "/v1/connections", {
+      key: keyA,
+      body: { connector: "activtrak", credentials: { apiKey: "sandbox-slow-600" } },
+    })
+    expect(made.status).toBe(201)
+    const id = made.body.connection.id
+    const retest = call("POST", `/v1/connections/${id}/test`, { key: keyA })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect((await call("DELETE", `/v1/connections/${id}`, { key: keyA })).status).toBe(204)
+    // Main saved the re-tested record over the removal: the credential its owner revoked was back.
+    expect((await retest).status).toBe(404)
+    expect((await call("GET", `/v1/connections/${id}`, { key: keyA })).status).toBe(404)
+    const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
+    expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created", "removed"])
+  })
+
   it("goes on from a page's cursor when the connection it ended on has been removed, and refuses a cursor it never gave", async () => {
     const key = await server.key("paging-removed")
-    const ids: string[] = []
     for (let i = 0; i < 4; i++) {
-      const made = await call("POST", "/v1/connections", {
+      await call("POST", "/v1/connections", {
         key,
         body: { connector: "activtrak", credentials: { apiKey: `sandbox-records-${i}` } },
       })
-      ids.push(made.body.connection.id)
     }
+    // The listing's order (creation time, then id for two made in one millisecond), in one page.
+    const whole = await checked("GET", "/v1/connections?limit=200", "/v1/connections", { key })
+    const ids: string[] = whole.body.connections.map((c: { id: string }) => c.id)
+    expect(ids).toHaveLength(4)
     const first = await checked("GET", "/v1/connections?limit=2", "/v1/connections", { key })
     expect(first.body.connections.map((c: { id: string }) => c.id)).toEqual(ids.slice(0, 2))
     // The last connection of the page goes before the next page is asked for. Main started the listing

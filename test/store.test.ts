@@ -641,6 +641,48 @@ describe("a record and its audit event on SQLite", () => {
   })
 })
 
+describe("removals beside other writes on SQLite", () => {
+  it("all succeed at once, and leave no lock held", async () => {
+    const dir = home()
+    const config = { home: dir, url: undefined, workspace: "busy" }
+    const ids = Array.from({ length: 24 }, (_, index) => `con_${index}`)
+    const event = (type: "removed" | "tested") => ({ type, at: new Date().toISOString(), by: "test" })
+    const outcomes = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const state = yield* openServiceState(config)
+          const store = state.storeFor("busy")
+          for (const id of ids) yield* store.put(sampleRecord(id, "busy"), { [`events:${id}`]: [event("tested")] })
+          // Half removed, half tested, all at once: each takes its log's lock (writes) and reads its log.
+          // A removal's transaction on a second connection left these writes asleep in SQLite's busy wait
+          // on every thread of the pool: some failed SQLITE_BUSY, and locks whose release failed stayed held.
+          return yield* Effect.all(
+            ids.map((id, index) =>
+              Effect.either(
+                index % 2 === 0
+                  ? state.recordEventWith("busy", id, event("removed"), (alongside) =>
+                      Effect.asVoid(store.remove(id, alongside)),
+                    )
+                  : state.recordEvent("busy", id, event("tested")),
+              ),
+            ),
+            { concurrency: "unbounded" },
+          )
+        }),
+      ),
+    )
+    expect(outcomes.filter(Either.isLeft).map((outcome) => String(outcome.left))).toEqual([])
+    const db = new sqlite3.Database(join(dir, "keyway.sqlite"))
+    const locks = await new Promise<unknown[]>((resolve, reject) =>
+      db.all("SELECT name FROM keyway_locks", (error, rows) => (error ? reject(error) : resolve(rows))),
+    )
+    await new Promise<void>((resolve) => db.close(() => resolve()))
+    expect(locks).toEqual([])
+    const left = await withStore(config, (store) => store.list())
+    expect(left.records.map((record) => record.id).sort()).toEqual(ids.filter((_, index) => index % 2 === 1).sort())
+  }, 120_000)
+})
+
 describe.skipIf(!redisBinary)(
   `Redis: listing, and the keys beside the records${redisBinary ? "" : " (skipped: no redis-server binary; CI installs it)"}`,
   () => {

@@ -16,6 +16,7 @@ import type { Metrics } from "../fleet/metrics.ts"
 import { emit } from "../fleet/webhooks.ts"
 import type { HttpEngine } from "../http/engine.ts"
 import { type ConnectInput, type ConnectionView, connect, type RetestResult, retest } from "../vault/connections.ts"
+import { ConnectionNotFound, type StoreError } from "../vault/errors.ts"
 import type { Keyring } from "../vault/sealing.ts"
 import { Store } from "../vault/store.ts"
 import { type ConnectionEvent, type EventType, firstEvent, type ServiceState } from "./state.ts"
@@ -187,12 +188,19 @@ export const retestIn = (
       credentials ? { credentials, ...(expiresAt ? { expiresAt } : {}) } : undefined,
       {
         // The updated record and its event in one write: a replaced credential always has its event.
+        // Written only if the connection is still there, under the lock a DELETE takes too: one removed
+        // while its check was under way must not come back with the credential its owner revoked.
         save: (record, { result, replaced }) =>
           server.state.recordEventWith(
             workspace,
             id,
             eventOf(replaced ? "replaced" : checkedType(result), by, result),
-            (alongside) => store.put(record, alongside),
+            (alongside) =>
+              Effect.flatMap(
+                store.get(id),
+                (current): Effect.Effect<void, StoreError | ConnectionNotFound> =>
+                  current ? store.put(record, alongside) : Effect.fail(new ConnectionNotFound({ id })),
+              ),
           ),
       },
     ).pipe(Effect.provideService(Store, store))

@@ -19,7 +19,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
-import type { Database as SqliteDatabase } from "sqlite3"
 import type { Verdict } from "../../core/outcomes.ts"
 import { LockHeld, RecordUnreadable, type StoreError, StoreMisconfigured, StoreUnavailable } from "./errors.ts"
 import { ensureHome, refuseLink } from "./home.ts"
@@ -166,7 +165,6 @@ export const openStore = (config: StoreConfig): Effect.Effect<ConnectionStore, n
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
         const opened = await opening?.catch(() => undefined)
-        await opened?.raw.close?.().catch(() => undefined)
         await opened?.keyv.disconnect().catch(() => undefined)
       }),
     )
@@ -230,8 +228,6 @@ interface Raw {
     key: string,
     entries: ReadonlyArray<{ readonly key: string; readonly value: string }>,
   ) => Promise<boolean>
-  /** Closes what the store opened beside keyv's own connection, if anything. */
-  readonly close?: () => Promise<void>
 }
 
 interface Opened {
@@ -306,76 +302,62 @@ const alive = (pid: number): boolean => {
 type Query = (sql: string, ...parameters: unknown[]) => Promise<ReadonlyArray<Record<string, unknown>>>
 
 /**
- * SQLite transactions, on a connection of their own: keyv's connection runs every other query of the
- * process, and one of them landing between BEGIN and COMMIT would join the transaction (and be rolled
- * back with it). Opened on the first transaction; one transaction at a time.
+ * The store's one SQLite connection: keyv's queries and the store's own share it, and a transaction
+ * has it alone, once the queries under way have ended; any query of the process landing between its
+ * BEGIN and COMMIT would join it. (A second connection for transactions was tried: its write lock,
+ * held across round trips, left this connection's writes sleeping in SQLite's busy wait on every
+ * thread of Node's pool, and the transaction no thread to finish on, for the whole busy timeout.)
  */
-const sqliteTransactions = (file: string) => {
-  let opening: Promise<SqliteDatabase> | undefined
-  let last: Promise<unknown> = Promise.resolve()
-  const run = (db: SqliteDatabase, sql: string, ...parameters: unknown[]) =>
-    new Promise<number>((resolve, reject) =>
-      db.run(sql, parameters, function (error: Error | null) {
-        if (error) reject(error)
-        else resolve(this.changes)
-      }),
-    )
-  const open = () => {
-    opening ??= import("sqlite3")
-      .then(
-        ({ default: sqlite3 }) =>
-          new Promise<SqliteDatabase>((resolve, reject) => {
-            const db = new sqlite3.Database(file, (error) => (error ? reject(error) : resolve(db)))
-          }),
-      )
-      .then(async (db) => {
-        db.configure("busyTimeout", 10_000)
-        await run(db, "PRAGMA synchronous=NORMAL")
-        return db
-      })
-      .catch((error: unknown) => {
-        opening = undefined
-        throw error
-      })
-    return opening
+const sqliteConnection = (query: Query) => {
+  let running = 0
+  let drained: (() => void) | undefined
+  /** Set while a transaction has the connection. */
+  let held: Promise<void> | undefined
+  let turns: Promise<unknown> = Promise.resolve()
+  const shared: Query = async (sql, ...parameters) => {
+    while (held) await held
+    running++
+    try {
+      return await query(sql, ...parameters)
+    } finally {
+      running--
+      if (running === 0) drained?.()
+    }
   }
-  /** Ends a transaction that failed. A connection that cannot is let go, and the next opens anew. */
-  const rollBack = (db: SqliteDatabase) =>
-    run(db, "ROLLBACK").catch(() => {
-      opening = undefined
-      db.close(() => undefined)
-    })
-  return {
-    /** Runs `work` between BEGIN IMMEDIATE and COMMIT; a failure, or `work` answering false, rolls back. */
-    transaction: (work: (run: (sql: string, ...parameters: unknown[]) => Promise<number>) => Promise<boolean>) => {
-      const turn = last.then(async () => {
-        const db = await open()
-        await run(db, "BEGIN IMMEDIATE")
+  /** Runs `work` between BEGIN IMMEDIATE and COMMIT; a failure, or `work` answering false, rolls back. */
+  const transaction = (work: (query: Query) => Promise<boolean>): Promise<boolean> => {
+    const turn = turns.then(async () => {
+      let release = () => {}
+      held = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      try {
+        while (running > 0) await new Promise<void>((resolve) => (drained = resolve))
+        drained = undefined
+        await query("BEGIN IMMEDIATE")
+        let keep = false
         try {
-          if (!(await work((sql, ...parameters) => run(db, sql, ...parameters)))) {
-            await rollBack(db)
-            return false
-          }
-          await run(db, "COMMIT")
-          return true
-        } catch (error) {
-          await rollBack(db)
-          throw error
+          keep = await work(query)
+        } finally {
+          await query(keep ? "COMMIT" : "ROLLBACK").catch(async (error: unknown) => {
+            // A COMMIT refused leaves the transaction open: end it before anything else uses the connection.
+            if (keep) await query("ROLLBACK").catch(() => undefined)
+            throw error
+          })
         }
-      })
-      last = turn.catch(() => undefined)
-      return turn
-    },
-    close: async () => {
-      await last
-      const db = await opening?.catch(() => undefined)
-      if (db) await new Promise<void>((resolve) => db.close(() => resolve()))
-    },
+        return keep
+      } finally {
+        held = undefined
+        release()
+      }
+    })
+    turns = turn.catch(() => undefined)
+    return turn
   }
+  return { shared, transaction }
 }
 
-const sqliteRaw = (query: Query, file: string): Raw => {
-  const transactions = sqliteTransactions(file)
+const sqliteRaw = ({ shared: query, transaction }: ReturnType<typeof sqliteConnection>): Raw => {
   const table = query(
     "CREATE TABLE IF NOT EXISTS keyway_locks(name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, at INTEGER NOT NULL)",
   )
@@ -441,10 +423,11 @@ const sqliteRaw = (query: Query, file: string): Raw => {
     renew: async (name, owner) => (await holderOf(name))?.owner === owner,
     renewEveryMs: DEFAULT_LEASE_MS / 3,
     removeWith: (namespace, key, entries) =>
-      transactions.transaction(async (run) => {
-        if ((await run("DELETE FROM keyv WHERE key = ?", `${namespace}:${key}`)) === 0) return false
+      transaction(async (alone) => {
+        const removed = await alone("DELETE FROM keyv WHERE key = ? RETURNING key", `${namespace}:${key}`)
+        if (removed.length === 0) return false
         for (const entry of entries) {
-          await run(
+          await alone(
             "INSERT INTO keyv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             `${namespace}:${entry.key}`,
             entry.value,
@@ -452,7 +435,6 @@ const sqliteRaw = (query: Query, file: string): Raw => {
         }
         return true
       }),
-    close: transactions.close,
   }
 }
 
@@ -712,6 +694,9 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     // spares an fsync per write, which a checkpoint after every page would otherwise pay.
     await adapter.query("PRAGMA journal_mode=WAL")
     await adapter.query("PRAGMA synchronous=NORMAL")
+    const connection = sqliteConnection(adapter.query)
+    // keyv's own queries take their turn with the store's, so none lands inside a transaction.
+    adapter.query = connection.shared as typeof adapter.query
     // @keyv/sqlite has no setMany, and keyv's stand-in writes each entry on its own: a record and
     // what is written with it (its audit event) must be one statement, as on Redis and PostgreSQL.
     Object.assign(adapter, {
@@ -723,7 +708,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
         ),
     })
     keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true })
-    raw = sqliteRaw((sql, ...parameters) => adapter.query(sql, ...parameters), file)
+    raw = sqliteRaw(connection)
   } else {
     throw new StoreMisconfigured({
       detail: "KEYWAY_STORE must be a redis:// or postgres:// URL, or unset for SQLite",
