@@ -122,6 +122,25 @@ describe("keyway serve: the HTTP API", () => {
     return answer
   }
 
+  /**
+   * A new connection in team A, and SQL on the server's store file beside it: triggers that refuse a
+   * write, as a full disk or a kill between two writes would.
+   */
+  const connectionWithStoreAccess = async () => {
+    const made = await call("POST", "/v1/connections", {
+      key: keyA,
+      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
+    })
+    const db = new sqlite3.Database(join(server.home, "keyway.sqlite"))
+    return {
+      id: made.body.connection.id as string,
+      exec: (sql: string) =>
+        new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve()))),
+      close: () => new Promise<void>((resolve) => db.close(() => resolve())),
+    }
+  }
+  const REFUSAL = "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+
   beforeAll(async () => {
     server = await start()
     keyA = await server.key("team-a")
@@ -257,18 +276,10 @@ describe("keyway serve: the HTTP API", () => {
   })
 
   it("replaces credentials and records it in one write: when the event is refused, the working credential stays", async () => {
-    const made = await call("POST", "/v1/connections", {
-      key: keyA,
-      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
-    })
-    const id = made.body.connection.id
-    // Triggers that refuse this connection's audit log, as a full disk or a kill between two writes would.
-    const db = new sqlite3.Database(join(server.home, "keyway.sqlite"))
-    const exec = (sql: string) =>
-      new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
-    const refusal = "BEGIN SELECT RAISE(ABORT, 'refused'); END"
-    await exec(`CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`)
-    await exec(`CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`)
+    const { id, exec, close } = await connectionWithStoreAccess()
+    // Triggers that refuse this connection's audit log.
+    await exec(`CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${REFUSAL}`)
+    await exec(`CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${REFUSAL}`)
     try {
       const replaced = await call("PUT", `/v1/connections/${id}/credentials`, {
         key: keyA,
@@ -277,7 +288,7 @@ describe("keyway serve: the HTTP API", () => {
       expect(replaced.status).toBe(503)
     } finally {
       await exec("DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update")
-      await new Promise<void>((resolve) => db.close(() => resolve()))
+      await close()
     }
     // Neither was written: the credential in use is the one that worked, and the log says so.
     const shown = await call("GET", `/v1/connections/${id}`, { key: keyA })
@@ -287,26 +298,18 @@ describe("keyway serve: the HTTP API", () => {
   })
 
   it("removes a connection and records its removal in one write: when either is refused, neither happens", async () => {
-    const made = await call("POST", "/v1/connections", {
-      key: keyA,
-      body: { connector: "activtrak", credentials: { apiKey: "sandbox-valid" } },
-    })
-    const id = made.body.connection.id
-    const db = new sqlite3.Database(join(server.home, "keyway.sqlite"))
-    const exec = (sql: string) =>
-      new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
-    const refusal = "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    const { id, exec, close } = await connectionWithStoreAccess()
     const refusals = [
       // The event is refused (as a full disk or a kill after the removal would refuse it). Main removed
       // the connection all the same, answered 503, and its log never said "removed".
       [
-        `CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal};
-         CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${refusal}`,
+        `CREATE TRIGGER refuse_insert BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${REFUSAL};
+         CREATE TRIGGER refuse_update BEFORE UPDATE ON keyv WHEN NEW.key LIKE '%:sync:events:${id}' ${REFUSAL}`,
         "DROP TRIGGER refuse_insert; DROP TRIGGER refuse_update",
       ],
       // The removal is refused: the log must not say "removed" of a credential still stored.
       [
-        `CREATE TRIGGER refuse_delete BEFORE DELETE ON keyv WHEN OLD.key LIKE '%:${id}' ${refusal}`,
+        `CREATE TRIGGER refuse_delete BEFORE DELETE ON keyv WHEN OLD.key LIKE '%:${id}' ${REFUSAL}`,
         "DROP TRIGGER refuse_delete",
       ],
     ] as const
@@ -327,32 +330,13 @@ describe("keyway serve: the HTTP API", () => {
         ).toEqual(["created"])
       }
     } finally {
-      await new Promise<void>((resolve) => db.close(() => resolve()))
+      await close()
     }
     // The retry the 503 asks for removes it, and the log says so.
     expect((await call("DELETE", `/v1/connections/${id}`, { key: keyA })).status).toBe(204)
     expect((await call("GET", `/v1/connections/${id}`, { key: keyA })).status).toBe(404)
     const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
     expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created", "removed"])
-  })
-
-  it("pages connections with a cursor", async () => {
-    const key = await server.key("paging")
-    for (let i = 0; i < 3; i++) {
-      await call("POST", "/v1/connections", {
-        key,
-        body: { connector: "activtrak", credentials: { apiKey: `sandbox-records-${i}` } },
-      })
-    }
-    const first = await checked("GET", "/v1/connections?limit=2", "/v1/connections", { key })
-    expect(first.body.connections).toHaveLength(2)
-    const second = await checked("GET", `/v1/connections?limit=2&cursor=${first.body.nextCursor}`, "/v1/connections", {
-      key,
-    })
-    expect(second.body.connections).toHaveLength(1)
-    expect(second.body.nextCursor).toBeUndefined()
-    const ids = [...first.body.connections, ...second.body.connections].map((c: { id: string }) => c.id)
-    expect(new Set(ids).size).toBe(3)
   })
 
   it("does not put back a connection removed while its re-test was under way", async () => {
@@ -373,7 +357,7 @@ describe("keyway serve: the HTTP API", () => {
     expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created", "removed"])
   })
 
-  it("goes on from a page's cursor when the connection it ended on has been removed, and refuses a cursor it never gave", async () => {
+  it("pages connections with a cursor, which goes on when the connection it ended on has been removed, and refuses a cursor it never gave", async () => {
     const key = await server.key("paging-removed")
     for (let i = 0; i < 4; i++) {
       await call("POST", "/v1/connections", {
