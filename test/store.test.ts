@@ -641,6 +641,50 @@ describe("a record and its audit event on SQLite", () => {
   })
 })
 
+describe("a lock whose release fails on SQLite", () => {
+  it("is released once the store takes writes again, not held for as long as its process lives", async () => {
+    const dir = home()
+    const config = { home: dir, url: undefined, workspace: "release" }
+    await withStore(config, (store) => store.put(sampleRecord("con_1", "release")))
+    const db = new sqlite3.Database(join(dir, "keyway.sqlite"))
+    const exec = (sql: string) =>
+      new Promise<void>((resolve, reject) => db.exec(sql, (error) => (error ? reject(error) : resolve())))
+    const locks = () =>
+      new Promise<unknown[]>((resolve, reject) =>
+        db.all("SELECT name FROM keyway_locks", (error, rows) => (error ? reject(error) : resolve(rows))),
+      )
+    try {
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const store = yield* openStore(config)
+            // The lock is taken (and its table made) before the store refuses its release.
+            yield* store.withLock("first", Effect.void)
+            yield* Effect.promise(() =>
+              exec(
+                "CREATE TRIGGER refuse_release BEFORE DELETE ON keyway_locks BEGIN SELECT RAISE(ABORT, 'refused'); END",
+              ),
+            )
+            // The work under the lock is done and answered, though its release was refused.
+            expect(yield* store.withLock("events:con_1", Effect.succeed("done"))).toBe("done")
+            expect(yield* Effect.promise(locks)).toEqual([{ name: "events:con_1" }])
+            yield* Effect.promise(() => exec("DROP TRIGGER refuse_release"))
+            // Main gave up at the first refusal: the lock stayed held by this live process, and every
+            // later turn at this connection's log failed with LockHeld until the process ended.
+            for (let waited = 0; (yield* Effect.promise(locks)).length > 0 && waited < 10_000; waited += 50) {
+              yield* Effect.sleep("50 millis")
+            }
+            expect(yield* Effect.promise(locks)).toEqual([])
+            expect(yield* store.withLock("events:con_1", Effect.succeed("again"))).toBe("again")
+          }),
+        ),
+      )
+    } finally {
+      await new Promise<void>((resolve) => db.close(() => resolve()))
+    }
+  }, 30_000)
+})
+
 describe("removals beside other writes on SQLite", () => {
   it("all succeed at once, and leave no lock held", async () => {
     const dir = home()

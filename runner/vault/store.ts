@@ -15,8 +15,10 @@ import { join } from "node:path"
 import type { RedisClientOptions } from "@keyv/redis"
 import { defaultDeserialize } from "@keyv/serialize"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import Keyv from "keyv"
 import type { Verdict } from "../../core/outcomes.ts"
@@ -172,6 +174,7 @@ export const openStore = (config: StoreConfig): Effect.Effect<ConnectionStore, n
       open,
       isRedisUrl(config.url) ? "redis" : isPostgresUrl(config.url) ? "postgres" : "sqlite",
       config.workspace,
+      yield* Effect.scope,
     )
   })
 
@@ -736,10 +739,18 @@ const asStoreError = (backend: "sqlite" | "redis" | "postgres", error: unknown):
   return new StoreUnavailable({ backend, detail: describe(error) })
 }
 
+/** A failed release is tried again, soon at first, then every 5 s, for two minutes. */
+const untilReleased = Schedule.exponential("100 millis").pipe(
+  Schedule.either(Schedule.spaced("5 seconds")),
+  Schedule.upTo(Duration.minutes(2)),
+)
+
 const storeOver = (
   open: () => Promise<Opened>,
   backend: "sqlite" | "redis" | "postgres",
   workspace: string,
+  /** The store's own: what it leaves running in the background ends with it. */
+  scope: Scope.Scope,
 ): ConnectionStore => {
   const namespace = `keyway-${workspace}`
   const attempt = <A>(run: (keyv: Keyv) => Promise<A>) =>
@@ -837,10 +848,16 @@ const storeOver = (
         }),
         (taken) => (taken.held ? Effect.void : Effect.fail(new LockHeld({ name, holder: taken.holder }))),
       )
-      const release = Effect.promise(() =>
-        open()
-          .then(({ raw }) => raw.release(name, owner))
-          .catch(() => undefined),
+      const releaseOnce = Effect.tryPromise(() => open().then(({ raw }) => raw.release(name, owner)))
+      // A release the store refuses (busy past its timeout, or away) is tried again in the background,
+      // so the caller's answer does not wait: on SQLite a lock whose holder still runs is never taken
+      // over, and on a server store only when its lease ends. It stops when the store closes: the
+      // process is ending, and its locks with it.
+      const release = Effect.catchAll(releaseOnce, () =>
+        // Interruptible, though forked from a release, which is not: the store's closing must stop it.
+        Effect.asVoid(
+          Effect.forkIn(Effect.interruptible(Effect.ignore(Effect.retry(releaseOnce, untilReleased))), scope),
+        ),
       )
       // While the effect runs, the lease is renewed; a lease lost all the same (the store was away
       // longer than the lease, and another process took the lock) stops the effect.
