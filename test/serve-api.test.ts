@@ -339,22 +339,35 @@ describe("keyway serve: the HTTP API", () => {
     expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created", "removed"])
   })
 
-  it("does not put back a connection removed while its re-test was under way", async () => {
-    // A slow vendor: the re-test is still waiting for its answer when the DELETE comes.
-    const made = await call("POST", "/v1/connections", {
-      key: keyA,
-      body: { connector: "activtrak", credentials: { apiKey: "sandbox-slow-600" } },
-    })
-    expect(made.status).toBe(201)
-    const id = made.body.connection.id
-    const retest = call("POST", `/v1/connections/${id}/test`, { key: keyA })
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect((await call("DELETE", `/v1/connections/${id}`, { key: keyA })).status).toBe(204)
-    // Main saved the re-tested record over the removal: the credential its owner revoked was back.
-    expect((await retest).status).toBe(404)
-    expect((await call("GET", `/v1/connections/${id}`, { key: keyA })).status).toBe(404)
-    const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
-    expect(events.body.events.map((e: { type: string }) => e.type)).toEqual(["created", "removed"])
+  it("does not put back, or log to, a connection removed while its re-test or replace was under way", async () => {
+    // A slow vendor: the check is still waiting for its answer when the DELETE comes.
+    for (const [method, path, body] of [
+      ["POST", "test", undefined],
+      // New credentials that fail, slowly (503s, retried): main answered 422 and logged "failed" to
+      // the removed connection.
+      ["PUT", "credentials", { credentials: { apiKey: "sandbox-503-99" } }],
+    ] as const) {
+      const made = await call("POST", "/v1/connections", {
+        key: keyA,
+        body: { connector: "activtrak", credentials: { apiKey: "sandbox-slow-1000" } },
+      })
+      expect(made.status).toBe(201)
+      const id = made.body.connection.id
+      const checking = call(method, `/v1/connections/${id}/${path}`, {
+        key: keyA,
+        ...(body ? { body } : {}),
+      })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect((await call("DELETE", `/v1/connections/${id}`, { key: keyA })).status, path).toBe(204)
+      // Main saved the re-tested record over the removal: the credential its owner revoked was back.
+      expect((await checking).status, path).toBe(404)
+      expect((await call("GET", `/v1/connections/${id}`, { key: keyA })).status, path).toBe(404)
+      const events = await call("GET", `/v1/connections/${id}/events`, { key: keyA })
+      expect(
+        events.body.events.map((e: { type: string }) => e.type),
+        path,
+      ).toEqual(["created", "removed"])
+    }
   })
 
   it("pages connections with a cursor, which goes on when the connection it ended on has been removed, and refuses a cursor it never gave", async () => {

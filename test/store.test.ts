@@ -686,10 +686,12 @@ describe("a lock whose release fails on SQLite", () => {
 })
 
 describe("removals beside other writes on SQLite", () => {
-  it("all succeed at once, and leave no lock held", async () => {
+  it("all succeed at once, in one workspace and in others on the same file, and leave no lock held", async () => {
     const dir = home()
     const config = { home: dir, url: undefined, workspace: "busy" }
     const ids = Array.from({ length: 24 }, (_, index) => `con_${index}`)
+    // Other workspaces' stores: each its own connection to the same file, in the same process.
+    const others = ["other-1", "other-2", "other-3"]
     const event = (type: "removed" | "tested") => ({ type, at: new Date().toISOString(), by: "test" })
     const outcomes = await Effect.runPromise(
       Effect.scoped(
@@ -697,19 +699,27 @@ describe("removals beside other writes on SQLite", () => {
           const state = yield* openServiceState(config)
           const store = state.storeFor("busy")
           for (const id of ids) yield* store.put(sampleRecord(id, "busy"), { [`events:${id}`]: [event("tested")] })
+          for (const other of others) yield* state.storeFor(other).put(sampleRecord("con_x", other))
           // Half removed, half tested, all at once: each takes its log's lock (writes) and reads its log.
           // A removal's transaction on a second connection left these writes asleep in SQLite's busy wait
           // on every thread of the pool: some failed SQLITE_BUSY, and locks whose release failed stayed held.
+          // One gate per connection still let the other workspaces' writes starve a removal: 1 removal
+          // beside 4 events in another workspace took 80 s and failed all 4.
           return yield* Effect.all(
-            ids.map((id, index) =>
-              Effect.either(
-                index % 2 === 0
-                  ? state.recordEventWith("busy", id, event("removed"), (alongside) =>
-                      Effect.asVoid(store.remove(id, alongside)),
-                    )
-                  : state.recordEvent("busy", id, event("tested")),
+            [
+              ...ids.map((id, index) =>
+                Effect.either(
+                  index % 2 === 0
+                    ? state.recordEventWith("busy", id, event("removed"), (alongside) =>
+                        Effect.asVoid(store.remove(id, alongside)),
+                      )
+                    : state.recordEvent("busy", id, event("tested")),
+                ),
               ),
-            ),
+              ...others.flatMap((other) =>
+                [0, 1, 2, 3].map(() => Effect.either(state.recordEvent(other, "con_x", event("tested")))),
+              ),
+            ],
             { concurrency: "unbounded" },
           )
         }),

@@ -18,7 +18,7 @@ import type { HttpEngine } from "../http/engine.ts"
 import { type ConnectInput, type ConnectionView, connect, type RetestResult, retest } from "../vault/connections.ts"
 import { ConnectionNotFound, type StoreError } from "../vault/errors.ts"
 import type { Keyring } from "../vault/sealing.ts"
-import { Store } from "../vault/store.ts"
+import { type ConnectionRecord, Store } from "../vault/store.ts"
 import { type ConnectionEvent, type EventType, firstEvent, type ServiceState } from "./state.ts"
 
 export interface Limits {
@@ -183,32 +183,33 @@ export const retestIn = (
 ) =>
   Effect.gen(function* () {
     const store = server.state.storeFor(workspace)
+    /**
+     * Writes the event, with the record as `update` leaves it, in one write, and only if the connection
+     * is still there: this runs under its log's lock, which DELETE takes too, so one removed while its
+     * check was under way neither comes back with the credential its owner revoked nor gains events.
+     */
+    const recordIfStillThere = (event: ConnectionEvent, update: (current: ConnectionRecord) => ConnectionRecord) =>
+      server.state.recordEventWith(workspace, id, event, (alongside) =>
+        Effect.flatMap(
+          store.get(id),
+          (current): Effect.Effect<void, StoreError | ConnectionNotFound> =>
+            current ? store.put(update(current), alongside) : Effect.fail(new ConnectionNotFound({ id })),
+        ),
+      )
     const done: RetestResult = yield* retest(
       id,
       credentials ? { credentials, ...(expiresAt ? { expiresAt } : {}) } : undefined,
       {
         // The updated record and its event in one write: a replaced credential always has its event.
-        // Written only if the connection is still there, under the lock a DELETE takes too: one removed
-        // while its check was under way must not come back with the credential its owner revoked.
         save: (record, { result, replaced }) =>
-          server.state.recordEventWith(
-            workspace,
-            id,
-            eventOf(replaced ? "replaced" : checkedType(result), by, result),
-            (alongside) =>
-              Effect.flatMap(
-                store.get(id),
-                (current): Effect.Effect<void, StoreError | ConnectionNotFound> =>
-                  current ? store.put(record, alongside) : Effect.fail(new ConnectionNotFound({ id })),
-              ),
-          ),
+          recordIfStillThere(eventOf(replaced ? "replaced" : checkedType(result), by, result), () => record),
       },
     ).pipe(Effect.provideService(Store, store))
     server.metrics?.checked(done.result)
     if (credentials && !done.replaced) {
       // New credentials that failed change nothing of the record; only the log records the attempt.
       const type = checkedType(done.result)
-      yield* server.state.recordEvent(workspace, id, eventOf(type === "tested" ? "failed" : type, by, done.result))
+      yield* recordIfStillThere(eventOf(type === "tested" ? "failed" : type, by, done.result), (current) => current)
     }
     return done
   })

@@ -305,38 +305,52 @@ const alive = (pid: number): boolean => {
 type Query = (sql: string, ...parameters: unknown[]) => Promise<ReadonlyArray<Record<string, unknown>>>
 
 /**
- * The store's one SQLite connection: keyv's queries and the store's own share it, and a transaction
- * has it alone, once the queries under way have ended; any query of the process landing between its
- * BEGIN and COMMIT would join it. (A second connection for transactions was tried: its write lock,
- * held across round trips, left this connection's writes sleeping in SQLite's busy wait on every
- * thread of Node's pool, and the transaction no thread to finish on, for the whole busy timeout.)
+ * Who may use a SQLite file in this process: every store on it (one per workspace, each with its own
+ * connection) shares its file's gate. A transaction has the file alone, once the queries under way on
+ * any of them have ended: a query of the process landing between its BEGIN and COMMIT would join it,
+ * or, on another connection, wait for its write lock in SQLite's busy wait on a thread of Node's pool.
+ * With four such waits every thread was taken, and the transaction had none to finish on for the
+ * whole busy timeout. Only the transaction's own statements run inside it: a `shared` query from
+ * within `work` would wait for the transaction to end.
  */
-const sqliteConnection = (query: Query) => {
-  let running = 0
-  let drained: (() => void) | undefined
-  /** Set while a transaction has the connection. */
-  let held: Promise<void> | undefined
-  let turns: Promise<unknown> = Promise.resolve()
+interface SqliteGate {
+  running: number
+  drained: (() => void) | undefined
+  /** Set while a transaction has the file. */
+  held: Promise<void> | undefined
+  /** Transactions, one at a time. */
+  turns: Promise<unknown>
+}
+
+const sqliteGates = new Map<string, SqliteGate>()
+
+const sqliteConnection = (query: Query, file: string) => {
+  let gate = sqliteGates.get(file)
+  if (!gate) {
+    gate = { running: 0, drained: undefined, held: undefined, turns: Promise.resolve() }
+    sqliteGates.set(file, gate)
+  }
+  const files = gate
   const shared: Query = async (sql, ...parameters) => {
-    while (held) await held
-    running++
+    while (files.held) await files.held
+    files.running++
     try {
       return await query(sql, ...parameters)
     } finally {
-      running--
-      if (running === 0) drained?.()
+      files.running--
+      if (files.running === 0) files.drained?.()
     }
   }
   /** Runs `work` between BEGIN IMMEDIATE and COMMIT; a failure, or `work` answering false, rolls back. */
   const transaction = (work: (query: Query) => Promise<boolean>): Promise<boolean> => {
-    const turn = turns.then(async () => {
+    const turn = files.turns.then(async () => {
       let release = () => {}
-      held = new Promise<void>((resolve) => {
+      files.held = new Promise<void>((resolve) => {
         release = resolve
       })
       try {
-        while (running > 0) await new Promise<void>((resolve) => (drained = resolve))
-        drained = undefined
+        while (files.running > 0) await new Promise<void>((resolve) => (files.drained = resolve))
+        files.drained = undefined
         await query("BEGIN IMMEDIATE")
         let keep = false
         try {
@@ -350,11 +364,11 @@ const sqliteConnection = (query: Query) => {
         }
         return keep
       } finally {
-        held = undefined
+        files.held = undefined
         release()
       }
     })
-    turns = turn.catch(() => undefined)
+    files.turns = turn.catch(() => undefined)
     return turn
   }
   return { shared, transaction }
@@ -697,7 +711,7 @@ const connectKeyv = async (config: StoreConfig): Promise<Opened> => {
     // spares an fsync per write, which a checkpoint after every page would otherwise pay.
     await adapter.query("PRAGMA journal_mode=WAL")
     await adapter.query("PRAGMA synchronous=NORMAL")
-    const connection = sqliteConnection(adapter.query)
+    const connection = sqliteConnection(adapter.query, file)
     // keyv's own queries take their turn with the store's, so none lands inside a transaction.
     adapter.query = connection.shared as typeof adapter.query
     // @keyv/sqlite has no setMany, and keyv's stand-in writes each entry on its own: a record and
