@@ -621,15 +621,8 @@ describe("a record and its audit event on SQLite", () => {
     const dir = home()
     const config = { home: dir, url: undefined, workspace: "atomic" }
     await withStore(config, (store) => store.put(sampleRecord("con_0", "atomic")))
-    // A trigger that refuses the second row of the write, as a full disk or a kill between two writes would.
-    const db = new sqlite3.Database(join(dir, "keyway.sqlite"))
-    await new Promise<void>((resolve, reject) =>
-      db.exec(
-        "CREATE TRIGGER refuse_events BEFORE INSERT ON keyv WHEN NEW.key LIKE '%:sync:events:%' BEGIN SELECT RAISE(ABORT, 'refused'); END",
-        (error) => (error ? reject(error) : resolve()),
-      ),
-    )
-    await new Promise<void>((resolve) => db.close(() => resolve()))
+    // Triggers that refuse the second row of the write, as a full disk or a kill between two writes would.
+    const lift = await sqliteRefusal(dir)("event-write")
     const refused = await withStore(config, (store) =>
       Effect.either(store.put(sampleRecord("con_1", "atomic"), { "events:con_1": [{ type: "created" }] })),
     )
@@ -637,6 +630,7 @@ describe("a record and its audit event on SQLite", () => {
     expect(await withStore(config, (store) => store.get("con_1"))).toBeUndefined()
     // Without state alongside, the same store still writes.
     await withStore(config, (store) => store.put(sampleRecord("con_2", "atomic")))
+    await lift()
     expect((await withStore(config, (store) => store.list())).records.map((r) => r.id)).toEqual(["con_0", "con_2"])
   })
 })

@@ -325,32 +325,28 @@ interface SqliteGate {
 const sqliteGates = new Map<string, SqliteGate>()
 
 const sqliteConnection = (query: Query, file: string) => {
-  let gate = sqliteGates.get(file)
-  if (!gate) {
-    gate = { running: 0, drained: undefined, held: undefined, turns: Promise.resolve() }
-    sqliteGates.set(file, gate)
-  }
-  const files = gate
+  const gate = sqliteGates.get(file) ?? { running: 0, drained: undefined, held: undefined, turns: Promise.resolve() }
+  sqliteGates.set(file, gate)
   const shared: Query = async (sql, ...parameters) => {
-    while (files.held) await files.held
-    files.running++
+    while (gate.held) await gate.held
+    gate.running++
     try {
       return await query(sql, ...parameters)
     } finally {
-      files.running--
-      if (files.running === 0) files.drained?.()
+      gate.running--
+      if (gate.running === 0) gate.drained?.()
     }
   }
   /** Runs `work` between BEGIN IMMEDIATE and COMMIT; a failure, or `work` answering false, rolls back. */
   const transaction = (work: (query: Query) => Promise<boolean>): Promise<boolean> => {
-    const turn = files.turns.then(async () => {
+    const turn = gate.turns.then(async () => {
       let release = () => {}
-      files.held = new Promise<void>((resolve) => {
+      gate.held = new Promise<void>((resolve) => {
         release = resolve
       })
       try {
-        while (files.running > 0) await new Promise<void>((resolve) => (files.drained = resolve))
-        files.drained = undefined
+        while (gate.running > 0) await new Promise<void>((resolve) => (gate.drained = resolve))
+        gate.drained = undefined
         await query("BEGIN IMMEDIATE")
         let keep = false
         try {
@@ -364,11 +360,11 @@ const sqliteConnection = (query: Query, file: string) => {
         }
         return keep
       } finally {
-        files.held = undefined
+        gate.held = undefined
         release()
       }
     })
-    files.turns = turn.catch(() => undefined)
+    gate.turns = turn.catch(() => undefined)
     return turn
   }
   return { shared, transaction }
